@@ -1,0 +1,170 @@
+"""Input checks shared by models, losses and transforms.
+
+Every check raises ``TypeError`` (wrong kind of object or dtype) or
+``ValueError`` (right kind, wrong value) with a message of the form
+"`name` expected ..., got ...", so the user sees which argument is wrong
+without reading a stack trace. They never use ``assert``, which ``python -O``
+removes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "PRED_RANGE_SLACK",
+    "check_finite_number",
+    "check_image",
+    "check_interval",
+    "check_logits",
+    "check_nonnegative",
+    "check_positive_int",
+    "check_same_shape",
+]
+
+#: How far a *prediction* (an unclamped network output during training) may
+#: leave [0, 1] before it is taken for a different value convention (0-255,
+#: ImageNet-normalised). Targets and inputs get no slack.
+PRED_RANGE_SLACK = 0.5
+
+
+def _describe(x: object) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"Tensor(shape={tuple(x.shape)}, dtype={x.dtype})"
+    return f"{type(x).__name__}"
+
+
+def check_image(
+    x: object,
+    name: str,
+    *,
+    allow_unbatched: bool = False,
+    channels: int | None = 3,
+    slack: float = 0.0,
+) -> torch.Tensor:
+    """Check that ``x`` is a float RGB image tensor with values in [0, 1].
+
+    Args:
+        x: the object to check.
+        name: the argument name used in error messages.
+        allow_unbatched: accept a single (C, H, W) image besides (B, C, H, W).
+        channels: required channel count, or ``None`` for any.
+        slack: how far values may leave [0, 1] (see ``PRED_RANGE_SLACK``).
+
+    Returns:
+        ``x`` itself, typed as a tensor.
+
+    Raises:
+        TypeError: ``x`` is not a tensor or not floating point.
+        ValueError: wrong number of dimensions or channels, an empty image,
+            NaN/inf, or values outside the allowed range.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"`{name}` expected a torch.Tensor, got {_describe(x)}")
+    if not x.is_floating_point():
+        hint = " (convert with x.float() / 255)" if x.dtype == torch.uint8 else ""
+        raise TypeError(
+            f"`{name}` expected a floating point tensor with values in [0, 1], "
+            f"got dtype {x.dtype}{hint}"
+        )
+    shapes = "(B, C, H, W) or (C, H, W)" if allow_unbatched else "(B, C, H, W)"
+    if x.ndim != 4 and not (allow_unbatched and x.ndim == 3):
+        raise ValueError(f"`{name}` expected shape {shapes}, got {tuple(x.shape)}")
+    if channels is not None and x.shape[-3] != channels:
+        raise ValueError(
+            f"`{name}` expected {channels} channels (dim -3) in shape {shapes}, "
+            f"got shape {tuple(x.shape)}"
+        )
+    if x.numel() == 0:
+        raise ValueError(f"`{name}` expected a non-empty image, got shape {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"`{name}` expected finite values, got NaN or inf")
+    lo, hi = torch.aminmax(x.detach())
+    lo_v, hi_v = float(lo), float(hi)
+    if lo_v < -slack or hi_v > 1.0 + slack:
+        allowed = "[0, 1]" if slack == 0 else f"[0, 1] (give or take {slack})"
+        hint = " (did you pass 0-255 values?)" if hi_v > 2.0 else ""
+        raise ValueError(
+            f"`{name}` expected values in {allowed}, got range "
+            f"[{lo_v:.4g}, {hi_v:.4g}]{hint}"
+        )
+    return x
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"`{name_b}` expected the shape of `{name_a}` {tuple(a.shape)}, "
+            f"got {tuple(b.shape)}"
+        )
+
+
+def check_finite_number(value: object, name: str) -> float:
+    """Return ``value`` as a float; raise unless it is a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` expected a real number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` expected a finite number, got {value}")
+    return float(value)
+
+
+def check_nonnegative(value: object, name: str) -> float:
+    """Return ``value`` as a float; raise unless it is finite and >= 0."""
+    v = check_finite_number(value, name)
+    if v < 0:
+        raise ValueError(f"`{name}` expected a non-negative number, got {value}")
+    return v
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Return ``value``; raise unless it is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"`{name}` expected an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"`{name}` expected an int >= 1, got {value}")
+    return value
+
+
+def check_interval(
+    value: object,
+    name: str,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+) -> tuple[float, float]:
+    """Check a ``(lo, hi)`` range with ``low <= lo <= hi <= high``.
+
+    Returns:
+        The range as a tuple of two floats.
+    """
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        raise TypeError(f"`{name}` expected a (low, high) pair of numbers, got {value!r}")
+    lo = check_finite_number(value[0], f"{name}[0]")
+    hi = check_finite_number(value[1], f"{name}[1]")
+    if lo > hi:
+        raise ValueError(f"`{name}` expected low <= high, got {value!r} (upside down)")
+    if lo < low or hi > high:
+        raise ValueError(f"`{name}` expected values within [{low}, {high}], got {value!r}")
+    return lo, hi
+
+
+def check_logits(x: object, name: str, *, batch: int | None = None) -> torch.Tensor:
+    """Check that ``x`` is a (B, num_classes) float tensor of finite logits."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"`{name}` expected a (B, num_classes) tensor, got {_describe(x)}")
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise ValueError(
+            f"`{name}` expected shape (B, num_classes) with num_classes >= 2, "
+            f"got {tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise TypeError(f"`{name}` expected floating point logits, got dtype {x.dtype}")
+    if batch is not None and x.shape[0] != batch:
+        raise ValueError(f"`{name}` expected batch size {batch}, got {x.shape[0]}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"`{name}` expected finite values, got NaN or inf")
+    return x

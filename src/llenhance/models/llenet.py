@@ -1,0 +1,337 @@
+"""LLENet: the low-light enhancement network of LL-FER.
+
+Paper: Xie, Ou, Wen, Yu, Tian, "A joint learning method for low-light facial
+expression recognition", Complex & Intelligent Systems, 2025 (Fig. 2,
+Eqs. 1-5). A three-scale encoder-decoder built from ConvNeXt-Residual (CR)
+blocks, with high/low feature fusion (skip connections) and feature
+enhancement (FE) blocks in the decoder.
+
+Reading of the paper (see the docs page "The paper and how we read it"):
+
+* The FE block adds ``PA(CA(concat(C1, C2, C3)))`` to its input ``F``; the
+  concatenation has three times the width of ``F``, so a 1x1 convolution
+  brings it back to the width of ``F`` before the sum.
+* The reconstruction module's "two 1x1 convolutions" have a GELU between them;
+  two linear maps in a row would collapse into one.
+* Any H, W is accepted: the input is reflect-padded (replicate-padded where
+  reflection is impossible, below 8 pixels) to a multiple of 8 and the output
+  cropped back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from llenhance._checks import check_image, check_positive_int
+
+__all__ = ["CRBlock", "FEBlock", "LLENet", "llenet_b", "llenet_s"]
+
+_SCALES = 3
+_MULTIPLE = 2**_SCALES
+
+
+class _ConvNeXtBlock(nn.Module):
+    """ConvNeXt block: 7x7 depthwise conv, LayerNorm, 1x1 to 4x, GELU, 1x1 back, + x."""
+
+    def __init__(self, channels: int, *, mlp_ratio: int = 4) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(channels, channels, 7, padding=3, groups=channels)
+        self.norm = nn.LayerNorm(channels, eps=1e-6)
+        self.pwconv1 = nn.Linear(channels, mlp_ratio * channels)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(mlp_ratio * channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).permute(0, 2, 3, 1)  # LayerNorm and Linear act on the last dim
+        y = self.pwconv2(self.act(self.pwconv1(self.norm(y))))
+        return x + y.permute(0, 3, 1, 2)
+
+
+class _ResidualBlock(nn.Module):
+    """Residual block: 3x3 conv, ReLU, 3x3 conv, + x."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.act = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act(self.conv1(x)))
+
+
+class CRBlock(nn.Module):
+    """ConvNeXt-Residual block (paper Eqs. 1-3).
+
+    The input M is split into halves M1, M2 along channels; Z1 = ConvNeXt(M1),
+    Z2 = ResBlock(M2); the output is Conv1x1(Concat(Z1, Z2)) + M.
+
+    Args:
+        channels: width of input and output; must be even.
+        mlp_ratio: expansion of the ConvNeXt block's 1x1 layers.
+    """
+
+    def __init__(self, channels: int, *, mlp_ratio: int = 4) -> None:
+        super().__init__()
+        if channels % 2:
+            raise ValueError(f"`channels` expected an even number, got {channels}")
+        half = channels // 2
+        self.convnext = _ConvNeXtBlock(half, mlp_ratio=mlp_ratio)
+        self.residual = _ResidualBlock(half)
+        self.fuse = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m1, m2 = x.chunk(2, dim=1)
+        return self.fuse(torch.cat((self.convnext(m1), self.residual(m2)), dim=1)) + x
+
+
+class _ChannelAttention(nn.Module):
+    """Squeeze-and-excitation (Hu et al., CVPR 2018)."""
+
+    def __init__(self, channels: int, *, reduction: int = 8) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.fc1 = nn.Conv2d(channels, hidden, 1)
+        self.fc2 = nn.Conv2d(hidden, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = F.adaptive_avg_pool2d(x, 1)
+        return x * torch.sigmoid(self.fc2(F.relu(self.fc1(w))))
+
+
+class _PixelAttention(nn.Module):
+    """Pixel attention (Zhao et al., PAN, ECCV-W 2020): x * sigmoid(conv1x1(x))."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.conv(x))
+
+
+class FEBlock(nn.Module):
+    """Feature enhancement block (paper Eqs. 4-5).
+
+    C_i = Conv_{(2i+1)x(2i+1)}(F) for i = 1, 2, 3; the output is
+    F + Conv1x1(PA(CA(Concat(C1, C2, C3)))).
+
+    Args:
+        channels: width of F.
+        depthwise: make the three multi-scale convolutions depthwise
+            (``groups=channels``): about 1/channels of their cost, at the
+            price of no channel mixing inside them (CA, PA and the final 1x1
+            still mix channels).
+    """
+
+    def __init__(self, channels: int, *, depthwise: bool = False) -> None:
+        super().__init__()
+        groups = channels if depthwise else 1
+        self.branches = nn.ModuleList(
+            nn.Conv2d(channels, channels, k, padding=k // 2, groups=groups) for k in (3, 5, 7)
+        )
+        self.ca = _ChannelAttention(3 * channels)
+        self.pa = _PixelAttention(3 * channels)
+        self.project = nn.Conv2d(3 * channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.cat([branch(x) for branch in self.branches], dim=1)
+        return x + self.project(self.pa(self.ca(y)))
+
+
+class _UpStage(nn.Module):
+    """2x2 transposed conv (halves width), optional skip fusion, CR block, optional FE."""
+
+    def __init__(
+        self, channels: int, *, use_skip: bool, use_fe: bool, fe_depthwise: bool, mlp_ratio: int
+    ) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(2 * channels, channels, 2, stride=2)
+        self.fuse = nn.Conv2d(2 * channels, channels, 1) if use_skip else None
+        self.cr = CRBlock(channels, mlp_ratio=mlp_ratio)
+        self.fe = FEBlock(channels, depthwise=fe_depthwise) if use_fe else None
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = self.up(x)
+        if self.fuse is not None:
+            x = self.fuse(torch.cat((x, skip), dim=1))
+        x = self.cr(x)
+        return self.fe(x) if self.fe is not None else x
+
+
+def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x
+    # Reflection needs the pad to be smaller than the side it reflects.
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def _flush_subnormals(module: nn.Module) -> None:
+    # Subnormal weights make CPU convolutions many times slower and carry no signal.
+    with torch.no_grad():
+        for t in list(module.parameters()) + list(module.buffers()):
+            if t.is_floating_point():
+                tiny = torch.finfo(t.dtype).tiny
+                t.masked_fill_(t.abs() < tiny, 0.0)
+
+
+class LLENet(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="llenhance",
+    tags=["low-light-image-enhancement", "facial-expression-recognition"],
+    repo_url="https://github.com/llenhance/llenhance",
+    license="apache-2.0",
+):
+    """Low-light enhancement network (LL-FER, paper Fig. 2).
+
+    Input and output are RGB float images in [0, 1] of shape (B, 3, H, W) or
+    (3, H, W), any H and W; the output has the input's shape. In eval mode the
+    output is clamped to [0, 1]; in train mode it is not, so gradients are not
+    cut at the bounds.
+
+    Args:
+        width: channels C at full resolution (C, 2C, 4C, 8C at the scales);
+            even, >= 2.
+        use_fe: FE blocks in the decoder (paper Table 1 ablation switch).
+        use_skip: high/low feature fusion, i.e. skip connections (paper
+            Table 1 "HL" switch).
+        fe_depthwise: depthwise multi-scale convolutions in the FE blocks.
+        mlp_ratio: expansion of the ConvNeXt blocks' 1x1 layers.
+        stem_stride: 1 (the paper), or 2 to fold 2x2 pixel blocks into
+            channels (pixel unshuffle) before the stem and unfold them after
+            the reconstruction module: a quarter of the pixels at every stage.
+
+    Example:
+        >>> import torch
+        >>> from llenhance import LLENet
+        >>> net = LLENet(width=8).eval()
+        >>> net(torch.rand(1, 3, 37, 50)).shape
+        torch.Size([1, 3, 37, 50])
+    """
+
+    def __init__(
+        self,
+        *,
+        width: int = 32,
+        use_fe: bool = True,
+        use_skip: bool = True,
+        fe_depthwise: bool = False,
+        mlp_ratio: int = 4,
+        stem_stride: int = 1,
+    ) -> None:
+        super().__init__()
+        check_positive_int(width, "width")
+        if width % 2:
+            raise ValueError(f"`width` expected an even number (CR blocks split channels in halves), got {width}")
+        check_positive_int(mlp_ratio, "mlp_ratio")
+        if stem_stride not in (1, 2):
+            raise ValueError(f"`stem_stride` expected 1 or 2, got {stem_stride!r}")
+        for name, flag in (("use_fe", use_fe), ("use_skip", use_skip), ("fe_depthwise", fe_depthwise)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"`{name}` expected a bool, got {type(flag).__name__}")
+        self.width = width
+        self.use_fe = use_fe
+        self.use_skip = use_skip
+        self.stem_stride = stem_stride
+        widths = tuple(width * 2**i for i in range(_SCALES + 1))
+
+        # stem_stride 2 folds each 2x2 pixel block into 12 channels (and unfolds
+        # at the end), so every stage runs on a quarter of the pixels.
+        pixels = 3 * stem_stride**2
+        self.stem = nn.Sequential(nn.PixelUnshuffle(stem_stride), nn.Conv2d(pixels, width, 1))
+        self.encoder = nn.ModuleList(CRBlock(c, mlp_ratio=mlp_ratio) for c in widths[:-1])
+        self.down = nn.ModuleList(
+            nn.Conv2d(c, 2 * c, 2, stride=2) for c in widths[:-1]
+        )
+        self.bottleneck = CRBlock(widths[-1], mlp_ratio=mlp_ratio)
+        # Decoder stages, ordered from the lowest scale up.
+        self.decoder = nn.ModuleList(
+            _UpStage(c, use_skip=use_skip, use_fe=use_fe, fe_depthwise=fe_depthwise, mlp_ratio=mlp_ratio)
+            for c in reversed(widths[:-1])
+        )
+        self.reconstruct = nn.Sequential(
+            CRBlock(width, mlp_ratio=mlp_ratio),
+            nn.Conv2d(width, width, 1),
+            nn.GELU(),
+            nn.Conv2d(width, pixels, 1),
+            nn.PixelShuffle(stem_stride),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_image(x, "x", allow_unbatched=True)
+        unbatched = x.ndim == 3
+        if unbatched:
+            x = x.unsqueeze(0)
+        h, w = x.shape[-2:]
+        # Channels-last runs the thin, full-resolution convolutions about 2x
+        # faster on CPU; the output is made contiguous again below.
+        x = _pad_to_multiple(x, _MULTIPLE * self.stem_stride)
+        y = self.stem(x.contiguous(memory_format=torch.channels_last))
+        skips = []
+        for block, down in zip(self.encoder, self.down):
+            y = block(y)
+            skips.append(y)
+            y = down(y)
+        y = self.bottleneck(y)
+        for stage, skip in zip(self.decoder, reversed(skips)):
+            y = stage(y, skip)
+        y = self.reconstruct(y)[..., :h, :w].contiguous()
+        if not self.training:
+            y = y.clamp(0.0, 1.0)
+        return y.squeeze(0) if unbatched else y
+
+    @classmethod
+    def from_pretrained(  # type: ignore[override]
+        cls,
+        pretrained_model_name_or_path: str | Path,
+        *,
+        strict: bool = True,
+        **kwargs: Any,
+    ) -> LLENet:
+        """Load weights saved with ``save_pretrained`` (a directory or Hub repo id).
+
+        Loading is strict by default: a missing or unexpected key raises.
+        Subnormal weights are flushed to zero (they slow CPU convolutions
+        down many times and carry no signal).
+        """
+        model = super().from_pretrained(pretrained_model_name_or_path, strict=strict, **kwargs)
+        _flush_subnormals(model)
+        return model
+
+
+def llenet_s(**kwargs: Any) -> LLENet:
+    """Small LLENet, a cheap preprocessing step in front of a classifier.
+
+    How it gets cheap: it folds 2x2 pixel blocks into channels before the stem
+    (``stem_stride=2``), so every stage runs on a quarter of the pixels; width
+    16; depthwise 3x3/5x5/7x7 branches in the FE blocks; ConvNeXt expansion 2.
+    At 112x112 that is about a fifth of a ResNet-18's FLOPs at 112x112 and
+    less CPU latency (``benchmarks/model_cost.py``, table in
+    ``benchmarks/results/model_cost.md``).
+
+    What it gives up: no stage sees single pixels (fine detail travels through
+    the 12-channel block representation and the final pixel shuffle), there
+    is no channel mixing inside the FE blocks' multi-scale convolutions, and
+    it has half of the base size's width.
+
+    Keyword arguments override these settings.
+    """
+    return LLENet(**{"width": 16, "stem_stride": 2, "fe_depthwise": True, "mlp_ratio": 2, **kwargs})
+
+
+def llenet_b(**kwargs: Any) -> LLENet:
+    """Base LLENet: width 32, full-resolution stem and full FE blocks, as in the paper.
+
+    Keyword arguments override these settings.
+    """
+    return LLENet(**{"width": 32, **kwargs})
