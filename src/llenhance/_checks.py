@@ -18,6 +18,7 @@ __all__ = [
     "PRED_RANGE_SLACK",
     "check_finite_number",
     "check_image",
+    "check_image_pair",
     "check_interval",
     "check_logits",
     "check_nonnegative",
@@ -101,6 +102,18 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
             f"`{name_b}` expected the shape of `{name_a}` {tuple(a.shape)}, "
             f"got {tuple(b.shape)}"
         )
+
+
+def check_image_pair(pred: object, target: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check a loss's (pred, target) pair: float RGB (B, 3, H, W), same shape.
+
+    ``target`` must lie in [0, 1]; ``pred`` may leave it by
+    ``PRED_RANGE_SLACK`` (a network output is unclamped while training).
+    """
+    check_image(pred, "pred", slack=PRED_RANGE_SLACK)
+    check_image(target, "target")
+    check_same_shape(pred, target, "pred", "target")  # type: ignore[arg-type]
+    return pred, target  # type: ignore[return-value]
 
 
 def check_finite_number(value: object, name: str) -> float:

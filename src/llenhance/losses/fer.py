@@ -1,0 +1,220 @@
+"""FER-side losses of the joint training (paper Eqs. 12-13).
+
+The classifier is not called here: these functions take its outputs (stage
+features and logits), so they work with any classifier and any way of
+running it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llenhance._checks import check_logits, check_nonnegative
+from llenhance.losses.reconstruction import ReconstructionLoss
+
+__all__ = [
+    "ClassificationLoss",
+    "FERFeatureLoss",
+    "JointLoss",
+    "LabelLoss",
+    "classification_loss",
+    "fer_feature_loss",
+    "label_loss",
+]
+
+
+def fer_feature_loss(
+    enhanced_features: Sequence[torch.Tensor], normal_features: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """FER-based perceptual loss, paper Eq. 12: sum over stages of L1(E_s, N_s).
+
+    Args:
+        enhanced_features: the classifier's stage outputs for the enhanced image.
+        normal_features: the same stages for the normal-light image.
+
+    Returns:
+        Scalar tensor: the sum over stages of the mean absolute difference.
+
+    Example:
+        >>> e = [torch.zeros(1, 4, 8, 8), torch.zeros(1, 8, 4, 4)]
+        >>> n = [torch.ones(1, 4, 8, 8), torch.full((1, 8, 4, 4), 2.0)]
+        >>> float(fer_feature_loss(e, n))
+        3.0
+    """
+    if isinstance(enhanced_features, torch.Tensor) or isinstance(normal_features, torch.Tensor):
+        raise TypeError(
+            "`enhanced_features` and `normal_features` expected sequences of stage tensors, "
+            "got a single tensor (wrap it in a list)"
+        )
+    if len(enhanced_features) != len(normal_features) or not enhanced_features:
+        raise ValueError(
+            f"`normal_features` expected as many stages as `enhanced_features` "
+            f"({len(enhanced_features)}, at least 1), got {len(normal_features)}"
+        )
+    total = None
+    for s, (e, n) in enumerate(zip(enhanced_features, normal_features)):
+        if e.shape != n.shape:
+            raise ValueError(
+                f"`normal_features[{s}]` expected shape {tuple(e.shape)} "
+                f"(of `enhanced_features[{s}]`), got {tuple(n.shape)}"
+            )
+        term = F.l1_loss(e, n)
+        total = term if total is None else total + term
+    return total  # type: ignore[return-value]
+
+
+def _check_labels(labels: object, logits: torch.Tensor) -> torch.Tensor:
+    if not isinstance(labels, torch.Tensor) or labels.dtype not in (torch.int64, torch.int32):
+        got = f"dtype {labels.dtype}" if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise TypeError(f"`labels` expected an integer class-index tensor, got {got}")
+    if labels.shape != logits.shape[:1]:
+        raise ValueError(f"`labels` expected shape ({logits.shape[0]},), got {tuple(labels.shape)}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]):
+        raise ValueError(
+            f"`labels` expected class indices in [0, {logits.shape[1] - 1}], "
+            f"got range [{int(labels.min())}, {int(labels.max())}]"
+        )
+    return labels.long()
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """L_cls: cross-entropy of the classifier's logits on the enhanced image.
+
+    Args:
+        logits: (B, num_classes) logits of the enhanced image.
+        labels: (B,) ground-truth class indices.
+
+    Example:
+        >>> logits = torch.tensor([[0.0, 0.0]])
+        >>> round(float(classification_loss(logits, torch.tensor([1]))), 4)  # log 2
+        0.6931
+    """
+    check_logits(logits, "logits")
+    return F.cross_entropy(logits, _check_labels(labels, logits))
+
+
+def label_loss(logits: torch.Tensor, normal_logits: torch.Tensor) -> torch.Tensor:
+    """L_label: cross-entropy against the class the classifier gives the normal image.
+
+    Args:
+        logits: (B, num_classes) logits of the enhanced image.
+        normal_logits: (B, num_classes) logits of the normal-light image; only
+            their argmax is used (no gradient flows through it).
+
+    Example:
+        >>> logits = torch.tensor([[0.0, 0.0]])
+        >>> round(float(label_loss(logits, torch.tensor([[0.0, 5.0]]))), 4)
+        0.6931
+    """
+    check_logits(logits, "logits")
+    check_logits(normal_logits, "normal_logits", batch=logits.shape[0])
+    if normal_logits.shape != logits.shape:
+        raise ValueError(
+            f"`normal_logits` expected shape {tuple(logits.shape)}, got {tuple(normal_logits.shape)}"
+        )
+    return F.cross_entropy(logits, normal_logits.detach().argmax(dim=1))
+
+
+class FERFeatureLoss(nn.Module):
+    """Module form of :func:`fer_feature_loss`."""
+
+    def forward(
+        self, enhanced_features: Sequence[torch.Tensor], normal_features: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
+        return fer_feature_loss(enhanced_features, normal_features)
+
+
+class ClassificationLoss(nn.Module):
+    """Module form of :func:`classification_loss`."""
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return classification_loss(logits, labels)
+
+
+class LabelLoss(nn.Module):
+    """Module form of :func:`label_loss`."""
+
+    def forward(self, logits: torch.Tensor, normal_logits: torch.Tensor) -> torch.Tensor:
+        return label_loss(logits, normal_logits)
+
+
+class JointLoss(nn.Module):
+    """Joint loss, paper Eq. 13: L_rec + L_ferp + L_cls + L_label, each weighted.
+
+    Args:
+        reconstruction: the L_rec module (default: paper weights, which need
+            VGG-16 ImageNet weights for the perceptual term; pass
+            ``ReconstructionLoss(perceptual=0)`` where they are unavailable).
+        rec, ferp, cls, label: weights of the four terms (default 1 each);
+            a term with weight 0 is not computed.
+
+    Example:
+        >>> loss = JointLoss(ReconstructionLoss(perceptual=0))
+        >>> x = torch.rand(2, 3, 16, 16)
+        >>> feats = [torch.rand(2, 4, 8, 8)]
+        >>> logits = torch.randn(2, 7)
+        >>> terms = loss.terms(x, x, enhanced_features=feats, normal_features=feats,
+        ...                    logits=logits, normal_logits=logits, labels=torch.tensor([0, 3]))
+        >>> sorted(terms)
+        ['cls', 'ferp', 'label', 'rec', 'total']
+    """
+
+    def __init__(
+        self,
+        reconstruction: ReconstructionLoss | None = None,
+        *,
+        rec: float = 1.0,
+        ferp: float = 1.0,
+        cls: float = 1.0,
+        label: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.weights = {
+            "rec": check_nonnegative(rec, "rec"),
+            "ferp": check_nonnegative(ferp, "ferp"),
+            "cls": check_nonnegative(cls, "cls"),
+            "label": check_nonnegative(label, "label"),
+        }
+        self.reconstruction = (
+            reconstruction if reconstruction is not None else ReconstructionLoss()
+        ) if rec > 0 else None
+
+    def terms(
+        self,
+        enhanced: torch.Tensor,
+        normal: torch.Tensor,
+        *,
+        enhanced_features: Sequence[torch.Tensor],
+        normal_features: Sequence[torch.Tensor],
+        logits: torch.Tensor,
+        normal_logits: torch.Tensor,
+        labels: torch.Tensor | None,
+    ) -> dict[str, torch.Tensor]:
+        """Every computed term, unweighted, plus the weighted sum under ``"total"``.
+
+        ``labels`` may be ``None`` only when the ``cls`` weight is 0.
+        """
+        if labels is None and self.weights["cls"] > 0:
+            raise ValueError("`labels` expected class indices when the `cls` weight is > 0, got None")
+        compute = {
+            "rec": lambda: self.reconstruction(enhanced, normal),  # type: ignore[misc]
+            "ferp": lambda: fer_feature_loss(enhanced_features, normal_features),
+            "cls": lambda: classification_loss(logits, labels),  # type: ignore[arg-type]
+            "label": lambda: label_loss(logits, normal_logits),
+        }
+        out: dict[str, torch.Tensor] = {}
+        total = enhanced.new_zeros(())
+        for name, weight in self.weights.items():
+            if weight > 0:
+                out[name] = compute[name]()
+                total = total + weight * out[name]
+        out["total"] = total
+        return out
+
+    def forward(self, enhanced: torch.Tensor, normal: torch.Tensor, **outputs: object) -> torch.Tensor:
+        """Weighted sum; keyword arguments as in :meth:`terms`."""
+        return self.terms(enhanced, normal, **outputs)["total"]  # type: ignore[arg-type]

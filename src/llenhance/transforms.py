@@ -1,0 +1,222 @@
+"""Low-light synthesis (paper Eq. 14, after Lv et al.) as a transforms-v2 transform.
+
+I_out = beta * (alpha * I_in) ** gamma, with alpha, beta, gamma drawn per image
+and shared by R, G and B. Optional realism, off by default (the paper uses
+none): Poisson-Gaussian sensor noise and 8-bit quantisation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import PIL.Image
+import torch
+from torchvision import tv_tensors
+from torchvision.transforms.v2 import Transform
+from torchvision.transforms.v2 import functional as TF
+
+from llenhance._checks import check_image, check_interval
+
+__all__ = ["LowLightSynth", "add_sensor_noise", "synthesize_low_light"]
+
+ALPHA_RANGE = (0.9, 1.0)
+BETA_RANGE = (0.5, 1.0)
+GAMMA_RANGE = (1.5, 5.0)
+SHOT_NOISE_RANGE = (1e-4, 1e-2)
+READ_NOISE_RANGE = (1e-3, 1e-2)
+
+
+def _per_image(value: float | torch.Tensor, image: torch.Tensor, name: str) -> torch.Tensor:
+    """``value`` as a tensor broadcastable to ``image``: a number or one per leading index."""
+    t = torch.as_tensor(value, dtype=image.dtype, device=image.device)
+    batch = image.shape[:-3]
+    if t.ndim == 0:
+        return t
+    if tuple(t.shape) != tuple(batch):
+        raise ValueError(
+            f"`{name}` expected a number or a tensor of shape {tuple(batch)} "
+            f"(one per image), got shape {tuple(t.shape)}"
+        )
+    return t.reshape(*batch, 1, 1, 1)
+
+
+def synthesize_low_light(
+    image: torch.Tensor,
+    alpha: float | torch.Tensor,
+    beta: float | torch.Tensor,
+    gamma: float | torch.Tensor,
+) -> torch.Tensor:
+    """Darken an image with paper Eq. 14: ``beta * (alpha * image) ** gamma``.
+
+    Args:
+        image: (..., C, H, W) float tensor in [0, 1] (any C; the same curve is
+            applied to every channel).
+        alpha, beta, gamma: numbers, or tensors with one value per image
+            (shape ``image.shape[:-3]``). alpha and beta in (0, 1], gamma > 0.
+
+    Returns:
+        Tensor of the input's shape and dtype, in [0, 1].
+
+    Example:
+        >>> synthesize_low_light(torch.tensor([[[0.5]]]), 1.0, 0.5, 2.0)
+        tensor([[[0.1250]]])
+    """
+    check_image(image, "image", allow_unbatched=True, channels=None)
+    if image.ndim < 3:  # check_image already says so; keeps the types plain below
+        raise ValueError(f"`image` expected shape (..., C, H, W), got {tuple(image.shape)}")
+    a = _per_image(alpha, image, "alpha")
+    b = _per_image(beta, image, "beta")
+    g = _per_image(gamma, image, "gamma")
+    for name, t, low in (("alpha", a, 0.0), ("beta", b, 0.0), ("gamma", g, 0.0)):
+        if not torch.isfinite(t).all() or (t <= low).any():
+            raise ValueError(f"`{name}` expected finite values > {low}, got {t.flatten().tolist()}")
+    for name, t in (("alpha", a), ("beta", b)):
+        if (t > 1).any():
+            raise ValueError(f"`{name}` expected values <= 1 (the output must stay in [0, 1]), got {t.flatten().tolist()}")
+    return b * (a * image) ** g
+
+
+def add_sensor_noise(
+    image: torch.Tensor,
+    shot: float | torch.Tensor,
+    read: float | torch.Tensor,
+    *,
+    quantize: bool = False,
+) -> torch.Tensor:
+    """Poisson-Gaussian sensor noise, then optional 8-bit quantisation.
+
+    ``out = a * Poisson(image / a) + N(0, read^2)``, so the noise variance is
+    ``a * image + read^2`` (signal-dependent shot noise plus read noise); the
+    result is clamped to [0, 1] and, with ``quantize``, rounded to multiples
+    of 1/255. Uses the global torch RNG (reproducible under
+    ``torch.manual_seed``).
+
+    Args:
+        image: (..., C, H, W) float tensor in [0, 1].
+        shot: shot-noise scale ``a`` > 0 (variance per unit of signal).
+        read: read-noise standard deviation >= 0.
+        quantize: round to 8 bits.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> add_sensor_noise(torch.full((3, 4, 4), 0.5), 1e-3, 0.0, quantize=True).shape
+        torch.Size([3, 4, 4])
+    """
+    check_image(image, "image", allow_unbatched=True, channels=None)
+    a = _per_image(shot, image, "shot")
+    r = _per_image(read, image, "read")
+    if (a <= 0).any() or (r < 0).any():
+        raise ValueError(f"`shot` expected > 0 and `read` expected >= 0, got {shot} and {read}")
+    noisy = torch.poisson(image / a) * a + r * torch.randn_like(image)
+    noisy = noisy.clamp(0.0, 1.0)
+    if quantize:
+        noisy = torch.round(noisy * 255.0) / 255.0
+    return noisy
+
+
+def _is_pure_tensor(x: Any) -> bool:
+    return isinstance(x, torch.Tensor) and not isinstance(x, tv_tensors.TVTensor)
+
+
+def _uniform(shape: tuple[int, ...], bounds: tuple[float, float]) -> torch.Tensor:
+    lo, hi = bounds
+    return torch.empty(shape, dtype=torch.float64).uniform_(lo, hi)
+
+
+class LowLightSynth(Transform):
+    """Darken images the way the paper builds its low-light sets (Eq. 14).
+
+    A ``torchvision.transforms.v2`` transform: it changes images only
+    (``tv_tensors.Image``, PIL images, and a plain tensor when the sample has
+    no explicit image, as torchvision decides); labels, boxes and masks pass
+    through untouched. Output kind and dtype are the input's: PIL in, PIL out;
+    uint8 in, uint8 out (converted back as ``v2.ToDtype`` does); float in [0, 1] in, float out.
+
+    Parameters are drawn per call (one set per image of a batched tensor),
+    from the global torch RNG, so ``torch.manual_seed`` makes them
+    reproducible.
+
+    Args:
+        alpha: range of alpha ~ U(lo, hi), within (0, 1]; paper (0.9, 1).
+        beta: range of beta ~ U(lo, hi), within (0, 1]; paper (0.5, 1).
+        gamma: range of gamma ~ U(lo, hi), > 0; paper (1.5, 5).
+        noise: add Poisson-Gaussian sensor noise (off by default, as in the paper).
+        shot_noise: range of the shot-noise scale, drawn log-uniformly.
+        read_noise: range of the read-noise standard deviation, drawn uniformly.
+        quantize: round float outputs to 8 bits (uint8 and PIL outputs are
+            8-bit anyway).
+
+    Example:
+        >>> from torchvision.transforms import v2
+        >>> t = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), LowLightSynth()])
+        >>> _ = torch.manual_seed(0)
+        >>> dark = t(torch.full((3, 8, 8), 200, dtype=torch.uint8))
+        >>> bool(dark.mean() < 200 / 255)
+        True
+    """
+
+    _transformed_types = (tv_tensors.Image, PIL.Image.Image, _is_pure_tensor)
+
+    def __init__(
+        self,
+        *,
+        alpha: tuple[float, float] = ALPHA_RANGE,
+        beta: tuple[float, float] = BETA_RANGE,
+        gamma: tuple[float, float] = GAMMA_RANGE,
+        noise: bool = False,
+        shot_noise: tuple[float, float] = SHOT_NOISE_RANGE,
+        read_noise: tuple[float, float] = READ_NOISE_RANGE,
+        quantize: bool = False,
+    ) -> None:
+        super().__init__()
+        self.alpha = check_interval(alpha, "alpha", low=0.0, high=1.0)
+        self.beta = check_interval(beta, "beta", low=0.0, high=1.0)
+        self.gamma = check_interval(gamma, "gamma", low=0.0)
+        for name, r in (("alpha", self.alpha), ("beta", self.beta), ("gamma", self.gamma)):
+            if r[0] <= 0:
+                raise ValueError(f"`{name}` expected a range of values > 0, got {r}")
+        self.noise = noise
+        self.shot_noise = check_interval(shot_noise, "shot_noise", low=0.0)
+        if self.shot_noise[0] <= 0:
+            raise ValueError(f"`shot_noise` expected a range of values > 0, got {shot_noise}")
+        self.read_noise = check_interval(read_noise, "read_noise", low=0.0)
+        self.quantize = quantize
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        batch: tuple[int, ...] = ()
+        for inpt in flat_inputs:
+            if isinstance(inpt, torch.Tensor):
+                batch = tuple(inpt.shape[:-3])
+                break
+        params = {
+            "alpha": _uniform(batch, self.alpha),
+            "beta": _uniform(batch, self.beta),
+            "gamma": _uniform(batch, self.gamma),
+        }
+        if self.noise:
+            log_lo, log_hi = (math.log(v) for v in self.shot_noise)
+            params["shot"] = _uniform(batch, (log_lo, log_hi)).exp()
+            params["read"] = _uniform(batch, self.read_noise)
+        return params
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        if isinstance(inpt, PIL.Image.Image):
+            out = self.transform(TF.to_image(inpt), params)
+            return TF.to_pil_image(out, mode=inpt.mode)
+        if not inpt.is_floating_point():
+            dark = self.transform(TF.to_dtype(inpt, torch.float32, scale=True), params)
+            return TF.to_dtype(dark, inpt.dtype, scale=True)
+        image = inpt.as_subclass(torch.Tensor)
+        out = synthesize_low_light(image, params["alpha"], params["beta"], params["gamma"])
+        if self.noise:
+            out = add_sensor_noise(out, params["shot"], params["read"], quantize=self.quantize)
+        elif self.quantize:
+            out = torch.round(out * 255.0) / 255.0
+        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
+
+    def extra_repr(self) -> str:
+        return (
+            f"alpha={self.alpha}, beta={self.beta}, gamma={self.gamma}, noise={self.noise}, "
+            f"shot_noise={self.shot_noise}, read_noise={self.read_noise}, quantize={self.quantize}"
+        )
