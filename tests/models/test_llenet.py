@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from llenhance import LLENet, llenet_b, llenet_s
+from llenhance.models import CRBlock, FEBlock
+
+
+def _tiny(**kwargs: object) -> LLENet:
+    return LLENet(width=4, mlp_ratio=2, **kwargs)  # type: ignore[arg-type]
+
+
+class TestLLENet:
+    def test_smoke(self) -> None:
+        net = _tiny().eval()
+        out = net(torch.rand(2, 3, 16, 16))
+        assert out.shape == (2, 3, 16, 16)
+        assert out.dtype == torch.float32
+
+    @pytest.mark.parametrize("factory", [llenet_s, llenet_b], ids=["s", "b"])
+    @pytest.mark.parametrize("hw", [(1, 1), (5, 3), (7, 9), (13, 17), (31, 1), (33, 47)])
+    def test_named_sizes_keep_shape(self, factory, hw: tuple[int, int]) -> None:
+        net = factory().eval()
+        with torch.no_grad():
+            out = net(torch.rand(1, 3, *hw))
+        assert out.shape == (1, 3, *hw)
+
+    def test_unbatched(self) -> None:
+        net = _tiny().eval()
+        x = torch.rand(3, 11, 9)
+        with torch.no_grad():
+            out = net(x)
+            batched = net(x.unsqueeze(0))
+        assert out.shape == (3, 11, 9)
+        torch.testing.assert_close(out, batched[0])
+
+    def test_clamped_in_eval_only(self) -> None:
+        net = _tiny()
+        # Push every output far above 1 through the last layer's bias.
+        last = net.reconstruct[-2]
+        torch.nn.init.zeros_(last.weight)
+        torch.nn.init.constant_(last.bias, 5.0)
+        x = torch.rand(1, 3, 8, 8)
+        assert torch.all(net.train()(x) == 5.0)
+        assert torch.all(net.eval()(x) == 1.0)
+
+    def test_ablation_switches_change_parameters(self) -> None:
+        counts = {
+            (fe, skip): sum(p.numel() for p in _tiny(use_fe=fe, use_skip=skip).parameters())
+            for fe in (False, True)
+            for skip in (False, True)
+        }
+        assert len(set(counts.values())) == 4
+        assert counts[(True, True)] > counts[(True, False)] > counts[(False, False)]
+        assert counts[(True, True)] > counts[(False, True)] > counts[(False, False)]
+        # FE blocks and skip fusions exist exactly when switched on.
+        net = _tiny(use_fe=False, use_skip=True)
+        assert all(stage.fe is None and stage.fuse is not None for stage in net.decoder)
+
+    def test_small_size_is_cheaper(self) -> None:
+        small = sum(p.numel() for p in llenet_s().parameters())
+        base = sum(p.numel() for p in llenet_b().parameters())
+        assert small < base / 4
+
+    def test_gradcheck(self) -> None:
+        net = _tiny().double().train()
+        x = torch.rand(1, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(net, (x,), eps=1e-6, atol=1e-4, fast_mode=True)
+
+    def test_gradients_reach_every_parameter(self) -> None:
+        net = _tiny().train()
+        net(torch.rand(2, 3, 16, 16)).mean().backward()
+        missing = [n for n, p in net.named_parameters() if p.grad is None]
+        assert not missing
+
+    @pytest.mark.parametrize(
+        ("x", "error", "match"),
+        [
+            (torch.zeros(1, 3, 8, 8, dtype=torch.uint8), TypeError, "`x` expected a floating point"),
+            (torch.rand(1, 1, 8, 8), ValueError, "`x` expected 3 channels"),
+            (torch.rand(1, 3, 8, 8) * 255, ValueError, r"`x` expected values in \[0, 1\]"),
+            (torch.rand(8, 8), ValueError, "`x` expected shape"),
+        ],
+    )
+    def test_exception(self, x: torch.Tensor, error: type, match: str) -> None:
+        with pytest.raises(error, match=match):
+            _tiny()(x)
+
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "match"),
+        [
+            ({"width": 7}, ValueError, "`width` expected an even number"),
+            ({"width": 0}, ValueError, "`width` expected an int >= 1"),
+            ({"width": 8.0}, TypeError, "`width` expected an int"),
+            ({"stem_stride": 3}, ValueError, "`stem_stride` expected 1 or 2"),
+            ({"use_fe": 1}, TypeError, "`use_fe` expected a bool"),
+        ],
+    )
+    def test_bad_config(self, kwargs: dict, error: type, match: str) -> None:
+        with pytest.raises(error, match=match):
+            LLENet(**kwargs)
+
+    def test_config_is_keyword_only(self) -> None:
+        with pytest.raises(TypeError):
+            LLENet(16)  # type: ignore[misc]
+
+
+class TestBlocks:
+    def test_cr_block_is_residual(self) -> None:
+        block = CRBlock(8)
+        torch.nn.init.zeros_(block.fuse.weight)
+        torch.nn.init.zeros_(block.fuse.bias)
+        x = torch.randn(2, 8, 5, 5)
+        torch.testing.assert_close(block(x), x)
+
+    def test_cr_block_splits_halves(self) -> None:
+        # Eq. 1-3: the first half goes only through the ConvNeXt branch, the second
+        # only through the residual branch.
+        block = CRBlock(8).eval()
+        x = torch.randn(1, 8, 6, 6)
+        y = x.clone()
+        y[:, 4:] += 1.0
+        with torch.no_grad():
+            z1x, z1y = block.convnext(x[:, :4]), block.convnext(y[:, :4])
+        torch.testing.assert_close(z1x, z1y)
+
+    def test_cr_block_odd_width(self) -> None:
+        with pytest.raises(ValueError, match="`channels` expected an even number, got 5"):
+            CRBlock(5)
+
+    def test_fe_block_is_residual_and_keeps_width(self) -> None:
+        for depthwise in (False, True):
+            block = FEBlock(6, depthwise=depthwise)
+            x = torch.randn(2, 6, 9, 9)
+            assert block(x).shape == x.shape
+            torch.nn.init.zeros_(block.project.weight)
+            torch.nn.init.zeros_(block.project.bias)
+            torch.testing.assert_close(block(x), x)
+
+    def test_fe_block_kernel_sizes(self) -> None:
+        block = FEBlock(4)
+        assert [b.kernel_size for b in block.branches] == [(3, 3), (5, 5), (7, 7)]
+        assert FEBlock(4, depthwise=True).branches[2].groups == 4
+
+
+class TestSaveLoad:
+    def test_round_trip(self, tmp_path: Path) -> None:
+        net = llenet_s(use_skip=False).eval()
+        net.save_pretrained(tmp_path)
+        assert (tmp_path / "model.safetensors").is_file()
+        config = json.loads((tmp_path / "config.json").read_text())
+        assert config["width"] == 16 and config["stem_stride"] == 2 and config["use_skip"] is False
+        loaded = LLENet.from_pretrained(tmp_path).eval()
+        x = torch.rand(1, 3, 21, 19)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(x), net(x), rtol=0, atol=0)
+
+    def test_missing_key_is_an_error(self, tmp_path: Path) -> None:
+        _tiny().save_pretrained(tmp_path)
+        state = load_file(tmp_path / "model.safetensors")
+        state.pop("stem.1.weight")
+        save_file(state, tmp_path / "model.safetensors")
+        with pytest.raises(RuntimeError, match="stem.1.weight"):
+            LLENet.from_pretrained(tmp_path)
+
+    def test_unexpected_key_is_an_error(self, tmp_path: Path) -> None:
+        _tiny().save_pretrained(tmp_path)
+        state = load_file(tmp_path / "model.safetensors")
+        state["extra.weight"] = torch.zeros(1)
+        save_file(state, tmp_path / "model.safetensors")
+        with pytest.raises(RuntimeError, match="extra.weight"):
+            LLENet.from_pretrained(tmp_path)
+
+    def test_subnormal_weights_are_flushed(self, tmp_path: Path) -> None:
+        net = _tiny()
+        with torch.no_grad():
+            net.stem[1].weight[0, 0] = 1e-42  # subnormal in float32
+        net.save_pretrained(tmp_path)
+        loaded = LLENet.from_pretrained(tmp_path)
+        assert loaded.stem[1].weight[0, 0].item() == 0.0
+        torch.testing.assert_close(loaded.stem[1].weight[1:], net.stem[1].weight[1:])

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from llenhance import LowLightSynth, add_sensor_noise, synthesize_low_light
+
+
+class TestSynthesizeLowLight:
+    def test_formula(self) -> None:
+        x = torch.rand(3, 5, 6, dtype=torch.float64)
+        ref = 0.7 * (0.95 * x.numpy()) ** 2.5
+        np.testing.assert_allclose(synthesize_low_light(x, 0.95, 0.7, 2.5).numpy(), ref, rtol=1e-12)
+
+    def test_per_image_parameters(self) -> None:
+        x = torch.rand(2, 3, 4, 4, dtype=torch.float64)
+        out = synthesize_low_light(x, torch.tensor([1.0, 0.9]), torch.tensor([0.5, 1.0]), torch.tensor([2.0, 3.0]))
+        torch.testing.assert_close(out[0], 0.5 * x[0] ** 2)
+        torch.testing.assert_close(out[1], (0.9 * x[1]) ** 3)
+
+    def test_any_channel_count(self) -> None:
+        assert synthesize_low_light(torch.rand(1, 1, 4, 4), 1.0, 1.0, 2.0).shape == (1, 1, 4, 4)
+
+    def test_gradcheck(self) -> None:
+        x = (0.1 + 0.8 * torch.rand(1, 3, 3, 3, dtype=torch.float64)).requires_grad_()
+        assert torch.autograd.gradcheck(lambda t: synthesize_low_light(t, 0.9, 0.8, 2.0), (x,))
+
+    @pytest.mark.parametrize(
+        ("kwargs", "match"),
+        [
+            ({"alpha": 1.5}, "`alpha` expected values <= 1"),
+            ({"beta": 0.0}, "`beta` expected finite values > 0"),
+            ({"gamma": -2.0}, "`gamma` expected finite values > 0"),
+            ({"gamma": torch.ones(3)}, r"`gamma` expected a number or a tensor of shape \(2,\)"),
+        ],
+    )
+    def test_exception(self, kwargs: dict, match: str) -> None:
+        params = {"alpha": 1.0, "beta": 1.0, "gamma": 2.0} | kwargs
+        with pytest.raises(ValueError, match=match):
+            synthesize_low_light(torch.rand(2, 3, 4, 4), **params)
+
+    def test_rejects_uint8(self) -> None:
+        with pytest.raises(TypeError, match="`image` expected a floating point"):
+            synthesize_low_light(torch.zeros(3, 4, 4, dtype=torch.uint8), 1.0, 1.0, 2.0)
+
+
+class TestSensorNoise:
+    def test_poisson_gaussian_moments(self) -> None:
+        x = torch.full((1, 1, 1000, 1000), 0.3, dtype=torch.float64)
+        out = add_sensor_noise(x, 1e-3, 0.01)
+        # mean preserved; variance a * x + read^2 = 3e-4 + 1e-4
+        assert out.mean().item() == pytest.approx(0.3, abs=1e-3)
+        assert out.var().item() == pytest.approx(4e-4, rel=0.03)
+
+    def test_quantize(self) -> None:
+        out = add_sensor_noise(torch.rand(3, 8, 8), 1e-3, 0.01, quantize=True)
+        torch.testing.assert_close(out * 255, torch.round(out * 255))
+        assert out.min() >= 0 and out.max() <= 1
+
+    def test_exception(self) -> None:
+        with pytest.raises(ValueError, match="`shot` expected > 0"):
+            add_sensor_noise(torch.rand(3, 4, 4), 0.0, 0.01)
+
+
+class TestLowLightSynth:
+    def test_parameters_follow_paper_ranges(self) -> None:
+        t = LowLightSynth()
+        params = t.make_params([torch.rand(500, 3, 2, 2)])
+        for name, (lo, hi) in {"alpha": (0.9, 1.0), "beta": (0.5, 1.0), "gamma": (1.5, 5.0)}.items():
+            p = params[name]
+            assert p.shape == (500,)
+            assert lo <= p.min() and p.max() <= hi
+            assert p.max() - p.min() > 0.8 * (hi - lo)  # spans the range
+
+    def test_output_matches_formula_with_sampled_params(self) -> None:
+        x = torch.rand(3, 6, 6)
+        torch.manual_seed(3)
+        out = LowLightSynth()(x)
+        torch.manual_seed(3)
+        p = LowLightSynth().make_params([x])
+        torch.testing.assert_close(out, synthesize_low_light(x, p["alpha"], p["beta"], p["gamma"]))
+        assert out.mean() < x.mean()
+
+    def test_reproducible_under_seed(self) -> None:
+        x = torch.rand(2, 3, 8, 8)
+        t = LowLightSynth(noise=True, quantize=True)
+        torch.manual_seed(7)
+        a = t(x)
+        torch.manual_seed(7)
+        b = t(x)
+        torch.manual_seed(8)
+        c = t(x)
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        assert not torch.equal(a, c)
+
+    def test_batched_tensor_gets_one_draw_per_image(self) -> None:
+        x = torch.ones(4, 3, 2, 2)
+        out = LowLightSynth()(x)
+        per_image = out.flatten(1)
+        assert all(row.unique().numel() == 1 for row in per_image)  # same curve for R, G, B
+        assert per_image[:, 0].unique().numel() == 4
+
+    def test_only_images_change(self) -> None:
+        image = tv_tensors.Image(torch.rand(3, 16, 16))
+        boxes = tv_tensors.BoundingBoxes(torch.tensor([[1, 2, 8, 9]]), format="XYXY", canvas_size=(16, 16))
+        mask = tv_tensors.Mask(torch.ones(16, 16, dtype=torch.uint8))
+        sample = {"image": image, "boxes": boxes, "mask": mask, "label": 3}
+        out = LowLightSynth()(sample)
+        assert isinstance(out["image"], tv_tensors.Image)
+        assert out["image"].mean() < image.mean()
+        assert out["boxes"] is boxes and out["mask"] is mask and out["label"] == 3
+
+    def test_pure_tensor_with_label(self) -> None:
+        x = torch.rand(3, 8, 8)
+        out, label = LowLightSynth()(x, 5)
+        assert label == 5 and type(out) is torch.Tensor and out.mean() < x.mean()
+
+    def test_pil_in_pil_out(self) -> None:
+        img = PIL.Image.fromarray((np.random.default_rng(0).random((10, 12, 3)) * 255).astype(np.uint8))
+        out = LowLightSynth()(img)
+        assert isinstance(out, PIL.Image.Image) and out.size == img.size and out.mode == "RGB"
+        assert np.asarray(out).mean() < np.asarray(img).mean()
+
+    def test_grayscale_pil(self) -> None:
+        img = PIL.Image.new("L", (8, 8), color=200)
+        out = LowLightSynth()(img)
+        assert out.mode == "L" and np.asarray(out).max() < 200
+
+    def test_uint8_in_uint8_out(self) -> None:
+        x = tv_tensors.Image(torch.full((3, 4, 4), 255, dtype=torch.uint8))
+        out = LowLightSynth(alpha=(1, 1), beta=(0.5, 0.5), gamma=(2, 2))(x)
+        assert out.dtype == torch.uint8
+        assert abs(int(out[0, 0, 0]) - 127) <= 1
+
+    def test_in_compose_pipeline(self) -> None:
+        pipeline = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.RandomHorizontalFlip(), LowLightSynth()])
+        out = pipeline(PIL.Image.new("RGB", (8, 8), color=(200, 100, 50)))
+        assert out.dtype == torch.float32 and out.max() <= 200 / 255
+
+    def test_noise_is_off_by_default(self) -> None:
+        x = torch.full((3, 32, 32), 0.8)
+        assert LowLightSynth()(x).unique().numel() == 1
+        assert LowLightSynth(noise=True)(x).unique().numel() > 1
+
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "match"),
+        [
+            ({"gamma": (5.0, 1.5)}, ValueError, r"`gamma` expected low <= high, got \(5.0, 1.5\) \(upside down\)"),
+            ({"alpha": (0.9, 1.2)}, ValueError, r"`alpha` expected values within \[0.0, 1.0\]"),
+            ({"beta": (0.0, 1.0)}, ValueError, "`beta` expected a range of values > 0"),
+            ({"gamma": 2.0}, TypeError, "`gamma` expected a \\(low, high\\) pair"),
+            ({"shot_noise": (0.0, 1e-3)}, ValueError, "`shot_noise` expected a range of values > 0"),
+        ],
+    )
+    def test_exception(self, kwargs: dict, error: type, match: str) -> None:
+        with pytest.raises(error, match=match):
+            LowLightSynth(**kwargs)
+
+    def test_out_of_range_float_image(self) -> None:
+        with pytest.raises(ValueError, match=r"`image` expected values in \[0, 1\]"):
+            LowLightSynth()(torch.full((3, 4, 4), 255.0))
