@@ -52,8 +52,10 @@ def synthesize_low_light(
     Args:
         image: (..., C, H, W) float tensor in [0, 1] (any C; the same curve is
             applied to every channel).
-        alpha, beta, gamma: numbers, or tensors with one value per image
-            (shape ``image.shape[:-3]``). alpha and beta in (0, 1], gamma > 0.
+        alpha: linear scale in (0, 1]: a number, or a tensor with one value
+            per image (shape ``image.shape[:-3]``).
+        beta: linear scale in (0, 1], same forms.
+        gamma: exponent > 0, same forms.
 
     Returns:
         Tensor of the input's shape and dtype, in [0, 1].

@@ -149,8 +149,11 @@ class JointLoss(nn.Module):
         reconstruction: the L_rec module (default: paper weights, which need
             VGG-16 ImageNet weights for the perceptual term; pass
             ``ReconstructionLoss(perceptual=0)`` where they are unavailable).
-        rec, ferp, cls, label: weights of the four terms (default 1 each);
-            a term with weight 0 is not computed.
+        rec: weight of L_rec (a term with weight 0 is not computed).
+        ferp: weight of L_ferp, the stage-feature loss.
+        cls: weight of L_cls, the cross-entropy against the true labels.
+        label: weight of L_label, the cross-entropy against the classifier's
+            prediction on the normal-light image.
 
     Example:
         >>> loss = JointLoss(ReconstructionLoss(perceptual=0))

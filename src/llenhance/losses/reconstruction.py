@@ -61,8 +61,13 @@ class ReconstructionLoss(nn.Module):
     ``perceptual=0`` builds no feature network (no VGG weights needed).
 
     Args:
-        l1, mse, composite, color, frequency, perceptual, structure: the
-            weights w1, w2, w3, wc, wf, wp, ws (non-negative).
+        l1: w1, weight of the mean absolute error.
+        mse: w2, weight of the mean squared error.
+        composite: w3, weight of the composite loss of Eq. 6.
+        color: wc, color term inside the composite loss.
+        frequency: wf, frequency term inside the composite loss.
+        perceptual: wp, perceptual term inside the composite loss.
+        structure: ws, SSIM term inside the composite loss.
         feature_net: frozen feature network of the perceptual term (default
             VGG-16 to relu3_3, ImageNet weights).
         normalize_features: apply ImageNet mean/std before ``feature_net``.

@@ -1,0 +1,204 @@
+"""A user's FER classifier, frozen, with its preprocessing and stage features.
+
+The enhancer works on RGB in [0, 1]; classifiers expect their own input
+(a size, grayscale, mean/std). ``ClassifierPreprocess`` bridges the two,
+differentiably, and ``FrozenClassifier`` runs the classifier frozen (no
+parameter or BatchNorm statistic changes) while letting gradients flow back to
+the enhancer, collecting the outputs of its stages with forward hooks
+(paper Eq. 12).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llenhance._checks import check_image, check_logits
+from llenhance.losses.perceptual import IMAGENET_MEAN, IMAGENET_STD
+
+__all__ = ["ClassifierPreprocess", "FrozenClassifier", "find_stages"]
+
+_GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as PIL's "L" mode
+
+
+class ClassifierPreprocess(nn.Module):
+    """Differentiable map from enhancer output (RGB in [0, 1]) to classifier input.
+
+    Steps, each optional: bilinear resize (antialiased) to ``size``; grayscale
+    (BT.601 luma, one channel); ``(x - mean) / std``.
+
+    Args:
+        size: (H, W) or a single int for a square; ``None`` keeps the size.
+        grayscale: convert to one channel.
+        mean: per-channel mean (3 values, or 1 with ``grayscale``);
+            ``None`` (with ``std=None``) skips normalisation. Default: ImageNet's.
+        std: per-channel standard deviation, as ``mean``.
+
+    Example:
+        >>> pre = ClassifierPreprocess(size=48, grayscale=True, mean=(0.5,), std=(0.5,))
+        >>> pre(torch.rand(2, 3, 100, 80)).shape
+        torch.Size([2, 1, 48, 48])
+    """
+
+    def __init__(
+        self,
+        *,
+        size: int | tuple[int, int] | None = None,
+        grayscale: bool = False,
+        mean: Sequence[float] | None = IMAGENET_MEAN,
+        std: Sequence[float] | None = IMAGENET_STD,
+    ) -> None:
+        super().__init__()
+        if isinstance(size, int):
+            size = (size, size)
+        if size is not None and (len(size) != 2 or min(size) < 1):
+            raise ValueError(f"`size` expected an int or (H, W) of positive ints, got {size!r}")
+        self.size = tuple(size) if size is not None else None
+        self.grayscale = grayscale
+        channels = 1 if grayscale else 3
+        if (mean is None) != (std is None):
+            raise ValueError("`mean` and `std` expected both or neither, got one of them None")
+        self.normalize = mean is not None
+        if mean is not None and std is not None:
+            if len(mean) != channels or len(std) != channels:
+                raise ValueError(
+                    f"`mean`/`std` expected {channels} values each (grayscale={grayscale}), "
+                    f"got {len(mean)} and {len(std)}"
+                )
+            if min(std) <= 0:
+                raise ValueError(f"`std` expected positive values, got {tuple(std)}")
+        self.register_buffer("mean", torch.tensor(mean or [0.0] * channels).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std or [1.0] * channels).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("gray", torch.tensor(_GRAY_WEIGHTS).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.size is not None and tuple(x.shape[-2:]) != self.size:
+            x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False, antialias=True)
+        if self.grayscale:
+            x = (x * self.gray.to(x.dtype)).sum(dim=1, keepdim=True)
+        if self.normalize:
+            x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        return x
+
+    def extra_repr(self) -> str:
+        mean = tuple(self.mean.flatten().tolist()) if self.normalize else None
+        std = tuple(self.std.flatten().tolist()) if self.normalize else None
+        return f"size={self.size}, grayscale={self.grayscale}, mean={mean}, std={std}"
+
+
+def find_stages(model: nn.Module) -> list[str]:
+    """Stage module names for common backbones.
+
+    torchvision / timm ResNets: ``layer1..layer4``; models with a ``stages``
+    or ``layers`` container (timm ConvNeXt, Swin, ...): its children.
+
+    Raises:
+        ValueError: no known layout; the message lists the top-level children
+            to choose ``stages`` from.
+    """
+    modules = dict(model.named_modules())
+    resnet = [f"layer{i}" for i in range(1, 5)]
+    if all(name in modules for name in resnet):
+        return resnet
+    for container in ("stages", "layers"):
+        block = modules.get(container)
+        if isinstance(block, (nn.Sequential, nn.ModuleList)) and len(block) > 0:
+            return [f"{container}.{i}" for i in range(len(block))]
+    children = [name for name, _ in model.named_children()]
+    raise ValueError(
+        f"`stages` could not be found for {type(model).__name__}; pass stages=[...] with module "
+        f"names (as in torchvision.models.feature_extraction), e.g. from its children {children}, "
+        "or stages=[] to use no stage features"
+    )
+
+
+class FrozenClassifier(nn.Module):
+    """Run a user's classifier frozen, with preprocessing and stage features.
+
+    The classifier is put in eval mode (BatchNorm statistics and dropout
+    fixed) and ``requires_grad_(False)``; it stays in eval mode when this
+    module is put in train mode. Gradients still flow through it to its input.
+
+    Args:
+        classifier: any ``nn.Module`` mapping an image batch to logits.
+        preprocess: what the classifier expects (default: ImageNet mean/std,
+            no resize).
+        stages: module names whose outputs are the stage features
+            (``"layer1"``, ``"stages.2"``, ...); ``None`` finds them for common
+            backbones (:func:`find_stages`); ``[]`` collects none.
+        logits_fn: picks the logits from the classifier's output, for models
+            that return tuples or dicts (e.g. ``lambda out: out[0]``).
+
+    Example:
+        >>> import torchvision
+        >>> fer = FrozenClassifier(torchvision.models.resnet18(num_classes=7))
+        >>> logits, features = fer.forward_features(torch.rand(2, 3, 64, 64))
+        >>> logits.shape, [f.shape[1] for f in features]
+        (torch.Size([2, 7]), [64, 128, 256, 512])
+    """
+
+    def __init__(
+        self,
+        classifier: nn.Module,
+        *,
+        preprocess: nn.Module | None = None,
+        stages: Sequence[str] | None = None,
+        logits_fn: Callable[[Any], torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(classifier, nn.Module):
+            raise TypeError(f"`classifier` expected an nn.Module, got {type(classifier).__name__}")
+        self.classifier = classifier.eval().requires_grad_(False)
+        self.preprocess = preprocess if preprocess is not None else ClassifierPreprocess()
+        self.logits_fn = logits_fn
+        self.stages = tuple(find_stages(classifier) if stages is None else stages)
+        modules = dict(classifier.named_modules())
+        unknown = [s for s in self.stages if s not in modules]
+        if unknown:
+            raise ValueError(f"`stages` expected module names of the classifier, got unknown {unknown}")
+        self._captured: list[torch.Tensor] | None = None
+        self._hooks = [modules[name].register_forward_hook(self._capture) for name in self.stages]
+
+    def _capture(self, module: nn.Module, args: Any, output: Any) -> None:
+        if self._captured is not None:
+            self._captured.append(output)
+
+    def train(self, mode: bool = True) -> FrozenClassifier:
+        super().train(mode)
+        self.classifier.eval()
+        return self
+
+    def _logits(self, output: Any, batch: int) -> torch.Tensor:
+        if self.logits_fn is not None:
+            output = self.logits_fn(output)
+        elif not isinstance(output, torch.Tensor):
+            raise TypeError(
+                f"`classifier` returned {type(output).__name__}, expected a (B, num_classes) tensor; "
+                "pass logits_fn=... to pick the logits (e.g. lambda out: out[0])"
+            )
+        return check_logits(output, "classifier output", batch=batch)
+
+    def forward_features(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits and stage features of RGB images in [0, 1], (B, 3, H, W)."""
+        check_image(images, "images", slack=0.5)
+        self._captured = []
+        try:
+            output = self.classifier(self.preprocess(images))
+            features = self._captured
+        finally:
+            self._captured = None
+        if len(features) != len(self.stages):
+            raise RuntimeError(
+                f"stages {list(self.stages)} produced {len(features)} outputs in one forward pass; "
+                "each stage module must run exactly once"
+            )
+        return self._logits(output, images.shape[0]), features
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits of RGB images in [0, 1], (B, 3, H, W)."""
+        check_image(images, "images", slack=0.5)
+        return self._logits(self.classifier(self.preprocess(images)), images.shape[0])

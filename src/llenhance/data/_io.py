@@ -1,0 +1,42 @@
+"""Reading images from disk, with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import torch
+
+__all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "find_images", "read_image", "to_float"]
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+class ImageReadError(OSError):
+    """An image file could not be read or decoded; the message names the file."""
+
+
+def find_images(folder: Path, *, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by extension), sorted by path."""
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """Read an image as a (3, H, W) uint8 RGB tensor (grayscale is repeated to 3 channels).
+
+    Raises:
+        ImageReadError: the file is missing, unreadable or not a decodable image.
+    """
+    try:
+        with PIL.Image.open(path) as img:
+            rgb = img.convert("RGB")
+    except (OSError, ValueError, PIL.Image.DecompressionBombError) as err:
+        raise ImageReadError(f"cannot read image {path}: {err}") from err
+    return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1).contiguous()
+
+
+def to_float(image: torch.Tensor) -> torch.Tensor:
+    """uint8 (.., H, W) -> float32 in [0, 1]."""
+    return image.float().div_(255.0)
