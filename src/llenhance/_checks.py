@@ -27,9 +27,10 @@ __all__ = [
 ]
 
 #: How far a *prediction* (an unclamped network output during training) may
-#: leave [0, 1] before it is taken for a different value convention (0-255,
-#: ImageNet-normalised). Targets and inputs get no slack.
-PRED_RANGE_SLACK = 0.5
+#: leave [0, 1] before it is taken for a different value convention (0-255);
+#: a network early in training or at a high learning rate overshoots by about 1.
+#: Targets and inputs get no slack.
+PRED_RANGE_SLACK = 4.0
 
 
 def _describe(x: object) -> str:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llenhance._checks import check_image, check_logits
+from llenhance._checks import PRED_RANGE_SLACK, check_image, check_logits
 from llenhance.losses.perceptual import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["ClassifierPreprocess", "FrozenClassifier", "find_stages"]
@@ -93,7 +93,8 @@ class ClassifierPreprocess(nn.Module):
 def find_stages(model: nn.Module) -> list[str]:
     """Stage module names for common backbones.
 
-    torchvision / timm ResNets: ``layer1..layer4``; models with a ``stages``
+    torchvision / timm ResNets (and any model with ``layer1``, ``layer2``, ...):
+    the numbered layers; models with a ``stages``
     or ``layers`` container (timm ConvNeXt, Swin, ...): its children.
 
     Raises:
@@ -101,9 +102,11 @@ def find_stages(model: nn.Module) -> list[str]:
             to choose ``stages`` from.
     """
     modules = dict(model.named_modules())
-    resnet = [f"layer{i}" for i in range(1, 5)]
-    if all(name in modules for name in resnet):
-        return resnet
+    numbered = []
+    while f"layer{len(numbered) + 1}" in modules:
+        numbered.append(f"layer{len(numbered) + 1}")
+    if numbered:
+        return numbered
     for container in ("stages", "layers"):
         block = modules.get(container)
         if isinstance(block, (nn.Sequential, nn.ModuleList)) and len(block) > 0:
@@ -184,7 +187,7 @@ class FrozenClassifier(nn.Module):
 
     def forward_features(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Logits and stage features of RGB images in [0, 1], (B, 3, H, W)."""
-        check_image(images, "images", slack=0.5)
+        check_image(images, "images", slack=PRED_RANGE_SLACK)
         self._captured = []
         try:
             output = self.classifier(self.preprocess(images))
@@ -200,5 +203,5 @@ class FrozenClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits of RGB images in [0, 1], (B, 3, H, W)."""
-        check_image(images, "images", slack=0.5)
+        check_image(images, "images", slack=PRED_RANGE_SLACK)
         return self._logits(self.classifier(self.preprocess(images)), images.shape[0])

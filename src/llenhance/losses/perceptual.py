@@ -44,7 +44,9 @@ def vgg16_relu3_3() -> nn.Module:
     except Exception as err:  # network, cache or hash failure: all mean "no weights"
         raise RuntimeError(_NO_WEIGHTS_HINT.format(err=err)) from err
     # features[15] is relu3_3.
-    return _freeze(vgg.features[:16])
+    net = _freeze(vgg.features[:16])
+    net.llenhance_name = "vgg16 relu3_3, torchvision IMAGENET1K_V1"  # recorded in training configs
+    return net
 
 
 @functools.cache

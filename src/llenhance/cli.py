@@ -1,0 +1,232 @@
+"""The ``llenhance`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["main"]
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise CLIError(f"--classifier-weights: {path} does not exist")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CLIError(f"--classifier-weights: cannot load {path} as a state dict ({err})") from err
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise CLIError(f"--classifier-weights: {path} holds a {type(state).__name__}, expected a state dict")
+    return state
+
+
+def _build_classifier(spec: str, weights: Path | None, num_classes: int) -> torch.nn.Module:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise CLIError(f"--classifier expected 'module:factory', got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise CLIError(f"--classifier: cannot import {spec!r} ({err})") from err
+    try:
+        model = factory(num_classes=num_classes)
+    except TypeError:
+        model = factory()
+    if not isinstance(model, torch.nn.Module):
+        raise CLIError(f"--classifier: {spec} returned {type(model).__name__}, expected an nn.Module")
+    if weights is not None:
+        try:
+            model.load_state_dict(_load_state_dict(weights))
+        except RuntimeError as err:
+            raise CLIError(f"--classifier-weights: {weights} does not fit {spec}: {err}") from err
+    return model
+
+
+def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
+    from llenhance import LLENet, llenet_b, llenet_s
+
+    if args.init is not None:
+        return LLENet.from_pretrained(args.init)
+    return {"llenet_s": llenet_s, "llenet_b": llenet_b}[args.model]()
+
+
+def _prepare_output(output: Path, resume: bool) -> None:
+    if (output / "model.safetensors").exists() and not resume:
+        raise CLIError(f"--output {output} already holds a model; choose another folder or pass --resume")
+    output.mkdir(parents=True, exist_ok=True)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from llenhance import FERGuidedTrainer, FrozenClassifier, LowLightSynth
+    from llenhance.classifier import ClassifierPreprocess
+    from llenhance.data import FER2013_CLASSES, FERFolder, PairedImageFolder, SyntheticLowLight
+    from llenhance.losses import ReconstructionLoss
+
+    output = Path(args.output)
+    _prepare_output(output, args.resume)
+    torch.manual_seed(args.seed)
+    enhancer = _enhancer(args)
+    try:
+        reconstruction = ReconstructionLoss(perceptual=args.perceptual_weight)
+    except RuntimeError as err:
+        raise CLIError(f"{err} On the command line: --perceptual-weight 0.") from err
+
+    classifier = None
+    if args.mode == "reconstruction":
+        train = PairedImageFolder(args.data, crop=args.crop, flip=True, seed=args.seed, preload=args.preload)
+        val = PairedImageFolder(args.val, preload=args.preload) if args.val else None
+    else:
+        classes = tuple(args.classes) if args.classes else FER2013_CLASSES
+        base = FERFolder(args.data, classes=classes)
+        train = SyntheticLowLight(base, LowLightSynth(), crop=args.crop, flip=True, seed=args.seed)
+        val = (
+            SyntheticLowLight(FERFolder(args.val, classes=classes), LowLightSynth(), seed=args.seed + 1)
+            if args.val
+            else None
+        )
+        model = _build_classifier(args.classifier, args.classifier_weights, len(classes))
+        mean = tuple(args.classifier_mean) if args.classifier_mean else None
+        std = tuple(args.classifier_std) if args.classifier_std else None
+        preprocess = ClassifierPreprocess(
+            size=args.classifier_size,
+            grayscale=args.classifier_grayscale,
+            **({} if mean is None and std is None else {"mean": mean, "std": std}),
+        )
+        classifier = FrozenClassifier(model, preprocess=preprocess, stages=args.stages)
+
+    trainer = FERGuidedTrainer(
+        enhancer,
+        classifier,
+        reconstruction=reconstruction,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        schedule=args.schedule,
+        clip_grad_norm=args.clip_grad_norm,
+        device=args.device,
+        seed=args.seed,
+        num_workers=args.workers,
+        checkpoint_dir=output / "checkpoints",
+        checkpoint_every=args.checkpoint_every,
+        val_every=args.val_every,
+    )
+    start = time.time()
+    metrics = trainer.fit(train, val, iterations=args.iterations, resume=args.resume)
+    if trainer.rank != 0:
+        return 0
+    trainer.enhancer.save_pretrained(output)
+    record: dict[str, Any] = {
+        "command": "llenhance " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "mode": args.mode,
+        "data": str(args.data),
+        "val": str(args.val) if args.val else None,
+        "iterations": args.iterations,
+        "crop": args.crop,
+        "train_items": len(train),
+        "trainer": trainer.config,
+        "classifier_spec": args.classifier if args.mode == "joint" else None,
+        "final_metrics": metrics,
+        "wall_seconds": round(time.time() - start, 1),
+    }
+    (output / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(metrics))
+    print(f"saved the enhancer to {output}")
+    return 0
+
+
+def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations: int, crop: int) -> None:
+    p.add_argument("--val", type=Path, help="validation folder of the same layout")
+    p.add_argument("--output", type=Path, required=True, help="folder for the model, training.json and checkpoints")
+    p.add_argument("--model", choices=("llenet_s", "llenet_b"), default="llenet_s", help="enhancer size")
+    p.add_argument("--init", help="start from these enhancer weights (folder or name) instead of a new model")
+    p.add_argument("--iterations", type=int, default=iterations, help="optimiser steps (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=batch, help="global batch size (default %(default)s)")
+    p.add_argument("--crop", type=int, default=crop, help="random square crop size (default %(default)s)")
+    p.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate (default %(default)s)")
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="constant")
+    p.add_argument("--clip-grad-norm", type=float, default=None)
+    p.add_argument("--perceptual-weight", type=float, default=1.0,
+                   help="wp of the VGG-16 perceptual term; 0 where VGG weights are unavailable")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="e.g. cpu, cuda, cuda:1")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--val-every", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="resume from OUTPUT/checkpoints/checkpoint.pt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llenhance", description="Low-light enhancement for FER (LL-FER).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser(
+        "train",
+        help="train an enhancer",
+        description=(
+            "Train LLENet. Two modes: 'reconstruction' trains on real low/normal pairs "
+            "(folder with low/ and high/) with the reconstruction loss (paper Eq. 11); "
+            "'joint' trains on a FER class-folder data set darkened with LowLightSynth, in front "
+            "of a frozen classifier, with the joint loss (paper Eq. 13). Both run under "
+            "torchrun --nproc_per_node=N."
+        ),
+    )
+    modes = train.add_subparsers(dest="mode", required=True)
+    rec = modes.add_parser("reconstruction", help="paired low/high folders, reconstruction loss",
+                           description="Paper defaults for LOL: 48x48 crops, batch 80, 5000 iterations.")
+    rec.add_argument("--data", type=Path, required=True, help="folder with low/ and high/")
+    rec.add_argument("--preload", action="store_true", help="decode all images once and keep them in memory")
+    _add_common_train_args(rec, batch=80, iterations=5000, crop=48)
+
+    joint = modes.add_parser("joint", help="FER folders + frozen classifier, joint loss",
+                             description="Paper defaults: batch 32, 2000 iterations.")
+    joint.add_argument("--data", type=Path, required=True, help="class-folder FER data set (normal light)")
+    joint.add_argument("--classes", nargs="+", help="class folder names in label order (default: FER2013 order)")
+    joint.add_argument("--classifier", required=True, help="'module:factory' returning the classifier nn.Module")
+    joint.add_argument("--classifier-weights", type=Path,
+                       help="classifier weights: .safetensors, or a state dict (loaded with weights_only=True)")
+    joint.add_argument("--classifier-size", type=int, help="resize to this square size before the classifier")
+    joint.add_argument("--classifier-grayscale", action="store_true", help="the classifier takes 1-channel images")
+    joint.add_argument("--classifier-mean", type=float, nargs="+", help="normalisation mean (default ImageNet)")
+    joint.add_argument("--classifier-std", type=float, nargs="+", help="normalisation std (default ImageNet)")
+    joint.add_argument("--stages", nargs="*", help="classifier stage module names (default: found automatically)")
+    _add_common_train_args(joint, batch=32, iterations=2000, crop=48)
+    joint.set_defaults(preload=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args)
+    except CLIError as err:
+        print(f"llenhance: error: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, FileNotFoundError, OSError) as err:
+        print(f"llenhance: error: {err}", file=sys.stderr)
+        return 2
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

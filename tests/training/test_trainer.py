@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from llenhance import FERGuidedTrainer, FrozenClassifier, ClassifierPreprocess
+from llenhance.losses import ReconstructionLoss
+from tests.training.helpers import StopAfter, TinyClassifier, TinyPairs, tiny_enhancer
+
+
+def _rec() -> ReconstructionLoss:
+    return ReconstructionLoss(perceptual=0)
+
+
+def _trainer(enhancer: torch.nn.Module, classifier: torch.nn.Module | None = None, **kwargs: object) -> FERGuidedTrainer:
+    options = {"reconstruction": _rec(), "batch_size": 4, "progress": False} | kwargs
+    return FERGuidedTrainer(enhancer, classifier, **options)  # type: ignore[arg-type]
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(x, y, rtol=0, atol=0, msg=name)
+
+
+class TestReconstructionMode:
+    def test_learns(self) -> None:
+        data = TinyPairs(labels=False)
+        net = tiny_enhancer()
+        trainer = _trainer(net, lr=3e-3)
+        before = trainer.evaluate(data)["val_psnr"]
+        metrics = trainer.fit(data, data, iterations=30)
+        assert metrics["iteration"] == 30
+        assert metrics["val_psnr"] > before + 1.0
+
+    def test_config_records_losses(self) -> None:
+        trainer = _trainer(tiny_enhancer())
+        assert trainer.config["perceptual_feature_net"] == "off (weight 0)"
+        assert trainer.config["reconstruction_weights"]["perceptual"] == 0
+        assert trainer.config["loss_weights"] == {"rec": 1.0, "ferp": 0.0, "cls": 0.0, "label": 0.0}
+        assert trainer.config["lr"] == 3e-4 and trainer.config["batch_size"] == 4
+
+    def test_labels_are_ignored_without_classifier(self) -> None:
+        _trainer(tiny_enhancer()).fit(TinyPairs(labels=True), iterations=2)
+
+
+class TestJointMode:
+    def test_classifier_is_unchanged(self) -> None:
+        classifier = TinyClassifier().train()
+        before = {k: v.clone() for k, v in classifier.state_dict().items()}
+        trainer = _trainer(tiny_enhancer(), FrozenClassifier(classifier, preprocess=ClassifierPreprocess()))
+        trainer.fit(TinyPairs(), iterations=3)
+        assert not classifier.training
+        for k, v in classifier.state_dict().items():
+            torch.testing.assert_close(v, before[k], rtol=0, atol=0, msg=k)
+
+    def test_fer_terms_alone_train_the_enhancer(self) -> None:
+        # With L_rec off, every gradient the enhancer gets came through the classifier.
+        net = tiny_enhancer()
+        start = {k: v.clone() for k, v in net.state_dict().items()}
+        trainer = _trainer(net, TinyClassifier(), rec=0.0)
+        metrics = trainer.fit(TinyPairs(), iterations=2)
+        assert set(metrics) == {"iteration", "loss", "ferp", "cls", "label"}
+        assert any(not torch.equal(v, start[k]) for k, v in net.state_dict().items())
+
+    def test_evaluate_reports_accuracy(self) -> None:
+        trainer = _trainer(tiny_enhancer(), TinyClassifier())
+        metrics = trainer.evaluate(TinyPairs(), batch_size=4)
+        assert set(metrics) == {"val_psnr", "val_ssim", "val_accuracy"}
+        assert 0.0 <= metrics["val_accuracy"] <= 1.0
+
+    def test_unlabelled_needs_cls_off(self) -> None:
+        with pytest.raises(ValueError, match="`labels` expected class indices"):
+            _trainer(tiny_enhancer(), TinyClassifier()).fit(TinyPairs(labels=False), iterations=1)
+        _trainer(tiny_enhancer(), TinyClassifier(), cls=0.0).fit(TinyPairs(labels=False), iterations=1)
+
+
+class TestCheckpoints:
+    @pytest.mark.parametrize("classifier", [None, TinyClassifier], ids=["reconstruction", "joint"])
+    def test_resume_is_exact(self, tmp_path: Path, classifier: type | None) -> None:
+        data = TinyPairs()
+        make = (lambda: classifier()) if classifier else (lambda: None)
+        # 12 items / batch 4 = 3 batches per epoch; 7 iterations cross two epoch ends.
+        reference = tiny_enhancer()
+        _trainer(reference, make(), schedule="cosine", clip_grad_norm=1.0).fit(data, iterations=7)
+
+        stopped = tiny_enhancer()
+        with pytest.raises(KeyboardInterrupt):
+            _trainer(stopped, make(), schedule="cosine", clip_grad_norm=1.0, checkpoint_dir=tmp_path,
+                     checkpoint_every=2).fit(StopAfter(data, 4 * 5 + 2), iterations=7)
+        state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+        assert state["iteration"] == 4 and (state["epoch"], state["position"]) == (1, 1)
+
+        resumed = tiny_enhancer(seed=99)  # different start: everything must come from the checkpoint
+        metrics = _trainer(resumed, make(), schedule="cosine", clip_grad_norm=1.0, checkpoint_dir=tmp_path,
+                           checkpoint_every=2).fit(data, iterations=7, resume=True)
+        assert metrics["iteration"] == 7
+        _same_weights(resumed, reference)
+
+    def test_resume_with_other_iterations(self, tmp_path: Path) -> None:
+        _trainer(tiny_enhancer(), checkpoint_dir=tmp_path, checkpoint_every=1).fit(TinyPairs(), iterations=2)
+        with pytest.raises(ValueError, match="`iterations` expected 2 to resume"):
+            _trainer(tiny_enhancer(), checkpoint_dir=tmp_path).fit(TinyPairs(), iterations=5, resume=True)
+
+    def test_missing_resume_file(self, tmp_path: Path) -> None:
+        with pytest.raises(FileNotFoundError, match="`resume` expected a checkpoint file"):
+            _trainer(tiny_enhancer()).fit(TinyPairs(), iterations=1, resume=tmp_path / "x.pt")
+
+    def test_checkpoint_is_plain_data(self, tmp_path: Path) -> None:
+        _trainer(tiny_enhancer(), checkpoint_dir=tmp_path).fit(TinyPairs(), iterations=1)
+        state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+        json.dumps(state["config"])
+        assert not (tmp_path / "checkpoint.pt.tmp").exists()
+
+
+class TestExceptions:
+    def test_bad_arguments(self) -> None:
+        with pytest.raises(ValueError, match="`amp` expected a CUDA `device`, got cpu"):
+            _trainer(tiny_enhancer(), amp=True)
+        with pytest.raises(ValueError, match="`schedule` expected one of"):
+            _trainer(tiny_enhancer(), schedule="step")
+        with pytest.raises(ValueError, match="`batch_size` expected an int >= 1"):
+            _trainer(tiny_enhancer(), batch_size=0)
+        with pytest.raises(TypeError, match="`enhancer` expected an nn.Module"):
+            FERGuidedTrainer("llenet")  # type: ignore[arg-type]
+
+    def test_small_dataset(self) -> None:
+        with pytest.raises(ValueError, match="`train` expected at least batch_size=4 items, got 2"):
+            _trainer(tiny_enhancer()).fit(TinyPairs(size=2), iterations=1)
+
+    def test_bad_items(self) -> None:
+        with pytest.raises(ValueError, match=r"`train` items expected \(low, normal\)"):
+            _trainer(tiny_enhancer()).fit([torch.rand(3, 8, 8)] * 4, iterations=1)
