@@ -5,6 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
+# Test tensors are tiny: one thread is as fast, and immune to oversubscription
+# when something else (a training run) keeps the other cores busy.
+torch.set_num_threads(1)
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

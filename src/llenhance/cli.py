@@ -84,12 +84,6 @@ def _train(args: argparse.Namespace) -> int:
     output = Path(args.output)
     _prepare_output(output, args.resume)
     torch.manual_seed(args.seed)
-    enhancer = _enhancer(args)
-    try:
-        reconstruction = ReconstructionLoss(perceptual=args.perceptual_weight)
-    except RuntimeError as err:
-        raise CLIError(f"{err} On the command line: --perceptual-weight 0.") from err
-
     classifier = None
     if args.mode == "reconstruction":
         train = PairedImageFolder(args.data, crop=args.crop, flip=True, seed=args.seed, preload=args.preload)
@@ -113,6 +107,11 @@ def _train(args: argparse.Namespace) -> int:
         )
         classifier = FrozenClassifier(model, preprocess=preprocess, stages=args.stages)
 
+    enhancer = _enhancer(args)
+    try:
+        reconstruction = ReconstructionLoss(perceptual=args.perceptual_weight)
+    except RuntimeError as err:
+        raise CLIError(f"{err} On the command line: --perceptual-weight 0.") from err
     trainer = FERGuidedTrainer(
         enhancer,
         classifier,

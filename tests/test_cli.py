@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from llenhance import LLENet
+from llenhance.cli import main
+from tests.training.helpers import TinyClassifier
+
+
+def _pairs(root: Path, n: int = 4) -> Path:
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        high = rng.integers(60, 256, (24, 24, 3), dtype=np.uint8)
+        for sub, img in (("high", high), ("low", high // 6)):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+            PIL.Image.fromarray(img).save(root / sub / f"{i}.png")
+    return root
+
+
+def _fer(root: Path) -> Path:
+    rng = np.random.default_rng(1)
+    for c in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"):
+        (root / c).mkdir(parents=True)
+        for i in range(2):
+            PIL.Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+class TestTrainCommand:
+    def test_help_documents_both_modes(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "--help"])
+        assert exit_info.value.code == 0
+        out = capsys.readouterr().out
+        assert "reconstruction" in out and "joint" in out and "torchrun" in out
+
+    def test_reconstruction(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        data = _pairs(tmp_path / "pairs")
+        out = tmp_path / "run"
+        args = ["train", "reconstruction", "--data", str(data), "--val", str(data), "--output", str(out),
+                "--iterations", "2", "--batch-size", "2", "--crop", "16", "--perceptual-weight", "0"]
+        assert main(args) == 0
+        record = json.loads((out / "training.json").read_text())
+        assert record["iterations"] == 2 and record["trainer"]["perceptual_feature_net"] == "off (weight 0)"
+        assert set(record["final_metrics"]) >= {"loss", "val_psnr", "val_ssim"}
+        assert isinstance(LLENet.from_pretrained(out), LLENet)
+        assert (out / "checkpoints" / "checkpoint.pt").is_file()
+        # a second run into the same folder must not overwrite the model
+        assert main(args) == 2
+        assert "already holds a model" in capsys.readouterr().err
+        # ... unless it resumes
+        assert main([*args, "--resume"]) == 0
+
+    @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+    def test_joint(self, tmp_path: Path, suffix: str) -> None:
+        data = _fer(tmp_path / "fer")
+        weights = tmp_path / f"classifier{suffix}"
+        state = TinyClassifier().state_dict()
+        save_file(state, weights) if suffix == ".safetensors" else torch.save(state, weights)
+        out = tmp_path / "run"
+        code = main(["train", "joint", "--data", str(data), "--val", str(data), "--output", str(out),
+                     "--classifier", "tests.training.helpers:TinyClassifier", "--classifier-weights", str(weights),
+                     "--classifier-mean", "0.5", "0.5", "0.5", "--classifier-std", "0.5", "0.5", "0.5",
+                     "--iterations", "2", "--batch-size", "4", "--crop", "16", "--perceptual-weight", "0"])
+        assert code == 0
+        record = json.loads((out / "training.json").read_text())
+        assert record["trainer"]["classifier_stages"] == ["layer1", "layer2"]
+        assert "val_accuracy" in record["final_metrics"]
+
+    def test_errors(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        data = _fer(tmp_path / "fer")
+        base = ["train", "joint", "--data", str(data), "--output", str(tmp_path / "o"), "--perceptual-weight", "0",
+                "--iterations", "1", "--batch-size", "2", "--crop", "16"]
+        assert main([*base, "--classifier", "nomodule"]) == 2
+        assert "expected 'module:factory'" in capsys.readouterr().err
+        assert main([*base, "--classifier", "tests.training.helpers:Nope"]) == 2
+        assert "cannot import" in capsys.readouterr().err
+        bad = tmp_path / "bad.pt"
+        torch.save({"fc.weight": torch.zeros(1)}, bad)
+        assert main([*base, "--classifier", "tests.training.helpers:TinyClassifier", "--classifier-weights", str(bad)]) == 2
+        assert "does not fit" in capsys.readouterr().err
+        assert main(["train", "reconstruction", "--data", str(tmp_path / "none"), "--output", str(tmp_path / "o2"),
+                     "--perceptual-weight", "0"]) == 2
+        assert "does not exist" in capsys.readouterr().err
