@@ -89,3 +89,63 @@ class TestTrainCommand:
         assert main(["train", "reconstruction", "--data", str(tmp_path / "none"), "--output", str(tmp_path / "o2"),
                      "--perceptual-weight", "0"]) == 2
         assert "does not exist" in capsys.readouterr().err
+
+
+def _dark_images(root: Path) -> Path:
+    rng = np.random.default_rng(2)
+    (root / "sub").mkdir(parents=True)
+    PIL.Image.fromarray(rng.integers(0, 60, (20, 30, 3), dtype=np.uint8)).save(root / "a.png")
+    PIL.Image.fromarray(rng.integers(0, 60, (24, 18, 3), dtype=np.uint8)).save(root / "sub" / "b.jpg")
+    PIL.Image.fromarray(rng.integers(0, 60, (16, 16), dtype=np.uint8)).save(root / "sub" / "c.bmp")
+    return root
+
+
+class TestEnhanceCommand:
+    def test_folder_recursive_keeps_names_and_formats(self, tmp_path: Path) -> None:
+        src = _dark_images(tmp_path / "in")
+        before = {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
+        out = tmp_path / "out"
+        assert main(["enhance", str(src), "--output", str(out), "--side-by-side"]) == 0
+        assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+            "a.png", "side_by_side/a.png", "side_by_side/sub/b.jpg", "side_by_side/sub/c.bmp", "sub/b.jpg", "sub/c.bmp",
+        ]
+        a = PIL.Image.open(out / "a.png")
+        assert a.size == (30, 20) and a.format == "PNG"
+        assert PIL.Image.open(out / "sub" / "b.jpg").format == "JPEG"
+        c = PIL.Image.open(out / "sub" / "c.bmp")
+        assert c.format == "BMP" and c.mode == "L"
+        assert PIL.Image.open(out / "side_by_side" / "a.png").size == (60, 20)
+        assert {p: p.read_bytes() for p in src.rglob("*") if p.is_file()} == before  # inputs untouched
+        assert not list(out.rglob(".llenhance-*"))  # no temporary files left
+
+    def test_tiled(self, tmp_path: Path) -> None:
+        src = _dark_images(tmp_path / "in")
+        assert main(["enhance", str(src / "a.png"), "--output", str(tmp_path / "o"), "--tile", "16", "--overlap", "4"]) == 0
+        assert (tmp_path / "o" / "a.png").is_file()
+
+    def test_refuses_to_write_into_inputs(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        src = _dark_images(tmp_path / "in")
+        assert main(["enhance", str(src), "--output", str(src / "out")]) == 2
+        assert "inside the input folder" in capsys.readouterr().err
+        assert main(["enhance", str(src / "a.png"), "--output", str(src)]) == 2
+        assert "its output would replace it" in capsys.readouterr().err
+        assert not (src / "out").exists()
+
+    def test_unreadable_files_are_skipped(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        src = _dark_images(tmp_path / "in")
+        (src / "broken.png").write_bytes(b"not an image")
+        assert main(["enhance", str(src), "--output", str(tmp_path / "o")]) == 1
+        captured = capsys.readouterr()
+        assert "skipped" in captured.err and "broken.png" in captured.err
+        assert "enhanced 3 of 4 images" in captured.out
+        assert (tmp_path / "o" / "a.png").is_file()
+
+    def test_bad_inputs(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["enhance", str(tmp_path / "missing.png"), "--output", str(tmp_path / "o")]) == 2
+        assert "does not exist" in capsys.readouterr().err
+        (tmp_path / "notes.txt").write_text("x")
+        assert main(["enhance", str(tmp_path / "notes.txt"), "--output", str(tmp_path / "o")]) == 2
+        assert "not an image file" in capsys.readouterr().err
+        src = _dark_images(tmp_path / "in")
+        assert main(["enhance", str(src), "--output", str(tmp_path / "o"), "--model", "nope"]) == 2
+        assert "--model" in capsys.readouterr().err

@@ -151,6 +151,83 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _collect_inputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Path]]:
+    """(source file, path relative to the output folder) for every input image."""
+    from llenhance.data import IMAGE_EXTENSIONS, find_images
+
+    out = output.resolve()
+    jobs: dict[Path, Path] = {}
+    for item in inputs:
+        if item.is_dir():
+            root = item.resolve()
+            if out == root or root in out.parents:
+                raise CLIError(f"--output {output} is inside the input folder {item}; choose a folder outside it")
+            files = [(p, p.relative_to(item)) for p in find_images(item, recursive=True)]
+        elif item.is_file():
+            if item.suffix.lower() not in IMAGE_EXTENSIONS:
+                raise CLIError(f"{item} is not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+            if item.resolve().parent == out:
+                raise CLIError(f"--output {output} holds the input {item}; its output would replace it")
+            files = [(item, Path(item.name))]
+        else:
+            raise CLIError(f"input {item} does not exist")
+        for source, rel in files:
+            if rel in jobs and jobs[rel] != source:
+                raise CLIError(f"inputs {jobs[rel]} and {source} would both be written to {output / rel}")
+            jobs[rel] = source
+    if not jobs:
+        raise CLIError("no image files found in the inputs")
+    return [(source, rel) for rel, source in sorted(jobs.items())]
+
+
+def _save_atomic(image: Any, path: Path) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".llenhance-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+        image.save(tmp, **options)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _enhance(args: argparse.Namespace) -> int:
+    import PIL.Image
+    from tqdm.auto import tqdm
+
+    from llenhance.inference import enhance, load_enhancer
+
+    output = Path(args.output)
+    jobs = _collect_inputs([Path(p) for p in args.inputs], output)
+    try:
+        model = load_enhancer(args.model)
+    except (FileNotFoundError, OSError) as err:
+        raise CLIError(f"--model: {err}") from err
+    failures = 0
+    for source, rel in tqdm(jobs, desc="enhance", unit="image", dynamic_ncols=True):
+        try:
+            with PIL.Image.open(source) as img:
+                img.load()
+                result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=args.device)
+                target = output / rel
+                _save_atomic(result, target)
+                if args.side_by_side:
+                    pair = PIL.Image.new("RGB", (img.width * 2, img.height))
+                    pair.paste(img.convert("RGB"), (0, 0))
+                    pair.paste(result.convert("RGB"), (img.width, 0))
+                    _save_atomic(pair, output / "side_by_side" / rel)
+        except (OSError, ValueError, PIL.Image.DecompressionBombError) as err:
+            failures += 1
+            tqdm.write(f"llenhance: skipped {source}: {err}", file=sys.stderr)
+    print(f"enhanced {len(jobs) - failures} of {len(jobs)} images into {output}")
+    return 1 if failures else 0
+
+
 def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations: int, crop: int) -> None:
     p.add_argument("--val", type=Path, help="validation folder of the same layout")
     p.add_argument("--output", type=Path, required=True, help="folder for the model, training.json and checkpoints")
@@ -208,6 +285,25 @@ def build_parser() -> argparse.ArgumentParser:
     joint.add_argument("--stages", nargs="*", help="classifier stage module names (default: found automatically)")
     _add_common_train_args(joint, batch=32, iterations=2000, crop=48)
     joint.set_defaults(preload=False)
+
+    enh = commands.add_parser(
+        "enhance",
+        help="enhance image files and folders",
+        description=(
+            "Enhance low-light images (png, jpg, bmp, tiff, webp; folders recursively) into --output, "
+            "keeping relative names and formats. Never writes into an input folder or over an input "
+            "file; unreadable files are skipped with a message and a non-zero exit code."
+        ),
+    )
+    enh.add_argument("inputs", nargs="+", help="image files and folders")
+    enh.add_argument("--output", type=Path, required=True, help="output folder (outside the inputs)")
+    enh.add_argument("--model", default=None,
+                     help="built-in weights name, folder, or Hub repo id (default: the built-in default)")
+    enh.add_argument("--tile", type=int, default=None, help="process in tiles of this size (bounded memory)")
+    enh.add_argument("--overlap", type=int, default=128, help="tile overlap in pixels (default %(default)s)")
+    enh.add_argument("--device", default="cpu", help="e.g. cpu, cuda")
+    enh.add_argument("--side-by-side", action="store_true",
+                     help="also write input|output comparisons to OUTPUT/side_by_side/")
     return parser
 
 
@@ -217,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "enhance":
+            return _enhance(args)
     except CLIError as err:
         print(f"llenhance: error: {err}", file=sys.stderr)
         return 2

@@ -92,16 +92,22 @@ class CRBlock(nn.Module):
 
 
 class _ChannelAttention(nn.Module):
-    """Squeeze-and-excitation (Hu et al., CVPR 2018)."""
+    """Squeeze-and-excitation (Hu et al., CVPR 2018).
+
+    ``pooled``, when set, replaces the global average of the input: tiled
+    inference sets it to the average over the whole image, so that tiles see
+    the same channel weights as the untiled forward pass.
+    """
 
     def __init__(self, channels: int, *, reduction: int = 8) -> None:
         super().__init__()
         hidden = max(channels // reduction, 4)
         self.fc1 = nn.Conv2d(channels, hidden, 1)
         self.fc2 = nn.Conv2d(hidden, channels, 1)
+        self.pooled: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = F.adaptive_avg_pool2d(x, 1)
+        w = self.pooled.to(x) if self.pooled is not None else F.adaptive_avg_pool2d(x, 1)
         return x * torch.sigmoid(self.fc2(F.relu(self.fc1(w))))
 
 
@@ -243,6 +249,8 @@ class LLENet(
         self.use_fe = use_fe
         self.use_skip = use_skip
         self.stem_stride = stem_stride
+        #: Input sides are padded to a multiple of this.
+        self.pad_multiple = _MULTIPLE * stem_stride
         widths = tuple(width * 2**i for i in range(_SCALES + 1))
 
         # stem_stride 2 folds each 2x2 pixel block into 12 channels (and unfolds
@@ -275,7 +283,7 @@ class LLENet(
         h, w = x.shape[-2:]
         # Channels-last runs the thin, full-resolution convolutions about 2x
         # faster on CPU; the output is made contiguous again below.
-        x = _pad_to_multiple(x, _MULTIPLE * self.stem_stride)
+        x = _pad_to_multiple(x, self.pad_multiple)
         y = self.stem(x.contiguous(memory_format=torch.channels_last))
         skips = []
         for block, down in zip(self.encoder, self.down):
@@ -298,15 +306,61 @@ class LLENet(
         strict: bool = True,
         **kwargs: Any,
     ) -> LLENet:
-        """Load weights saved with ``save_pretrained`` (a directory or Hub repo id).
+        """Load weights: a local folder, a built-in name, or a Hugging Face Hub repo id.
+
+        Resolution order: an existing folder (``config.json`` +
+        ``model.safetensors``, as ``save_pretrained`` writes); a built-in
+        name from :func:`llenhance.list_pretrained` (shipped in the package,
+        no network); otherwise a Hub repo id ``owner/name``, downloaded and
+        cached by ``huggingface_hub`` (``revision=``, ``cache_dir=``,
+        ``HF_HUB_OFFLINE=1`` work as there).
 
         Loading is strict by default: a missing or unexpected key raises.
         Subnormal weights are flushed to zero (they slow CPU convolutions
         down many times and carry no signal).
+
+        Raises:
+            FileNotFoundError: not a folder nor a built-in, and the Hub repo
+                cannot be fetched (offline and not cached, or unknown); the
+                message names the repo.
         """
-        model = super().from_pretrained(pretrained_model_name_or_path, strict=strict, **kwargs)
+        from huggingface_hub.errors import (
+            EntryNotFoundError,
+            HfHubHTTPError,
+            HFValidationError,
+            LocalEntryNotFoundError,
+            OfflineModeIsEnabled,
+        )
+
+        from llenhance.pretrained import builtin_path, list_pretrained, looks_like_repo_id
+
+        source = str(pretrained_model_name_or_path)
+        if not Path(source).is_dir():
+            builtin = builtin_path(source)
+            if builtin is not None:
+                source = str(builtin)
+            elif not looks_like_repo_id(source):
+                raise FileNotFoundError(
+                    f"`pretrained_model_name_or_path` {source!r} is not a folder, a built-in "
+                    f"({sorted(list_pretrained())}) or a Hub repo id 'owner/name'"
+                )
+        try:
+            model = super().from_pretrained(source, strict=strict, **kwargs)
+        except (LocalEntryNotFoundError, OfflineModeIsEnabled, EntryNotFoundError, HFValidationError,
+                HfHubHTTPError) as err:
+            raise FileNotFoundError(
+                f"could not load Hub repo {source!r}: {type(err).__name__}: {err}. It is not a local "
+                "folder or a built-in; with HF_HUB_OFFLINE=1 it must be in the Hugging Face cache."
+            ) from err
         _flush_subnormals(model)
         return model
+
+    @classmethod
+    def _load_as_pickle(cls, model: LLENet, model_file: str, map_location: str, strict: bool) -> LLENet:
+        # Repos with only pytorch_model.bin: never unpickle arbitrary objects.
+        state = torch.load(model_file, map_location=map_location, weights_only=True)
+        model.load_state_dict(state, strict=strict)
+        return model.eval()
 
 
 def llenet_s(**kwargs: Any) -> LLENet:

@@ -1,0 +1,225 @@
+"""``enhance``: run an enhancer on tensors, PIL images or uint8 arrays, optionally in tiles."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import PIL.Image
+import torch
+from torch import nn
+
+from llenhance._checks import check_image, check_positive_int
+from llenhance.pretrained import DEFAULT_WEIGHTS
+
+__all__ = ["enhance", "load_enhancer"]
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_pretrained(name: str) -> nn.Module:
+    from llenhance.models.llenet import LLENet
+
+    return LLENet.from_pretrained(name).eval()
+
+
+def load_enhancer(model: nn.Module | str | None = None) -> nn.Module:
+    """An enhancer in eval mode: a module as given, or weights by name/folder/repo id.
+
+    ``None`` gives the built-in default weights (``llenhance.pretrained.DEFAULT_WEIGHTS``).
+    Loaded weights are cached per name.
+    """
+    if model is None:
+        model = DEFAULT_WEIGHTS
+    if isinstance(model, str):
+        return _cached_pretrained(model)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"`model` expected an nn.Module, a weights name or None, got {type(model).__name__}")
+    return model.eval()
+
+
+def _ramp(length: int, overlap: int, at_start: bool, at_end: bool, device: torch.device) -> torch.Tensor:
+    """Blending weights along one axis: linear ramps over the overlap, except at image borders."""
+    w = torch.ones(length, device=device, dtype=torch.float64)
+    if overlap > 0:
+        ramp = (torch.arange(overlap, device=device, dtype=torch.float64) + 0.5) / overlap
+        if not at_start:
+            w[:overlap] = torch.minimum(w[:overlap], ramp)
+        if not at_end:
+            w[-overlap:] = torch.minimum(w[-overlap:], ramp.flip(0))
+    return w
+
+
+class _Stop(Exception):
+    """Ends a partial forward pass once the statistic it was run for is collected."""
+
+
+def _tiles(size: int, tile: int, core: int, halo: int) -> list[tuple[int, int, int, int]]:
+    """(tile start, tile end, core start, core end) along one axis; cores partition [0, size)."""
+    if size <= tile:
+        return [(0, size, 0, size)]
+    out = []
+    for c0 in range(0, size, core):
+        c1 = min(c0 + core, size)
+        out.append((max(0, c0 - halo), min(size, c1 + halo), c0, c1))
+    return out
+
+
+@torch.no_grad()
+def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
+    """One (1, 3, H, W) image through ``model`` in overlapping tiles.
+
+    For LLENet the result matches the untiled pass up to the receptive field
+    cut at tile borders: the image is padded once as the model would pad it,
+    tiles are aligned to the model's multiple, and the only global operation
+    (the channel attention's average pooling in the FE blocks) gets the whole
+    image's average, gathered tile by tile in one partial pass per FE block.
+    Outputs are blended with linear ramps across the overlaps.
+    """
+    from llenhance.models.llenet import LLENet, _pad_to_multiple
+
+    _, c, h, w = image.shape
+    multiple = model.pad_multiple if isinstance(model, LLENet) else 1
+    padded = _pad_to_multiple(image, multiple)
+    hp, wp = padded.shape[-2:]
+    halo = -(-(overlap // 2) // multiple) * multiple
+    core = max((tile - 2 * halo) // multiple * multiple, multiple)
+    grid = [(ty, tx) for ty in _tiles(hp, tile, core, halo) for tx in _tiles(wp, tile, core, halo)]
+
+    attentions = []
+    if isinstance(model, LLENet):
+        attentions = [stage.fe.ca for stage in model.decoder if stage.fe is not None]
+    try:
+        for ca in attentions:
+            total = torch.zeros((), dtype=torch.float64)
+            region: tuple[int, int, int, int] = (0, 0, 0, 0)
+            region_width = 1
+            scale = 1.0
+
+            def collect(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+                nonlocal total, scale
+                feat = args[0]
+                y0, y1, x0, x1 = region
+                scale = feat.shape[-1] / region_width  # feature pixels per image pixel
+                part = feat[..., round(y0 * scale) : round(y1 * scale), round(x0 * scale) : round(x1 * scale)]
+                total = total + part.double().sum(dim=(0, 2, 3))
+                raise _Stop
+
+            handle = ca.register_forward_pre_hook(collect)
+            try:
+                for (ty0, ty1, cy0, cy1), (tx0, tx1, cx0, cx1) in grid:
+                    region = (cy0 - ty0, cy1 - ty0, cx0 - tx0, cx1 - tx0)
+                    region_width = tx1 - tx0
+                    try:
+                        model(padded[..., ty0:ty1, tx0:tx1])
+                    except _Stop:
+                        pass
+            finally:
+                handle.remove()
+            ca.pooled = (total / (hp * scale * wp * scale)).float().view(1, -1, 1, 1)
+
+        out = torch.zeros(1, c, hp, wp, dtype=torch.float64, device=image.device)
+        weight = torch.zeros(1, 1, hp, wp, dtype=torch.float64, device=image.device)
+        for (ty0, ty1, _, _), (tx0, tx1, _, _) in grid:
+            wy = _ramp(ty1 - ty0, 2 * halo, ty0 == 0, ty1 >= hp, image.device)
+            wx = _ramp(tx1 - tx0, 2 * halo, tx0 == 0, tx1 >= wp, image.device)
+            mask = (wy[:, None] * wx[None, :])[None, None]
+            out[..., ty0:ty1, tx0:tx1] += model(padded[..., ty0:ty1, tx0:tx1]).double() * mask
+            weight[..., ty0:ty1, tx0:tx1] += mask
+    finally:
+        for ca in attentions:
+            ca.pooled = None
+    return (out / weight)[..., :h, :w].float()
+
+
+def _to_tensor(image: Any, index: int) -> tuple[torch.Tensor, str, Any]:
+    """(1, 3, H, W) float tensor, the input kind, and what restoring it needs."""
+    if isinstance(image, PIL.Image.Image):
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        return torch.from_numpy(rgb).permute(2, 0, 1)[None], "pil", image.mode
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise TypeError(
+                f"`images[{index}]` expected a uint8 (H, W, 3) RGB array, got dtype {image.dtype} shape {image.shape}"
+            )
+        return torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1)[None], "numpy", None
+    if isinstance(image, torch.Tensor):
+        check_image(image, f"images[{index}]", allow_unbatched=True)
+        return (image[None] if image.ndim == 3 else image), "tensor", image.ndim
+    raise TypeError(
+        f"`images[{index}]` expected a torch.Tensor, a PIL image or a uint8 numpy array, got {type(image).__name__}"
+    )
+
+
+def _from_tensor(out: torch.Tensor, kind: str, extra: Any, like: Any) -> Any:
+    if kind == "tensor":
+        out = out.to(like.device, like.dtype)
+        return out[0] if extra == 3 else out
+    array = (out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
+    if kind == "numpy":
+        return array
+    result = PIL.Image.fromarray(array, mode="RGB")
+    return result.convert(extra) if extra not in ("RGB", "RGBA", "P") else result
+
+
+def enhance(
+    images: Any,
+    model: nn.Module | str | None = None,
+    *,
+    tile: int | None = None,
+    overlap: int = 128,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+) -> Any:
+    """Enhance low-light images; returns the same kind of object it was given.
+
+    Conversions: a float tensor in [0, 1], (3, H, W) or (B, 3, H, W), comes
+    back as a float tensor of the same shape, dtype and device. A PIL image
+    comes back as a PIL image of the same size (converted to RGB for the
+    model, and back to its mode, e.g. "L", afterwards; alpha is dropped). A
+    uint8 numpy array (H, W, 3), RGB, comes back as such (values / 255 in,
+    rounded * 255 out). A list or tuple of these gives a list.
+
+    Args:
+        images: one image, a batch tensor, or a sequence of images (any sizes).
+        model: an enhancer module, a weights name / folder / Hub repo id, or
+            ``None`` for the built-in default weights.
+        tile: process each image in overlapping tiles of this size (bounded
+            memory for large images); ``None`` processes whole images.
+        overlap: overlap between tiles in pixels, blended with linear ramps.
+        batch_size: images per forward pass for batch tensors (untiled).
+        device: where the model runs (the model is moved there).
+
+    Example:
+        >>> from llenhance import llenet_s
+        >>> out = enhance(torch.rand(3, 40, 30) * 0.1, llenet_s())
+        >>> out.shape, bool(out.min() >= 0 and out.max() <= 1)
+        (torch.Size([3, 40, 30]), True)
+    """
+    if tile is not None:
+        check_positive_int(tile, "tile")
+        if not 0 <= overlap < tile // 2:
+            raise ValueError(f"`overlap` expected an int in [0, tile // 2), got {overlap} with tile {tile}")
+    check_positive_int(batch_size, "batch_size")
+    net = load_enhancer(model)
+    device = torch.device(device)
+    net = net.to(device)
+    many = isinstance(images, (list, tuple))
+    items: Sequence[Any] = images if many else [images]
+    if many and not items:
+        raise ValueError("`images` expected at least one image, got an empty sequence")
+    results = []
+    with torch.inference_mode():
+        for i, image in enumerate(items):
+            x, kind, extra = _to_tensor(image, i)
+            outs = []
+            for start in range(0, x.shape[0], batch_size):
+                chunk = x[start : start + batch_size].to(device, torch.float32)
+                if tile is None:
+                    outs.append(net(chunk).float())
+                else:
+                    outs.extend(_enhance_tiled(net, chunk[j : j + 1], tile, overlap) for j in range(chunk.shape[0]))
+            out = torch.cat(outs).clamp(0, 1)
+            results.append(_from_tensor(out, kind, extra, image))
+    return results if many else results[0]

@@ -1,0 +1,66 @@
+"""Put an enhancer in front of a FER classifier in two lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from llenhance.classifier import ClassifierPreprocess
+from llenhance.inference import load_enhancer
+
+__all__ = ["EnhancedClassifier", "wrap"]
+
+
+class EnhancedClassifier(nn.Module):
+    """``classifier(preprocess(enhancer(images)))`` for RGB images in [0, 1].
+
+    Args:
+        enhancer: the enhancement network (its output is clamped to [0, 1] in
+            eval mode).
+        classifier: the user's classifier; its output is returned as it is
+            (a tensor, a tuple, a dict).
+        preprocess: what the classifier expects (resize, grayscale, mean/std);
+            default ImageNet mean/std, no resize.
+    """
+
+    def __init__(self, enhancer: nn.Module, classifier: nn.Module, preprocess: nn.Module | None = None) -> None:
+        super().__init__()
+        for name, module in (("enhancer", enhancer), ("classifier", classifier)):
+            if not isinstance(module, nn.Module):
+                raise TypeError(f"`{name}` expected an nn.Module, got {type(module).__name__}")
+        self.enhancer = enhancer
+        self.classifier = classifier
+        self.preprocess = preprocess if preprocess is not None else ClassifierPreprocess()
+
+    def forward(self, images: torch.Tensor) -> Any:
+        return self.classifier(self.preprocess(self.enhancer(images)))
+
+
+def wrap(
+    classifier: nn.Module,
+    enhancer: nn.Module | str | None = None,
+    preprocess: nn.Module | None = None,
+) -> EnhancedClassifier:
+    """Wrap a FER classifier so that it sees enhanced images.
+
+    Args:
+        classifier: any ``nn.Module`` classifier.
+        enhancer: an enhancer module, a weights name / folder / Hub repo id,
+            or ``None`` for the built-in default weights.
+        preprocess: the classifier's input preprocessing, e.g.
+            ``ClassifierPreprocess(size=48, grayscale=True, mean=(0.5,), std=(0.5,))``;
+            default ImageNet mean/std.
+
+    Returns:
+        An :class:`EnhancedClassifier` in eval mode.
+
+    Example:
+        >>> import torchvision
+        >>> from llenhance import llenet_s
+        >>> model = wrap(torchvision.models.resnet18(num_classes=7), llenet_s())
+        >>> model(torch.rand(2, 3, 64, 64)).shape
+        torch.Size([2, 7])
+    """
+    return EnhancedClassifier(load_enhancer(enhancer), classifier, preprocess).eval()

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+
+from llenhance import enhance, llenet_s
+from llenhance.metrics import psnr
+from tests.conftest import shared_data
+
+
+@pytest.fixture(scope="module")
+def net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return llenet_s().eval()
+
+
+class TestEnhance:
+    def test_tensor_in_tensor_out(self, net: torch.nn.Module) -> None:
+        x = torch.rand(2, 3, 20, 28, dtype=torch.float64) * 0.2
+        out = enhance(x, net, batch_size=1)
+        assert out.shape == x.shape and out.dtype == torch.float64
+        with torch.no_grad():
+            torch.testing.assert_close(out, net(x.float()).double())
+        single = enhance(x[0], net)
+        assert single.shape == (3, 20, 28)
+
+    def test_pil_in_pil_out(self, net: torch.nn.Module) -> None:
+        img = PIL.Image.fromarray((np.random.default_rng(0).random((20, 30, 3)) * 60).astype(np.uint8))
+        out = enhance(img, net)
+        assert isinstance(out, PIL.Image.Image) and out.size == (30, 20) and out.mode == "RGB"
+        gray = enhance(img.convert("L"), net)
+        assert gray.mode == "L" and gray.size == (30, 20)
+
+    def test_numpy_in_numpy_out(self, net: torch.nn.Module) -> None:
+        array = (np.random.default_rng(1).random((17, 19, 3)) * 50).astype(np.uint8)
+        out = enhance(array, net)
+        assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == (17, 19, 3)
+        with torch.no_grad():
+            ref = net(torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255)[0]
+        np.testing.assert_array_equal(out, (ref.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+
+    def test_list(self, net: torch.nn.Module) -> None:
+        outs = enhance([torch.rand(3, 8, 8), np.zeros((5, 6, 3), np.uint8)], net)
+        assert isinstance(outs, list) and outs[0].shape == (3, 8, 8) and outs[1].shape == (5, 6, 3)
+
+    def test_default_weights(self) -> None:
+        out = enhance(torch.rand(3, 16, 16) * 0.1)
+        assert out.shape == (3, 16, 16)
+
+    def test_tiles_cover_and_match_small_case(self, net: torch.nn.Module) -> None:
+        x = torch.rand(1, 3, 40, 50) * 0.3
+        # A tile larger than the image is the untiled path.
+        torch.testing.assert_close(enhance(x, net, tile=64, overlap=16), enhance(x, net))
+        tiled = enhance(x, net, tile=32, overlap=8)
+        assert tiled.shape == x.shape and torch.isfinite(tiled).all()
+
+    def test_tiled_matches_untiled_on_real_1024(self) -> None:
+        low, _ = _real_pair()
+        big = torch.nn.functional.interpolate(low, size=(1024, 1024), mode="bilinear").clamp(0, 1)
+        full = enhance(big)
+        tiled = enhance(big, tile=512, overlap=128)
+        assert psnr(tiled, full).item() >= 45.0
+
+    @pytest.mark.parametrize(
+        ("images", "kwargs", "error", "match"),
+        [
+            (torch.zeros(3, 8, 8, dtype=torch.uint8), {}, TypeError, r"`images\[0\]` expected a floating point"),
+            (np.zeros((8, 8, 3), np.float32), {}, TypeError, r"expected a uint8 \(H, W, 3\) RGB array"),
+            ("image.png", {}, TypeError, "expected a torch.Tensor, a PIL image or a uint8 numpy array"),
+            (torch.rand(3, 8, 8), {"tile": 16, "overlap": 8}, ValueError, r"`overlap` expected an int in \[0, tile // 2\)"),
+            (torch.rand(3, 8, 8), {"tile": 0}, ValueError, "`tile` expected an int >= 1"),
+            ([], {}, ValueError, "at least one image"),
+        ],
+    )
+    def test_exception(self, net: torch.nn.Module, images: object, kwargs: dict, error: type, match: str) -> None:
+        with pytest.raises(error, match=match):
+            enhance(images, net, **kwargs)
+
+
+def _real_pair() -> tuple[torch.Tensor, torch.Tensor]:
+    from llenhance.data import PairedImageFolder
+
+    low, high = PairedImageFolder(shared_data("sice", "val"))[0]
+    return low[None], high[None]

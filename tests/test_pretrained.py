@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from llenhance import DEFAULT_WEIGHTS, LLENet, list_pretrained, llenet_s
+
+
+class TestBuiltins:
+    def test_default_is_listed_and_loads_offline(self) -> None:
+        info = list_pretrained()
+        assert DEFAULT_WEIGHTS in info
+        net = LLENet.from_pretrained(DEFAULT_WEIGHTS)
+        assert isinstance(net, LLENet)
+        out = net.eval()(torch.rand(1, 3, 33, 41) * 0.2)
+        assert out.shape == (1, 3, 33, 41)
+
+    def test_unknown_name(self) -> None:
+        with pytest.raises(FileNotFoundError, match="not a folder, a built-in .*llenet-sice"):
+            LLENet.from_pretrained("no-such-weights")
+
+    def test_local_folder_wins(self, tmp_path: Path) -> None:
+        net = llenet_s(use_fe=False)
+        net.save_pretrained(tmp_path)
+        assert LLENet.from_pretrained(tmp_path).use_fe is False
+
+
+def _populate_hub_cache(cache: Path, repo: str, commit: str, model: LLENet) -> None:
+    """Lay out a Hugging Face cache entry as huggingface_hub writes it."""
+    entry = cache / ("models--" + repo.replace("/", "--"))
+    snapshot = entry / "snapshots" / commit
+    model.save_pretrained(snapshot)
+    (entry / "refs").mkdir(parents=True)
+    (entry / "refs" / "main").write_text(commit)
+
+
+def test_hub_repo_from_offline_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "hub"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    torch.manual_seed(3)
+    model = llenet_s(use_skip=False)
+    _populate_hub_cache(cache, "someone/llenet-test", commit, model)
+    expected = tmp_path / "expected.pt"
+    torch.save(model.state_dict(), expected)
+    script = textwrap.dedent(
+        f"""
+        import torch
+        from llenhance import LLENet
+        ref = torch.load({str(expected)!r}, weights_only=True)
+        for revision in (None, {commit!r}):
+            net = LLENet.from_pretrained("someone/llenet-test", revision=revision)
+            assert net.use_skip is False
+            for k, v in net.state_dict().items():
+                assert torch.equal(v, ref[k]), k
+        try:
+            LLENet.from_pretrained("someone/not-cached")
+        except FileNotFoundError as err:
+            assert "someone/not-cached" in str(err) and "HF_HUB_OFFLINE" in str(err), err
+        else:
+            raise SystemExit("expected FileNotFoundError")
+        print("ok")
+        """
+    )
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("ok")

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+from llenhance import ClassifierPreprocess, EnhancedClassifier, llenet_s, wrap
+from tests.test_classifier import _TupleNet
+
+
+@pytest.fixture(scope="module")
+def enhancer() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return llenet_s()
+
+
+class TestWrap:
+    def test_resnet18(self, enhancer: torch.nn.Module) -> None:
+        classifier = torchvision.models.resnet18(num_classes=7)
+        model = wrap(classifier, enhancer)
+        assert isinstance(model, EnhancedClassifier)
+        assert model.enhancer is enhancer and model.classifier is classifier
+        assert not model.training and not classifier.training
+        x = torch.rand(2, 3, 64, 64) * 0.2
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        with torch.no_grad():
+            torch.testing.assert_close(model(x), classifier((enhancer(x) - mean) / std))
+
+    def test_grayscale_48_tuple_model(self, enhancer: torch.nn.Module) -> None:
+        net = _TupleNet().eval()
+        model = wrap(net, enhancer, preprocess=ClassifierPreprocess(size=48, grayscale=True, mean=(0.5,), std=(0.5,)))
+        with torch.no_grad():
+            logits, emb = model(torch.rand(3, 3, 96, 80))
+        assert logits.shape == (3, 7) and emb.shape == (3, 8)
+
+    def test_default_enhancer_is_builtin(self) -> None:
+        model = wrap(torchvision.models.resnet18(num_classes=7))
+        assert type(model.enhancer).__name__ == "LLENet"
+
+    def test_torch_compile(self, enhancer: torch.nn.Module) -> None:
+        model = wrap(torchvision.models.resnet18(num_classes=7), enhancer)
+        compiled = torch.compile(model, backend="eager")
+        x = torch.rand(1, 3, 32, 32)
+        with torch.no_grad():
+            torch.testing.assert_close(compiled(x), model(x))
+
+    def test_exception(self) -> None:
+        with pytest.raises(TypeError, match="`classifier` expected an nn.Module, got str"):
+            EnhancedClassifier(llenet_s(), "resnet")  # type: ignore[arg-type]
