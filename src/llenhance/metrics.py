@@ -13,7 +13,9 @@ import torch
 
 from llenhance._checks import check_image, check_same_shape
 
-__all__ = ["psnr", "ssim"]
+from llenhance.niqe import niqe
+
+__all__ = ["niqe", "psnr", "ssim"]
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-10) -> torch.Tensor:
