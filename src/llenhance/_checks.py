@@ -33,6 +33,10 @@ __all__ = [
 PRED_RANGE_SLACK = 4.0
 
 
+def _tracing() -> bool:
+    return bool(torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
+
+
 def _describe(x: object) -> str:
     if isinstance(x, torch.Tensor):
         return f"Tensor(shape={tuple(x.shape)}, dtype={x.dtype})"
@@ -82,6 +86,8 @@ def check_image(
         )
     if x.numel() == 0:
         raise ValueError(f"`{name}` expected a non-empty image, got shape {tuple(x.shape)}")
+    if _tracing():
+        return x  # value checks would freeze into a traced or exported graph
     if not torch.isfinite(x).all():
         raise ValueError(f"`{name}` expected finite values, got NaN or inf")
     lo, hi = torch.aminmax(x.detach())

@@ -228,6 +228,25 @@ def _enhance(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from llenhance.export import export_onnx, export_torchscript
+    from llenhance.inference import load_enhancer
+
+    try:
+        model = load_enhancer(args.model)
+    except (FileNotFoundError, OSError) as err:
+        raise CLIError(f"--model: {err}") from err
+    if args.format == "onnx":
+        try:
+            path = export_onnx(model, args.output, opset=args.opset)
+        except ImportError as err:
+            raise CLIError(f"ONNX export needs the onnx package: pip install 'llenhance[export]' ({err})") from err
+    else:
+        path = export_torchscript(model, args.output)
+    print(f"wrote {path}")
+    return 0
+
+
 def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations: int, crop: int) -> None:
     p.add_argument("--val", type=Path, help="validation folder of the same layout")
     p.add_argument("--output", type=Path, required=True, help="folder for the model, training.json and checkpoints")
@@ -304,6 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--device", default="cpu", help="e.g. cpu, cuda")
     enh.add_argument("--side-by-side", action="store_true",
                      help="also write input|output comparisons to OUTPUT/side_by_side/")
+
+    exp = commands.add_parser("export", help="export an enhancer to ONNX or TorchScript",
+                              description="ONNX graphs have dynamic batch, height and width.")
+    exp.add_argument("--format", choices=("onnx", "torchscript"), required=True)
+    exp.add_argument("--model", default=None, help="weights name, folder or Hub repo id (default: built-in default)")
+    exp.add_argument("--output", type=Path, required=True, help="file to write (.onnx or .pt)")
+    exp.add_argument("--opset", type=int, default=17, help="ONNX opset (default %(default)s)")
     return parser
 
 
@@ -315,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "enhance":
             return _enhance(args)
+        if args.command == "export":
+            return _export(args)
     except CLIError as err:
         print(f"llenhance: error: {err}", file=sys.stderr)
         return 2

@@ -174,8 +174,8 @@ class _UpStage(nn.Module):
 def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
-        return x
+    if ph == 0 and pw == 0 and not torch.jit.is_tracing():
+        return x  # (a traced graph keeps the pad, whose size depends on the input)
     # Reflection needs the pad to be smaller than the side it reflects.
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode)

@@ -1,0 +1,64 @@
+"""Export an enhancer to ONNX (dynamic batch, height and width) or TorchScript."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["export_onnx", "export_torchscript"]
+
+
+def _atomic_target(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".llenhance-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def _example(size: tuple[int, int]) -> torch.Tensor:
+    return torch.rand(1, 3, *size) * 0.2
+
+
+def export_onnx(model: nn.Module, path: str | Path, *, opset: int = 17, example_size: tuple[int, int] = (64, 96)) -> Path:
+    """Write ``model`` (in eval mode, output clamped) as ONNX with dynamic batch, height, width.
+
+    The graph has one input ``image`` (B, 3, H, W) float32 in [0, 1] and one
+    output ``enhanced`` of the same shape. Input checks are not part of the
+    graph; validate inputs before running it.
+    """
+    path = Path(path)
+    tmp = _atomic_target(path)
+    model = model.eval()
+    axes = {0: "batch", 2: "height", 3: "width"}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about Python-side shape logic
+            torch.onnx.export(
+                model, (_example(example_size),), str(tmp), dynamo=False, opset_version=opset,
+                input_names=["image"], output_names=["enhanced"],
+                dynamic_axes={"image": axes, "enhanced": axes},
+            )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def export_torchscript(model: nn.Module, path: str | Path, *, example_size: tuple[int, int] = (64, 96)) -> Path:
+    """Write ``model`` (eval mode) as a traced TorchScript module; any H, W at run time."""
+    path = Path(path)
+    tmp = _atomic_target(path)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(model.eval(), _example(example_size))
+        traced.save(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
