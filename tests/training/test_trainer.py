@@ -42,6 +42,14 @@ class TestReconstructionMode:
         assert trainer.config["loss_weights"] == {"rec": 1.0, "ferp": 0.0, "cls": 0.0, "label": 0.0}
         assert trainer.config["lr"] == 3e-4 and trainer.config["batch_size"] == 4
 
+    def test_logs_reconstruction_terms(self) -> None:
+        metrics = _trainer(tiny_enhancer()).fit(TinyPairs(labels=False), iterations=1)
+        assert set(metrics) == {"iteration", "loss", "l1", "mse", "color", "frequency", "structure"}
+
+    def test_nothing_to_train(self) -> None:
+        with pytest.raises(ValueError, match="`rec` expected a positive weight without a classifier"):
+            _trainer(tiny_enhancer(), rec=0.0)
+
     def test_labels_are_ignored_without_classifier(self) -> None:
         _trainer(tiny_enhancer()).fit(TinyPairs(labels=True), iterations=2)
 

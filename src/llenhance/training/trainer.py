@@ -119,7 +119,7 @@ class FERGuidedTrainer:
         >>> trainer = FERGuidedTrainer(llenet_s(), reconstruction=ReconstructionLoss(perceptual=0),
         ...                            batch_size=2, progress=False)
         >>> sorted(trainer.fit(data, iterations=2))
-        ['iteration', 'loss']
+        ['color', 'frequency', 'iteration', 'l1', 'loss', 'mse', 'structure']
     """
 
     def __init__(
@@ -172,6 +172,8 @@ class FERGuidedTrainer:
         self.device = device
 
         if classifier is None:
+            if check_nonnegative(rec, "rec") == 0:
+                raise ValueError("`rec` expected a positive weight without a classifier (nothing else to train on), got 0")
             self.classifier = None
             ferp = cls = label = 0.0
         else:
@@ -235,7 +237,9 @@ class FERGuidedTrainer:
             enhanced = self._model(low)
         enhanced = enhanced.float()
         if self.classifier is None:
-            return {"total": self.loss.reconstruction(enhanced, normal)}  # type: ignore[misc]
+            terms = self.loss.reconstruction.terms(enhanced, normal)  # type: ignore[union-attr]
+            terms["total"] = self.loss.weights["rec"] * terms["total"]
+            return terms
         logits, features = self.classifier.forward_features(enhanced)
         with torch.no_grad():
             normal_logits, normal_features = self.classifier.forward_features(normal)
