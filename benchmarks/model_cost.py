@@ -17,8 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +26,11 @@ import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from llenhance import llenet_b, llenet_s
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import median_seconds  # noqa: E402
+
+from llenhance import llenet_b, llenet_s  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -36,17 +39,6 @@ def _flops(model: nn.Module, x: torch.Tensor) -> int:
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         model(x)
     return counter.get_total_flops()
-
-
-def _latency(model: nn.Module, x: torch.Tensor, repeats: int) -> float:
-    times = []
-    with torch.inference_mode():
-        model(x)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -78,8 +70,8 @@ def main() -> None:
             "params": sum(p.numel() for p in model.parameters()),
             "gflops_112": _flops(model, small) / 1e9,
             "gflops_600x400": None if is_reference else _flops(model, large) / 1e9,
-            "latency_s_32x112": _latency(model, batch, args.repeats),
-            "latency_s_1x600x400": None if is_reference else _latency(model, large, args.repeats),
+            "latency_s_32x112": median_seconds(model, batch, args.repeats),
+            "latency_s_1x600x400": None if is_reference else median_seconds(model, large, args.repeats),
         }
         rows.append(row)
         print(row, flush=True)

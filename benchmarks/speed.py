@@ -17,16 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _timing import median_seconds  # noqa: E402
 from baselines import WEIGHTS, load_sci, load_zero_dce  # noqa: E402
 
 from llenhance import LLENet, llenet_b, llenet_s  # noqa: E402
@@ -46,14 +45,7 @@ print(before / 1024, after / 1024, tuple(out.shape))
 
 
 def _images_per_second(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
-    times = []
-    with torch.inference_mode():
-        model(x)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - start)
-    return x.shape[0] / statistics.median(times)
+    return x.shape[0] / median_seconds(model, x, repeats)
 
 
 def main() -> None:

@@ -27,7 +27,18 @@ FERPLUS_CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disg
 
 
 class _LabelledImages(Dataset):
-    def __init__(self, samples: list[tuple[Path, int]], classes: Sequence[str], transform: Callable | None) -> None:
+    def __init__(
+        self,
+        samples: list[tuple[Path, int]],
+        classes: Sequence[str],
+        transform: Callable | None,
+        *,
+        listing: Path | None = None,
+    ) -> None:
+        if listing is not None:  # samples read from a label file: every listed image must exist
+            missing = [str(p) for p, _ in samples if not p.is_file()]
+            if missing:
+                raise FileNotFoundError(f"{len(missing)} images listed in {listing} are missing, e.g. {missing[:3]}")
         self.samples = samples
         self.classes = tuple(classes)
         self.transform = transform
@@ -118,10 +129,7 @@ class RAFDB(_LabelledImages):
                 samples.append((image_dir / f"{stem}_aligned.{suffix}", label))
         if not samples:
             raise ValueError(f"`split` {split!r} has no entries in {label_file}")
-        missing = [str(p) for p, _ in samples if not p.is_file()]
-        if missing:
-            raise FileNotFoundError(f"{len(missing)} images listed in {label_file} are missing, e.g. {missing[:3]}")
-        super().__init__(samples, RAFDB_CLASSES, transform)
+        super().__init__(samples, RAFDB_CLASSES, transform, listing=label_file)
 
 
 class FERPlus(_LabelledImages):
@@ -167,7 +175,4 @@ class FERPlus(_LabelledImages):
                 samples.append((root / folder / name, top))
         if not samples:
             raise ValueError(f"`split` {split!r} has no usable rows in {csv_path}")
-        missing = [str(p) for p, _ in samples if not p.is_file()]
-        if missing:
-            raise FileNotFoundError(f"{len(missing)} images listed in {csv_path} are missing, e.g. {missing[:3]}")
-        super().__init__(samples, FERPLUS_CLASSES, transform)
+        super().__init__(samples, FERPLUS_CLASSES, transform, listing=csv_path)

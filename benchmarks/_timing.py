@@ -1,0 +1,20 @@
+"""Shared timing helper of the benchmark scripts."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+
+def median_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
+    """Median wall time of ``model(x)`` over ``repeats`` runs after one warm-up, in inference mode."""
+    times = []
+    with torch.inference_mode():
+        model(x)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
