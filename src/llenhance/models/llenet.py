@@ -20,6 +20,8 @@ Reading of the paper (see the docs page "The paper and how we read it"):
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -345,7 +347,9 @@ class LLENet(
                     f"({sorted(list_pretrained())}) or a Hub repo id 'owner/name'"
                 )
         try:
-            model = super().from_pretrained(source, strict=strict, **kwargs)
+            # huggingface_hub prints "Loading weights from local directory" for folders.
+            with contextlib.redirect_stdout(io.StringIO()):
+                model = super().from_pretrained(source, strict=strict, **kwargs)
         except (LocalEntryNotFoundError, OfflineModeIsEnabled, EntryNotFoundError, HFValidationError,
                 HfHubHTTPError) as err:
             raise FileNotFoundError(
