@@ -9,9 +9,10 @@ import torch
 
 
 def median_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
-    """Median wall time of ``model(x)`` over ``repeats`` runs after one warm-up, in inference mode."""
+    """Median wall time of ``model(x)`` over ``repeats`` runs after two warm-ups, in inference mode."""
     times = []
     with torch.inference_mode():
+        model(x)
         model(x)
         for _ in range(repeats):
             start = time.perf_counter()
