@@ -16,6 +16,7 @@ from llenhance import LLENet
 from llenhance.export import export_onnx
 
 
+# --8<-- [start:main]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--output", type=Path, default=Path("llenet.onnx"))
@@ -30,6 +31,8 @@ def main() -> None:
     with torch.no_grad():
         ref = model.eval()(image).numpy()
     print(f"wrote {args.output}; max |onnx - torch| = {np.abs(out - ref).max():.2e} at {out.shape}")
+
+# --8<-- [end:main]
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from llenhance import LowLightSynth
 HERE = Path(__file__).resolve().parent
 
 
+# --8<-- [start:main]
 def main() -> None:
     torch.manual_seed(0)
     pipeline = v2.Compose([
@@ -34,6 +35,8 @@ def main() -> None:
     out = pipeline(sample)
     print("image:", tuple(out["image"].shape), f"mean {out['image'].mean():.3f}")
     print("boxes (flipped with the image, not darkened):", out["boxes"].tolist(), "label:", out["label"])
+
+# --8<-- [end:main]
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ class SampleFaces(Dataset):
         return self.images[i], i % 7
 
 
+# --8<-- [start:main]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=5)
@@ -54,6 +55,8 @@ def main() -> None:
     trainer = FERGuidedTrainer(enhancer, classifier, reconstruction=rec, batch_size=4, progress=False)
     print("joint:", trainer.fit(data, iterations=args.iterations))
     print("perceptual term:", trainer.config["perceptual_feature_net"])
+
+# --8<-- [end:main]
 
 
 if __name__ == "__main__":

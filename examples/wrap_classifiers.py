@@ -26,6 +26,7 @@ class GrayFER(nn.Module):
         return self.head(embedding), embedding
 
 
+# --8<-- [start:main]
 def main() -> None:
     torch.manual_seed(0)
     faces = LowLightSynth()(torch.rand(4, 3, 112, 112))  # stand-ins for dark face crops in [0, 1]
@@ -42,6 +43,8 @@ def main() -> None:
     # 3. any timm model works the same way, e.g.
     #    model = wrap(timm.create_model("convnext_tiny", num_classes=7, pretrained=False))
     print("enhancer:", type(model.enhancer).__name__, "classifier:", type(model.classifier).__name__)
+
+# --8<-- [end:main]
 
 
 if __name__ == "__main__":
