@@ -11,11 +11,19 @@ from __future__ import annotations
 import kornia
 import torch
 
-from llenhance._checks import check_image, check_same_shape
+from llenhance._checks import check_image, check_positive_int, check_same_shape
 
 from llenhance.niqe import niqe
 
-__all__ = ["niqe", "psnr", "ssim"]
+__all__ = [
+    "accuracy",
+    "confusion_matrix",
+    "niqe",
+    "per_class_accuracy",
+    "psnr",
+    "recovered_fraction",
+    "ssim",
+]
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-10) -> torch.Tensor:
@@ -63,3 +71,73 @@ def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     check_same_shape(pred, target, "pred", "target")
     padding = "valid" if min(pred.shape[-2:]) >= 11 else "same"
     return kornia.metrics.ssim(pred, target, 11, max_val=1.0, padding=padding).flatten(1).mean(dim=1)
+
+
+def _check_labels(predictions: torch.Tensor, targets: torch.Tensor) -> None:
+    for name, t in (("predictions", predictions), ("targets", targets)):
+        if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.is_floating_point():
+            got = f"dtype {t.dtype} shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise TypeError(f"`{name}` expected a 1-D integer tensor of class indices, got {got}")
+    if predictions.shape != targets.shape or predictions.numel() == 0:
+        raise ValueError(
+            f"`targets` expected the non-empty shape of `predictions` {tuple(predictions.shape)}, "
+            f"got {tuple(targets.shape)}"
+        )
+
+
+def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(num_classes, num_classes) counts; row = true class, column = predicted class.
+
+    Example:
+        >>> confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), 2)
+        tensor([[1, 1],
+                [0, 1]])
+    """
+    _check_labels(predictions, targets)
+    check_positive_int(num_classes, "num_classes")
+    if int(predictions.max()) >= num_classes or int(targets.max()) >= num_classes or min(
+        int(predictions.min()), int(targets.min())
+    ) < 0:
+        raise ValueError(f"`predictions` and `targets` expected class indices in [0, {num_classes - 1}]")
+    index = targets.long() * num_classes + predictions.long()
+    return torch.bincount(index, minlength=num_classes**2).view(num_classes, num_classes)
+
+
+def accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> float:
+    """Fraction of correct predictions.
+
+    Example:
+        >>> accuracy(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 0, 2]))
+        0.75
+    """
+    _check_labels(predictions, targets)
+    return float((predictions == targets).float().mean())
+
+
+def per_class_accuracy(predictions: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Recall of each class (NaN for a class absent from ``targets``).
+
+    Example:
+        >>> per_class_accuracy(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), 3)
+        tensor([0.5000, 1.0000,    nan])
+    """
+    matrix = confusion_matrix(predictions, targets, num_classes).double()
+    return (matrix.diagonal() / matrix.sum(dim=1)).float()
+
+
+def recovered_fraction(acc_method: float, acc_lowlight: float, acc_normal: float) -> float:
+    """How much of the accuracy lost to low light a method recovers.
+
+    ``(acc_method - acc_lowlight) / (acc_normal - acc_lowlight)``: 0 is no
+    better than feeding the dark images, 1 is normal-light accuracy; it can
+    be negative or exceed 1.
+
+    Example:
+        >>> round(recovered_fraction(0.6, 0.4, 0.8), 6)
+        0.5
+    """
+    if acc_normal == acc_lowlight:
+        raise ValueError(
+            f"`acc_normal` expected to differ from `acc_lowlight` (no accuracy was lost), got {acc_normal} for both"
+        )
+    return (acc_method - acc_lowlight) / (acc_normal - acc_lowlight)
