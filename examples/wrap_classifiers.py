@@ -40,8 +40,16 @@ def main() -> None:
     logits, embedding = model(faces)
     print("grayscale 48x48 logits:", tuple(logits.shape), "embedding:", tuple(embedding.shape))
 
-    # 3. any timm model works the same way, e.g.
-    #    model = wrap(timm.create_model("convnext_tiny", num_classes=7, pretrained=False))
+    # 3. a timm model: take its preprocessing from timm's data config
+    try:
+        import timm
+    except ImportError:
+        print("timm is not installed; skipping the timm example (pip install timm)")
+    else:
+        net = timm.create_model("convnext_atto", num_classes=7, pretrained=False)
+        cfg = timm.data.resolve_data_config({}, model=net)
+        model = wrap(net, preprocess=ClassifierPreprocess(size=cfg["input_size"][1:], mean=cfg["mean"], std=cfg["std"]))
+        print("timm convnext_atto logits:", tuple(model(faces).shape))
     print("enhancer:", type(model.enhancer).__name__, "classifier:", type(model.classifier).__name__)
 
 # --8<-- [end:main]

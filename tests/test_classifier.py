@@ -114,3 +114,15 @@ class TestFrozenClassifier:
         fer = FrozenClassifier(torchvision.models.resnet18())
         with pytest.raises(TypeError, match="`images` expected a floating point"):
             fer(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+
+
+def test_timm_convnext_stages_and_preprocessing() -> None:
+    timm = pytest.importorskip("timm")
+    net = timm.create_model("convnext_atto", num_classes=7, pretrained=False)
+    cfg = timm.data.resolve_data_config({}, model=net)
+    pre = ClassifierPreprocess(size=cfg["input_size"][1:], mean=cfg["mean"], std=cfg["std"])
+    fer = FrozenClassifier(net, preprocess=pre)
+    assert fer.stages == ("stages.0", "stages.1", "stages.2", "stages.3")
+    logits, features = fer.forward_features(torch.rand(1, 3, 64, 64))
+    assert logits.shape == (1, 7)
+    assert [f.shape[-1] for f in features] == [56, 28, 14, 7]  # resized to timm's 224x224 input

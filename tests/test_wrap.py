@@ -48,3 +48,12 @@ class TestWrap:
     def test_exception(self) -> None:
         with pytest.raises(TypeError, match="`classifier` expected an nn.Module, got str"):
             EnhancedClassifier(llenet_s(), "resnet")  # type: ignore[arg-type]
+
+
+def test_timm_model(enhancer: torch.nn.Module) -> None:
+    timm = pytest.importorskip("timm")
+    net = timm.create_model("resnet18", num_classes=7, pretrained=False)
+    cfg = timm.data.resolve_data_config({}, model=net)
+    model = wrap(net, enhancer, preprocess=ClassifierPreprocess(mean=cfg["mean"], std=cfg["std"]))
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 64, 64) * 0.2).shape == (2, 7)
