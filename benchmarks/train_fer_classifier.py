@@ -1,0 +1,139 @@
+"""Train the normal-light FER baseline: a ResNet-18 for 48x48 faces on FER2013.
+
+torchvision's ResNet-18 with its stem adapted to 48x48 inputs: a 3x3 stride-2
+first convolution and no max-pool (layer1 works at 24x24 instead of 12x12).
+Trained from scratch on ``fer2013/train`` (grayscale faces repeated to 3
+channels, FER2013 label order), SGD with momentum and cosine decay, random
+crops (padding 4) and horizontal flips; evaluated on ``fer2013/val``.
+Seeded; a checkpoint after every epoch makes it resumable.
+
+Run:
+    python benchmarks/train_fer_classifier.py --epochs 3 --output ~/.cache/llenhance/fer-resnet18
+
+Writes ``OUTPUT/model.safetensors`` (fp16), ``OUTPUT/checkpoint.pt`` and
+``benchmarks/results/fer_classifier.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from safetensors.torch import save_file
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from llenhance.data import FER2013_CLASSES, FERFolder
+from llenhance.metrics import accuracy, per_class_accuracy
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013"
+RESULTS = Path(__file__).resolve().parent / "results"
+# FER2013 faces are grayscale: one mean/std for the three identical channels.
+MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+
+
+def fer_resnet18(num_classes: int = 7) -> nn.Module:
+    """ResNet-18 for 48x48 faces: 3x3 stride-2 stem, no max-pool."""
+    net = torchvision.models.resnet18(num_classes=num_classes)
+    net.conv1 = nn.Conv2d(3, 64, 3, stride=2, padding=1, bias=False)
+    net.maxpool = nn.Identity()
+    return net
+
+
+def _normalise(x: torch.Tensor) -> torch.Tensor:
+    return (x - x.new_tensor(MEAN).view(1, 3, 1, 1)) / x.new_tensor(STD).view(1, 3, 1, 1)
+
+
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    b, _, h, w = x.shape
+    padded = F.pad(x, (4, 4, 4, 4), mode="reflect")
+    out = torch.empty_like(x)
+    offsets = torch.randint(0, 9, (b, 2), generator=generator)
+    flips = torch.rand(b, generator=generator) < 0.5
+    for i in range(b):
+        crop = padded[i, :, offsets[i, 0] : offsets[i, 0] + h, offsets[i, 1] : offsets[i, 1] + w]
+        out[i] = crop.flip(-1) if flips[i] else crop
+    return out
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, data: FERFolder | Subset, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    net.eval()
+    preds, targets = [], []
+    for x, y in DataLoader(data, batch_size=batch_size):
+        preds.append(net(_normalise(x)).argmax(1))
+        targets.append(y)
+    return torch.cat(preds), torch.cat(targets)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="use only N training and N val images (smoke runs)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    train, val = FERFolder(args.data / "train", classes=FER2013_CLASSES), FERFolder(args.data / "val", classes=FER2013_CLASSES)
+    if args.limit:
+        train, val = Subset(train, range(0, len(train), len(train) // args.limit)), Subset(val, range(args.limit))
+    args.output.mkdir(parents=True, exist_ok=True)
+    net = fer_resnet18()
+    steps = args.epochs * (len(train) // args.batch_size or 1)
+    optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps, pct_start=0.15)
+    start_epoch, checkpoint = 0, args.output / "checkpoint.pt"
+    if checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=True)
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch = state["epoch"]
+        print(f"resuming after epoch {start_epoch}")
+    started = time.time()
+    for epoch in range(start_epoch, args.epochs):
+        net.train()
+        generator = torch.Generator().manual_seed(args.seed * 1000 + epoch)
+        loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=True, generator=generator)
+        for x, y in tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}"):
+            loss = F.cross_entropy(net(_normalise(_augment(x, generator))), y, label_smoothing=0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+        preds, targets = evaluate(net, val)
+        print(f"epoch {epoch + 1}: loss {loss.item():.3f}, val accuracy {accuracy(preds, targets):.4f}", flush=True)
+        torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "epoch": epoch + 1}, checkpoint)
+    preds, targets = evaluate(net, val)
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()},
+              args.output / "model.safetensors")
+    result = {
+        "command": "python benchmarks/train_fer_classifier.py " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "data"),
+        "classes": list(FER2013_CLASSES),
+        "train_images": len(train),
+        "val_images": len(val),
+        "val_accuracy": accuracy(preds, targets),
+        "val_per_class_accuracy": dict(zip(FER2013_CLASSES, per_class_accuracy(preds, targets, 7).tolist())),
+        "wall_seconds_this_run": round(time.time() - started, 1),
+    }
+    print(json.dumps(result, indent=2))
+    if not args.limit:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "fer_classifier.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
