@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llenhance.models.llenet import _flush_subnormals
+
 WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "weights"
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -44,16 +46,6 @@ def histogram_equalization(x: torch.Tensor) -> torch.Tensor:
 
 def clahe(x: torch.Tensor) -> torch.Tensor:
     return kornia.enhance.equalize_clahe(x, clip_limit=2.0, grid_size=(8, 8)).clamp(0, 1)
-
-
-def _flush(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    # The released Zero-DCE weights hold subnormals that slow CPU convolutions ~70x.
-    out = {}
-    for k, v in state.items():
-        if v.is_floating_point():
-            v = v.masked_fill(v.abs() < torch.finfo(v.dtype).tiny, 0.0)
-        out[k] = v
-    return out
 
 
 class ZeroDCE(nn.Module):
@@ -118,7 +110,9 @@ class SCI(nn.Module):
 
 def load_zero_dce(path: Path = WEIGHTS / "zero-dce" / "Epoch99.pth") -> ZeroDCE:
     model = ZeroDCE()
-    model.load_state_dict(_flush(torch.load(path, map_location="cpu", weights_only=True)))
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    # The released weights hold subnormals that slow CPU convolutions ~70x.
+    _flush_subnormals(model)
     return model.eval()
 
 

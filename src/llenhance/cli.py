@@ -181,19 +181,11 @@ def _collect_inputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Pa
 
 
 def _save_atomic(image: Any, path: Path) -> None:
-    import os
-    import tempfile
+    from llenhance._atomic import atomic_path
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".llenhance-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+    options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+    with atomic_path(path) as tmp:
         image.save(tmp, **options)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _enhance(args: argparse.Namespace) -> int:

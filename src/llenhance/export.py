@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from llenhance._atomic import atomic_path
+
 __all__ = ["export_onnx", "export_torchscript"]
-
-
-def _atomic_target(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".llenhance-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
 
 
 def _example(size: tuple[int, int]) -> torch.Tensor:
@@ -32,33 +25,24 @@ def export_onnx(model: nn.Module, path: str | Path, *, opset: int = 17, example_
     graph; validate inputs before running it.
     """
     path = Path(path)
-    tmp = _atomic_target(path)
     model = model.eval()
     axes = {0: "batch", 2: "height", 3: "width"}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about Python-side shape logic
-            torch.onnx.export(
-                model, (_example(example_size),), str(tmp), dynamo=False, opset_version=opset,
-                input_names=["image"], output_names=["enhanced"],
-                dynamic_axes={"image": axes, "enhanced": axes},
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python-side shape logic
+        torch.onnx.export(
+            model, (_example(example_size),), str(tmp), dynamo=False, opset_version=opset,
+            input_names=["image"], output_names=["enhanced"],
+            dynamic_axes={"image": axes, "enhanced": axes},
+        )
     return path
 
 
 def export_torchscript(model: nn.Module, path: str | Path, *, example_size: tuple[int, int] = (64, 96)) -> Path:
     """Write ``model`` (eval mode) as a traced TorchScript module; any H, W at run time."""
     path = Path(path)
-    tmp = _atomic_target(path)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(model.eval(), _example(example_size))
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model.eval(), _example(example_size))
+    with atomic_path(path) as tmp:
         traced.save(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
+from llenhance._atomic import atomic_path
 from llenhance._checks import check_nonnegative, check_positive_int
 from llenhance.classifier import FrozenClassifier
 from llenhance.losses.fer import JointLoss
@@ -63,12 +64,6 @@ def _describe_feature_net(loss: ReconstructionLoss) -> str:
         return "off (weight 0)"
     net = loss.perceptual.feature_net
     return getattr(net, "llenhance_name", f"custom: {type(net).__name__}")
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 class FERGuidedTrainer:
@@ -423,5 +418,5 @@ class FERGuidedTrainer:
         if self.checkpoint_dir is None or self.rank != 0:
             return
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_save(self._state(iteration, epoch, position, iterations, scheduler),
-                     self.checkpoint_dir / CHECKPOINT_NAME)
+        with atomic_path(self.checkpoint_dir / CHECKPOINT_NAME) as tmp:
+            torch.save(self._state(iteration, epoch, position, iterations, scheduler), tmp)
