@@ -1,17 +1,25 @@
-"""Train the normal-light FER baseline: a ResNet-18 for 48x48 faces on FER2013.
+"""Train a normal-light FER classifier for 48x48 faces on FER2013.
 
-torchvision's ResNet-18 with its stem adapted to 48x48 inputs: a 3x3 stride-2
-first convolution and no max-pool (layer1 works at 24x24 instead of 12x12).
-Trained from scratch on ``fer2013/train`` (grayscale faces repeated to 3
-channels, FER2013 label order), SGD with momentum and cosine decay, random
-crops (padding 4) and horizontal flips; evaluated on ``fer2013/val``.
-Seeded; a checkpoint after every epoch makes it resumable.
+Two architectures, both trained from scratch on ``fer2013/train`` (grayscale
+faces repeated to 3 channels, FER2013 label order) and evaluated on
+``fer2013/val``:
+
+- ``resnet18``: torchvision's ResNet-18 with a 3x3 stride-2 first
+  convolution (instead of 7x7) and its max-pool, so layer1 works at 12x12
+  (the baseline classifier of the experiments);
+- ``vgg``: a plain VGG-style network (four blocks of two 3x3 conv + BN + ReLU,
+  max-pool after each, global pooling, linear head), no residual connections:
+  the second, different classifier.
+
+SGD with Nesterov momentum and a one-cycle schedule, label smoothing 0.1,
+random crops (reflect padding 4) and horizontal flips. Seeded; a checkpoint
+after every epoch makes it resumable.
 
 Run:
-    python benchmarks/train_fer_classifier.py --epochs 3 --output ~/.cache/llenhance/fer-resnet18
+    python benchmarks/train_fer_classifier.py --arch resnet18 --epochs 12 --output ~/.cache/llenhance/fer-resnet18
 
 Writes ``OUTPUT/model.safetensors`` (fp16), ``OUTPUT/checkpoint.pt`` and
-``benchmarks/results/fer_classifier.json``.
+``benchmarks/results/fer_classifier_<arch>.json``.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import torch.nn.functional as F
 import torchvision
 from safetensors.torch import save_file
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 from tqdm import tqdm
 
 from llenhance.data import FER2013_CLASSES, FERFolder
@@ -39,11 +47,47 @@ MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
 
 def fer_resnet18(num_classes: int = 7) -> nn.Module:
-    """ResNet-18 for 48x48 faces: 3x3 stride-2 stem, no max-pool."""
+    """ResNet-18 for 48x48 faces: 3x3 stride-2 stem, then torchvision's max-pool."""
     net = torchvision.models.resnet18(num_classes=num_classes)
     net.conv1 = nn.Conv2d(3, 64, 3, stride=2, padding=1, bias=False)
-    net.maxpool = nn.Identity()
     return net
+
+
+class FERVGG(nn.Module):
+    """A plain VGG-style FER network: four (conv-BN-ReLU) x 2 blocks, max-pool after each."""
+
+    def __init__(self, num_classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 256)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for width in widths:
+            for _ in range(2):
+                layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+                channels = width
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(channels, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+ARCHS = {"resnet18": fer_resnet18, "vgg": FERVGG}
+
+
+def load_classifier(arch: str, weights: str | Path) -> nn.Module:
+    """Build ``arch`` and load fp16 safetensors written by this script (as float32, eval mode)."""
+    from safetensors.torch import load_file
+
+    net = ARCHS[arch]()
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()})
+    return net.eval()
+
+
+def preload(data: FERFolder | Subset) -> TensorDataset:
+    """Decode every image once into memory (FER2013 train is 0.8 GB as float32)."""
+    images, labels = zip(*(data[i] for i in tqdm(range(len(data)), desc="loading", leave=False)))
+    return TensorDataset(torch.stack(images), torch.tensor(labels))
 
 
 def _normalise(x: torch.Tensor) -> torch.Tensor:
@@ -63,7 +107,7 @@ def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(net: nn.Module, data: FERFolder | Subset, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def evaluate(net: nn.Module, data: TensorDataset, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     net.eval()
     preds, targets = [], []
     for x, y in DataLoader(data, batch_size=batch_size):
@@ -76,7 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--arch", choices=sorted(ARCHS), default="resnet18")
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
@@ -88,8 +133,9 @@ def main() -> None:
     train, val = FERFolder(args.data / "train", classes=FER2013_CLASSES), FERFolder(args.data / "val", classes=FER2013_CLASSES)
     if args.limit:
         train, val = Subset(train, range(0, len(train), len(train) // args.limit)), Subset(val, range(args.limit))
+    train, val = preload(train), preload(val)
     args.output.mkdir(parents=True, exist_ok=True)
-    net = fer_resnet18()
+    net = ARCHS[args.arch]().to(memory_format=torch.channels_last)
     steps = args.epochs * (len(train) // args.batch_size or 1)
     optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps, pct_start=0.15)
@@ -117,11 +163,12 @@ def main() -> None:
         torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "epoch": epoch + 1}, checkpoint)
     preds, targets = evaluate(net, val)
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()},
+    save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in net.state_dict().items()},
               args.output / "model.safetensors")
     result = {
         "command": "python benchmarks/train_fer_classifier.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "data"),
+        "arch": args.arch,
         "classes": list(FER2013_CLASSES),
         "train_images": len(train),
         "val_images": len(val),
@@ -132,7 +179,7 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     if not args.limit:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "fer_classifier.json").write_text(json.dumps(result, indent=2) + "\n")
+        (RESULTS / f"fer_classifier_{args.arch}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
