@@ -1,0 +1,332 @@
+"""FER under low light: the paper's training schemes on FER2013 (paper Fig. 10, Table 5).
+
+Every scheme classifies the same dark faces of ``fer2013/val`` with a frozen
+classifier trained in normal light (``train_fer_classifier.py``):
+
+0. normal light (upper bound);
+1. low light straight into the classifier (baseline);
+2. classical enhancement, then the classifier: global gamma, CLAHE, Zero-DCE,
+   SCI (the paper's "KFER" slot);
+3. IFER: ``llenet_s`` trained with the reconstruction loss only on dark/normal
+   pairs made from ``fer2013/train``, then the classifier;
+4. joint: ``llenet_s`` trained with ``FERGuidedTrainer`` in front of the frozen
+   ResNet-18 (L_rec + L_ferp + L_cls + L_label);
+5. joint in front of a second, different classifier (a plain VGG-style net).
+
+IFER and the joint enhancers get the same budget (paper: Adam 3e-4, batch 32,
+2000 iterations, from a new network, seed 0) and the same training pairs; only
+the loss differs. Every enhancer is also read by the classifier it was *not*
+trained with, which says whether FER guidance transfers to a model the
+enhancer never saw.
+
+Two low-light protocols, each with its own training pairs and a fixed test
+seed, so every method sees the same dark images:
+
+- ``paper``: ``LowLightSynth()`` (Eq. 14, paper ranges, no noise);
+- ``realistic``: the same plus Poisson-Gaussian sensor noise and 8-bit quantisation.
+
+Reported per protocol and classifier: accuracy, recovered fraction
+``(acc - acc_low) / (acc_normal - acc_low)``, per-class accuracy, confusion
+matrices (PNG), and per-image PSNR/SSIM (RGB, [0, 1], means over the faces)
+of every enhanced face against its normal-light face.
+
+Run (after both classifiers exist; ``run_all.py`` chains everything):
+    python benchmarks/fer_experiments.py --classifiers ~/.cache/llenhance
+
+Writes ``fer_experiments.{json,md}``, ``fer_schemes.png`` and
+``fer_confusion_<protocol>_<arch>.png`` under ``--results``; trained enhancers
+(with resumable checkpoints) under ``--work``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
+from train_fer_classifier import MEAN, STD, load_classifier  # noqa: E402
+
+from llenhance import FERGuidedTrainer, FrozenClassifier, LLENet, LowLightSynth, llenet_s  # noqa: E402
+from llenhance.classifier import ClassifierPreprocess  # noqa: E402
+from llenhance.data import FER2013_CLASSES, FERFolder, SyntheticLowLight  # noqa: E402
+from llenhance.losses import ReconstructionLoss  # noqa: E402
+from llenhance.metrics import accuracy, confusion_matrix, per_class_accuracy, psnr, recovered_fraction, ssim  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+PROTOCOLS: dict[str, dict[str, bool]] = {"paper": {}, "realistic": {"noise": True, "quantize": True}}
+TEST_SEED = 2025  # darkening of the test faces
+TRAIN_SEED = 0  # darkening, crops/flips and batch order of the training pairs
+ARCHS = {"resnet18": "ResNet-18", "vgg": "VGG-style CNN"}
+
+
+def frozen_classifier(arch: str, root: Path) -> FrozenClassifier:
+    """The normal-light classifier ``arch`` from ``root/fer-<arch>/model.safetensors``, frozen."""
+    path = root / f"fer-{arch}" / "model.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"`--classifiers` expected {path}; train it with "
+            f"python benchmarks/train_fer_classifier.py --arch {arch} --output {path.parent}"
+        )
+    net = load_classifier(arch, path)
+    stages = None  # ResNet-18: layer1..layer4, found automatically
+    if arch == "vgg":  # the output of each block (its max-pool)
+        stages = [f"features.{i}" for i, m in enumerate(net.features) if isinstance(m, nn.MaxPool2d)]
+    return FrozenClassifier(net, preprocess=ClassifierPreprocess(mean=MEAN, std=STD), stages=stages)
+
+
+def _subset(data: FERFolder, limit: int | None) -> FERFolder:
+    """Every k-th image (all classes kept), for quick runs."""
+    if limit is not None and limit < len(data):
+        data.samples = data.samples[:: max(1, len(data) // limit)][:limit]
+    return data
+
+
+def dark_test_set(root: Path, protocol: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(low, normal, labels) of the whole split, darkened with the protocol's fixed test seed."""
+    faces = _subset(FERFolder(root, classes=FER2013_CLASSES), limit)
+    data = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), seed=TEST_SEED)
+    low, normal, labels = zip(*(data[i] for i in tqdm(range(len(data)), desc=f"dark val ({protocol})", leave=False)))
+    return torch.stack(low), torch.stack(normal), torch.tensor(labels)
+
+
+def train_enhancer(
+    out: Path,
+    train_root: Path,
+    protocol: str,
+    classifier: FrozenClassifier | None,
+    *,
+    iterations: int,
+    limit: int | None = None,
+) -> tuple[LLENet, dict]:
+    """IFER (``classifier=None``) or joint training; reuses ``out/model`` when it exists, resumes checkpoints."""
+    model_dir = out / "model"
+    record_path = out / "training.json"
+    if (model_dir / "model.safetensors").is_file() and record_path.is_file():
+        return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
+    torch.manual_seed(TRAIN_SEED)
+    enhancer = llenet_s()
+    faces = _subset(FERFolder(train_root, classes=FER2013_CLASSES), limit)
+    train = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), flip=True, seed=TRAIN_SEED)
+    trainer = FERGuidedTrainer(
+        enhancer,
+        classifier,
+        # No VGG-16 ImageNet weights on the machines the results come from: perceptual term off.
+        reconstruction=ReconstructionLoss(perceptual=0),
+        lr=3e-4,
+        batch_size=32,
+        seed=TRAIN_SEED,
+        checkpoint_dir=out / "checkpoints",
+        checkpoint_every=250,
+    )
+    started = time.time()
+    last = trainer.fit(train, iterations=iterations, resume=True)
+    enhancer.save_pretrained(model_dir)
+    record = {"config": trainer.config, "iterations": iterations, "protocol": protocol,
+              "train_images": len(faces), "last": last, "wall_seconds_last_session": round(time.time() - started, 1)}
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return enhancer.eval(), record
+
+
+@torch.no_grad()
+def apply(method: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    return torch.cat([method(images[i : i + batch]).clamp(0, 1) for i in range(0, len(images), batch)])
+
+
+@torch.no_grad()
+def predict(classifier: FrozenClassifier, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    return torch.cat([classifier(images[i : i + batch]).argmax(1) for i in range(0, len(images), batch)])
+
+
+def _classical() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"global gamma": auto_gamma, "CLAHE": clahe}
+    if (WEIGHTS / "zero-dce" / "Epoch99.pth").is_file():
+        methods["Zero-DCE"] = load_zero_dce()
+    if (WEIGHTS / "sci" / "medium.pt").is_file():
+        methods["SCI (medium)"] = load_sci("medium")
+    return methods
+
+
+def plot_confusions(path: Path, title: str, matrices: dict[str, torch.Tensor]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices), 3.9), constrained_layout=True)
+    for ax, (name, cm) in zip(axes, matrices.items()):
+        rates = cm.float() / cm.sum(1, keepdim=True).clamp_min(1)
+        ax.imshow(rates.numpy(), vmin=0, vmax=1, cmap="Blues")
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                        color="white" if rates[i, j] > 0.5 else "black")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks(range(len(FER2013_CLASSES)), FER2013_CLASSES, rotation=60, fontsize=7)
+        ax.set_yticks(range(len(FER2013_CLASSES)), FER2013_CLASSES, fontsize=7)
+        ax.set_xlabel("predicted", fontsize=8)
+    axes[0].set_ylabel("true", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_schemes(path: Path, results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(p, a) for p in results["protocols"] for a in results["protocols"][p]["classifiers"]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), constrained_layout=True, sharey=True)
+    for ax, (protocol, arch) in zip(axes, panels):
+        rows = results["protocols"][protocol]["classifiers"][arch]["methods"]
+        names = list(rows)
+        ax.barh(range(len(names)), [rows[n]["accuracy"] * 100 for n in names], color="tab:blue")
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("val accuracy (%)", fontsize=8)
+        ax.set_title(f"{protocol} protocol, {ARCHS[arch]}", fontsize=9)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _fmt(x: float | None, pct: bool = True) -> str:
+    if x is None:
+        return "–"
+    return f"{100 * x:.2f}" if pct else f"{x:.3f}"
+
+
+def write_markdown(path: Path, results: dict) -> None:
+    lines = [
+        "# FER under low light (FER2013 val)",
+        "",
+        f"Command: `{results['command']}`. Test faces: `fer2013/val`, {results['val_images']} images, darkened "
+        f"with seed {TEST_SEED}; enhancers trained on {results['train_images']} `fer2013/train` faces "
+        f"({results['iterations']} iterations, batch 32, Adam 3e-4, seed {TRAIN_SEED}, perceptual term off). "
+        "Accuracy in %; recovered = (acc - acc_low) / (acc_normal - acc_low); PSNR (dB) / SSIM per image "
+        "against the normal-light face, mean over the faces.",
+        "",
+    ]
+    for protocol, pr in results["protocols"].items():
+        lines += [f"## Protocol `{protocol}`: {pr['description']}", ""]
+        archs = list(pr["classifiers"])
+        header = "| scheme | method | " + " | ".join(f"acc {ARCHS[a]} | recovered {ARCHS[a]}" for a in archs)
+        lines += [header + " | PSNR | SSIM |", "|" + "---|" * (2 + 2 * len(archs) + 2)]
+        for name, scheme in pr["schemes"].items():
+            cells = [scheme, name]
+            for a in archs:
+                row = pr["classifiers"][a]["methods"][name]
+                cells += [_fmt(row["accuracy"]), _fmt(row["recovered_fraction"], pct=False)]
+            quality = pr["quality"].get(name, {})
+            cells += [f"{quality['psnr']:.2f}" if quality else "–", f"{quality['ssim']:.4f}" if quality else "–"]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        for a in archs:
+            methods = pr["classifiers"][a]["methods"]
+            lines += [f"Per-class accuracy (%), {ARCHS[a]}, protocol `{protocol}`:", "",
+                      "| method | " + " | ".join(FER2013_CLASSES) + " |", "|" + "---|" * (1 + len(FER2013_CLASSES))]
+            for name, row in methods.items():
+                lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in row["per_class_accuracy"]) + " |")
+            lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="folder with train/ and val/ class folders")
+    parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
+                        help="folder holding fer-resnet18/ and fer-vgg/ (train_fer_classifier.py outputs)")
+    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-experiments",
+                        help="trained enhancers and their checkpoints (resumable)")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument("--protocols", nargs="+", choices=sorted(PROTOCOLS), default=list(PROTOCOLS))
+    parser.add_argument("--limit", type=int, default=None, help="use about N train and N val faces (quick runs)")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.results.mkdir(parents=True, exist_ok=True)
+    classifiers = {arch: frozen_classifier(arch, args.classifiers) for arch in ARCHS}
+    classical = _classical()
+    results: dict = {
+        "command": "python benchmarks/fer_experiments.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "iterations": args.iterations,
+        "classes": list(FER2013_CLASSES),
+        "protocols": {},
+    }
+    for protocol in args.protocols:
+        low, normal, labels = dark_test_set(args.data / "val", protocol, args.limit)
+        results["val_images"] = len(labels)
+        enhancers: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = {}
+        enhancers["none (low light)"] = ("1 baseline", identity)
+        for name, method in classical.items():
+            enhancers[name] = ("2 classical", method)
+        training: dict[str, dict] = {}
+        runs = [("IFER (reconstruction only)", "3 IFER", "ifer", None)]
+        runs += [(f"joint, guided by {ARCHS[a]}", "4 joint" if a == "resnet18" else "5 joint (2nd classifier)",
+                  f"joint-{a}", classifiers[a]) for a in ARCHS]
+        for name, scheme, tag, guide in runs:
+            print(f"[{protocol}] training {name}", flush=True)
+            model, record = train_enhancer(args.work / protocol / tag, args.data / "train", protocol, guide,
+                                           iterations=args.iterations, limit=args.limit)
+            enhancers[name], training[name] = (scheme, model), record
+            results["train_images"] = record["train_images"]
+        enhanced = {name: apply(method, low) for name, (_, method) in tqdm(enhancers.items(), desc="enhance", leave=False)}
+        quality = {
+            name: {"psnr": float(psnr(images, normal).mean()), "ssim": float(ssim(images, normal).mean())}
+            for name, images in enhanced.items()
+        }
+        pr: dict = {
+            "description": "LowLightSynth(), paper ranges, no noise" if not PROTOCOLS[protocol]
+            else "LowLightSynth(noise=True, quantize=True): paper ranges + Poisson-Gaussian noise + 8 bits",
+            "schemes": {"normal light": "0 upper bound", **{n: s for n, (s, _) in enhancers.items()}},
+            "quality": quality,
+            "training": {n: {"loss_weights": r["config"]["loss_weights"], "last": r["last"]} for n, r in training.items()},
+            "classifiers": {},
+        }
+        for arch, classifier in classifiers.items():
+            preds = {"normal light": predict(classifier, normal)}
+            preds.update({name: predict(classifier, images) for name, images in enhanced.items()})
+            acc_normal, acc_low = accuracy(preds["normal light"], labels), accuracy(preds["none (low light)"], labels)
+            rows = {}
+            for name, p in preds.items():
+                acc = accuracy(p, labels)
+                rows[name] = {
+                    "accuracy": acc,
+                    # undefined when low light costs no accuracy (tiny quick runs)
+                    "recovered_fraction": None if name == "normal light" or acc_normal == acc_low
+                    else recovered_fraction(acc, acc_low, acc_normal),
+                    "per_class_accuracy": per_class_accuracy(p, labels, len(FER2013_CLASSES)).tolist(),
+                    "confusion_matrix": confusion_matrix(p, labels, len(FER2013_CLASSES)).tolist(),
+                }
+            pr["classifiers"][arch] = {"methods": rows}
+            own = "joint, guided by " + ARCHS[arch]
+            shown = ["normal light", "none (low light)", "CLAHE", "IFER (reconstruction only)", own]
+            plot_confusions(
+                args.results / f"fer_confusion_{protocol}_{arch}.png",
+                f"FER2013 val, {protocol} protocol, classifier {ARCHS[arch]} (row-normalised)",
+                {n: torch.tensor(rows[n]["confusion_matrix"]) for n in shown if n in rows},
+            )
+        results["protocols"][protocol] = pr
+    (args.results / "fer_experiments.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_markdown(args.results / "fer_experiments.md", results)
+    plot_schemes(args.results / "fer_schemes.png", results)
+    print((args.results / "fer_experiments.md").read_text())
+    return results
+
+
+if __name__ == "__main__":
+    main()
