@@ -49,16 +49,18 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
+from _fer_data import DATASETS, fer_split  # noqa: E402
 from train_fer_classifier import MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import FERGuidedTrainer, FrozenClassifier, LLENet, LowLightSynth, llenet_s  # noqa: E402
 from llenhance.classifier import ClassifierPreprocess  # noqa: E402
-from llenhance.data import FER2013_CLASSES, FERFolder, SyntheticLowLight  # noqa: E402
+from llenhance.data import SyntheticLowLight  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
 from llenhance.metrics import accuracy, confusion_matrix, per_class_accuracy, psnr, recovered_fraction, ssim  # noqa: E402
 
@@ -86,29 +88,23 @@ def frozen_classifier(arch: str, root: Path) -> FrozenClassifier:
     return FrozenClassifier(net, preprocess=ClassifierPreprocess(mean=MEAN, std=STD), stages=stages)
 
 
-def _subset(data: FERFolder, limit: int | None) -> FERFolder:
-    """Every k-th image (all classes kept), for quick runs."""
-    if limit is not None and limit < len(data):
-        data.samples = data.samples[:: max(1, len(data) // limit)][:limit]
+def load_faces(args: argparse.Namespace, split: str) -> Dataset:
+    """The ``split`` faces of ``--data``; with ``--limit``, about that many (every k-th, all classes kept)."""
+    data = fer_split(args.dataset, args.data, split, size=args.size)
+    if args.limit is not None and args.limit < len(data):
+        data.samples = data.samples[:: max(1, len(data) // args.limit)][: args.limit]
     return data
 
 
-def dark_test_set(root: Path, protocol: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(low, normal, labels) of the whole split, darkened with the protocol's fixed test seed."""
-    faces = _subset(FERFolder(root, classes=FER2013_CLASSES), limit)
+def dark_test_set(faces: Dataset, protocol: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(low, normal, labels) of all ``faces``, darkened with the protocol's fixed test seed."""
     data = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), seed=TEST_SEED)
     low, normal, labels = zip(*(data[i] for i in tqdm(range(len(data)), desc=f"dark val ({protocol})", leave=False)))
     return torch.stack(low), torch.stack(normal), torch.tensor(labels)
 
 
 def train_enhancer(
-    out: Path,
-    train_root: Path,
-    protocol: str,
-    classifier: FrozenClassifier | None,
-    *,
-    iterations: int,
-    limit: int | None = None,
+    out: Path, faces: Dataset, protocol: str, classifier: FrozenClassifier | None, *, iterations: int
 ) -> tuple[LLENet, dict]:
     """IFER (``classifier=None``) or joint training; reuses ``out/model`` when it exists, resumes checkpoints."""
     model_dir = out / "model"
@@ -117,7 +113,6 @@ def train_enhancer(
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(TRAIN_SEED)
     enhancer = llenet_s()
-    faces = _subset(FERFolder(train_root, classes=FER2013_CLASSES), limit)
     train = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), flip=True, seed=TRAIN_SEED)
     trainer = FERGuidedTrainer(
         enhancer,
@@ -158,7 +153,7 @@ def _classical() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     return methods
 
 
-def plot_confusions(path: Path, title: str, matrices: dict[str, torch.Tensor]) -> None:
+def plot_confusions(path: Path, title: str, matrices: dict[str, torch.Tensor], classes: list[str]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,8 +168,8 @@ def plot_confusions(path: Path, title: str, matrices: dict[str, torch.Tensor]) -
                 ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=6,
                         color="white" if rates[i, j] > 0.5 else "black")
         ax.set_title(name, fontsize=9)
-        ax.set_xticks(range(len(FER2013_CLASSES)), FER2013_CLASSES, rotation=60, fontsize=7)
-        ax.set_yticks(range(len(FER2013_CLASSES)), FER2013_CLASSES, fontsize=7)
+        ax.set_xticks(range(len(classes)), classes, rotation=60, fontsize=7)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
         ax.set_xlabel("predicted", fontsize=8)
     axes[0].set_ylabel("true", fontsize=8)
     fig.suptitle(title, fontsize=10)
@@ -210,15 +205,16 @@ def _fmt(x: float | None, pct: bool = True) -> str:
 
 def write_markdown(path: Path, results: dict) -> None:
     lines = [
-        "# FER under low light (FER2013 val)",
+        f"# FER under low light ({results['data']} val)",
         "",
-        f"Command: `{results['command']}`. Test faces: `fer2013/val`, {results['val_images']} images, darkened "
-        f"with seed {TEST_SEED}; enhancers trained on {results['train_images']} `fer2013/train` faces "
+        f"Command: `{results['command']}`. Test faces: the val split, {results['val_images']} images, darkened "
+        f"with seed {TEST_SEED}; enhancers trained on {results['train_images']} train faces "
         f"({results['iterations']} iterations, batch 32, Adam 3e-4, seed {TRAIN_SEED}, perceptual term off). "
         "Accuracy in %; recovered = (acc - acc_low) / (acc_normal - acc_low); PSNR (dB) / SSIM per image "
         "against the normal-light face, mean over the faces.",
         "",
     ]
+    classes = results["classes"]
     for protocol, pr in results["protocols"].items():
         lines += [f"## Protocol `{protocol}`: {pr['description']}", ""]
         archs = list(pr["classifiers"])
@@ -236,7 +232,7 @@ def write_markdown(path: Path, results: dict) -> None:
         for a in archs:
             methods = pr["classifiers"][a]["methods"]
             lines += [f"Per-class accuracy (%), {ARCHS[a]}, protocol `{protocol}`:", "",
-                      "| method | " + " | ".join(FER2013_CLASSES) + " |", "|" + "---|" * (1 + len(FER2013_CLASSES))]
+                      "| method | " + " | ".join(classes) + " |", "|" + "---|" * (1 + len(classes))]
             for name, row in methods.items():
                 lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in row["per_class_accuracy"]) + " |")
             lines.append("")
@@ -245,7 +241,10 @@ def write_markdown(path: Path, results: dict) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA, help="folder with train/ and val/ class folders")
+    parser.add_argument("--data", type=Path, default=DATA, help="data set root (default: ../shared/data/fer2013)")
+    parser.add_argument("--dataset", choices=DATASETS, default="folder",
+                        help="folder: root/{train,val}/<class>/ (FER2013); rafdb: RAF-DB basic; ferplus: FERPlus")
+    parser.add_argument("--size", type=int, default=48, help="faces are resized to size x size")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-resnet18/ and fer-vgg/ (train_fer_classifier.py outputs)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-experiments",
@@ -261,14 +260,19 @@ def main(argv: list[str] | None = None) -> dict:
     args.results.mkdir(parents=True, exist_ok=True)
     classifiers = {arch: frozen_classifier(arch, args.classifiers) for arch in ARCHS}
     classical = _classical()
+    train_faces, val_faces = load_faces(args, "train"), load_faces(args, "val")
+    classes = list(val_faces.classes)
     results: dict = {
         "command": "python benchmarks/fer_experiments.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "data": "FER2013" if args.data == DATA else f"{args.dataset} data set",
         "iterations": args.iterations,
-        "classes": list(FER2013_CLASSES),
+        "classes": classes,
+        "train_images": len(train_faces),
+        "val_images": len(val_faces),
         "protocols": {},
     }
     for protocol in args.protocols:
-        low, normal, labels = dark_test_set(args.data / "val", protocol, args.limit)
+        low, normal, labels = dark_test_set(val_faces, protocol)
         results["val_images"] = len(labels)
         enhancers: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = {}
         enhancers["none (low light)"] = ("1 baseline", identity)
@@ -280,10 +284,9 @@ def main(argv: list[str] | None = None) -> dict:
                   f"joint-{a}", classifiers[a]) for a in ARCHS]
         for name, scheme, tag, guide in runs:
             print(f"[{protocol}] training {name}", flush=True)
-            model, record = train_enhancer(args.work / protocol / tag, args.data / "train", protocol, guide,
-                                           iterations=args.iterations, limit=args.limit)
+            model, record = train_enhancer(args.work / protocol / tag, train_faces, protocol, guide,
+                                           iterations=args.iterations)
             enhancers[name], training[name] = (scheme, model), record
-            results["train_images"] = record["train_images"]
         enhanced = {name: apply(method, low) for name, (_, method) in tqdm(enhancers.items(), desc="enhance", leave=False)}
         quality = {
             name: {"psnr": float(psnr(images, normal).mean()), "ssim": float(ssim(images, normal).mean())}
@@ -309,16 +312,17 @@ def main(argv: list[str] | None = None) -> dict:
                     # undefined when low light costs no accuracy (tiny quick runs)
                     "recovered_fraction": None if name == "normal light" or acc_normal == acc_low
                     else recovered_fraction(acc, acc_low, acc_normal),
-                    "per_class_accuracy": per_class_accuracy(p, labels, len(FER2013_CLASSES)).tolist(),
-                    "confusion_matrix": confusion_matrix(p, labels, len(FER2013_CLASSES)).tolist(),
+                    "per_class_accuracy": per_class_accuracy(p, labels, len(classes)).tolist(),
+                    "confusion_matrix": confusion_matrix(p, labels, len(classes)).tolist(),
                 }
             pr["classifiers"][arch] = {"methods": rows}
             own = "joint, guided by " + ARCHS[arch]
             shown = ["normal light", "none (low light)", "CLAHE", "IFER (reconstruction only)", own]
             plot_confusions(
                 args.results / f"fer_confusion_{protocol}_{arch}.png",
-                f"FER2013 val, {protocol} protocol, classifier {ARCHS[arch]} (row-normalised)",
+                f"{results['data']} val, {protocol} protocol, classifier {ARCHS[arch]} (row-normalised)",
                 {n: torch.tensor(rows[n]["confusion_matrix"]) for n in shown if n in rows},
+                classes,
             )
         results["protocols"][protocol] = pr
     (args.results / "fer_experiments.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -34,10 +34,10 @@ import torch.nn.functional as F
 import torchvision
 from safetensors.torch import save_file
 from torch import nn
-from torch.utils.data import DataLoader, Subset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from tqdm import tqdm
 
-from llenhance.data import FER2013_CLASSES, FERFolder
+from _fer_data import DATASETS, fer_split
 from llenhance.metrics import accuracy, per_class_accuracy
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013"
@@ -79,12 +79,14 @@ def load_classifier(arch: str, weights: str | Path) -> nn.Module:
     """Build ``arch`` and load fp16 safetensors written by this script (as float32, eval mode)."""
     from safetensors.torch import load_file
 
-    net = ARCHS[arch]()
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()})
+    state = load_file(str(weights))
+    head = [v for k, v in state.items() if k.endswith("weight") and v.ndim == 2][-1]  # the last linear layer
+    net = ARCHS[arch](num_classes=head.shape[0])
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return net.eval()
 
 
-def preload(data: FERFolder | Subset) -> TensorDataset:
+def preload(data: Dataset) -> TensorDataset:
     """Decode every image once into memory (FER2013 train is 0.8 GB as float32)."""
     images, labels = zip(*(data[i] for i in tqdm(range(len(data)), desc="loading", leave=False)))
     return TensorDataset(torch.stack(images), torch.tensor(labels))
@@ -118,7 +120,10 @@ def evaluate(net: nn.Module, data: TensorDataset, batch_size: int = 256) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=DATA, help="data set root (default: ../shared/data/fer2013)")
+    parser.add_argument("--dataset", choices=DATASETS, default="folder",
+                        help="folder: root/{train,val}/<class>/ (FER2013); rafdb: RAF-DB basic; ferplus: FERPlus")
+    parser.add_argument("--size", type=int, default=48, help="faces are resized to size x size")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--arch", choices=sorted(ARCHS), default="resnet18")
     parser.add_argument("--epochs", type=int, default=12)
@@ -130,12 +135,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    train, val = FERFolder(args.data / "train", classes=FER2013_CLASSES), FERFolder(args.data / "val", classes=FER2013_CLASSES)
+    train = fer_split(args.dataset, args.data, "train", size=args.size)
+    val = fer_split(args.dataset, args.data, "val", size=args.size)
+    classes = train.classes
     if args.limit:
         train, val = Subset(train, range(0, len(train), len(train) // args.limit)), Subset(val, range(args.limit))
     train, val = preload(train), preload(val)
     args.output.mkdir(parents=True, exist_ok=True)
-    net = ARCHS[args.arch]().to(memory_format=torch.channels_last)
+    net = ARCHS[args.arch](num_classes=len(classes)).to(memory_format=torch.channels_last)
     steps = args.epochs * (len(train) // args.batch_size or 1)
     optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps, pct_start=0.15)
@@ -169,11 +176,11 @@ def main() -> None:
         "command": "python benchmarks/train_fer_classifier.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "data"),
         "arch": args.arch,
-        "classes": list(FER2013_CLASSES),
+        "classes": list(classes),
         "train_images": len(train),
         "val_images": len(val),
         "val_accuracy": accuracy(preds, targets),
-        "val_per_class_accuracy": dict(zip(FER2013_CLASSES, per_class_accuracy(preds, targets, 7).tolist())),
+        "val_per_class_accuracy": dict(zip(classes, per_class_accuracy(preds, targets, len(classes)).tolist())),
         "wall_seconds_this_run": round(time.time() - started, 1),
     }
     print(json.dumps(result, indent=2))

@@ -22,6 +22,7 @@ from skimage.metrics import structural_similarity
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import ablations  # noqa: E402
+from _fer_data import fer_split  # noqa: E402
 import fer_experiments  # noqa: E402
 from train_fer_classifier import ARCHS, MEAN, STD, load_classifier  # noqa: E402
 
@@ -61,7 +62,9 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
         assert (tmp_path / "res" / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "res" / "fer_experiments.json").read_text()) == json.loads(json.dumps(results))
     protocol = results["protocols"]["paper"]
-    low, normal, labels = fer_experiments.dark_test_set(tmp_path / "fer" / "val", "paper")
+    faces = fer_split("folder", tmp_path / "fer", "val", size=48)
+    assert faces.classes == CLASSES  # FER2013 class folders keep the FER2013 label order
+    low, normal, labels = fer_experiments.dark_test_set(faces, "paper")
     assert len(labels) == 35 and bool((low.mean((1, 2, 3)) < normal.mean((1, 2, 3))).all())
 
     # The classifier run here by hand on the same faces gives the reported accuracies.

@@ -1,0 +1,31 @@
+"""FER splits for the benchmark scripts: FER2013 class folders, RAF-DB basic, FERPlus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torchvision.transforms import v2
+
+from llenhance.data import FER2013_CLASSES, RAFDB, FERFolder, FERPlus
+
+DATASETS = ("folder", "rafdb", "ferplus")
+
+
+def fer_split(dataset: str, root: Path, split: str, *, size: int | None = None) -> FERFolder | RAFDB | FERPlus:
+    """``split`` ("train" or "val") of a FER data set; faces resized to ``size`` x ``size`` when given.
+
+    - ``folder``: ``root/<split>/<class>/`` (FER2013 layout; FER2013 label
+      order when the class folders are FER2013's, else alphabetical);
+    - ``rafdb``: the RAF-DB ``basic`` folder; "val" is RAF-DB's test split;
+    - ``ferplus``: the FERPlus data folder (``fer2013new.csv``, majority vote).
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"`dataset` expected one of {DATASETS}, got {dataset!r}")
+    resize = v2.Resize((size, size), antialias=True) if size else None
+    if dataset == "rafdb":
+        return RAFDB(root, split="train" if split == "train" else "test", transform=resize)
+    if dataset == "ferplus":
+        return FERPlus(root, split=split, transform=resize)
+    folders = {p.name for p in (root / split).iterdir() if p.is_dir()} if (root / split).is_dir() else set()
+    classes = FER2013_CLASSES if folders == set(FER2013_CLASSES) else None
+    return FERFolder(root / split, classes=classes, transform=resize)
