@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -78,13 +79,23 @@ class _FERFeatures(nn.Module):
         return self.trunk((gray - self.mean) / self.std)
 
 
+def _schedule(args: argparse.Namespace) -> dict:
+    return {"iterations": args.iterations, "batch_size": args.batch_size, "crop": args.crop,
+            "lr": args.lr, "schedule": "cosine", "seed": args.seed, "splits": list(args.splits)}
+
+
 def run_one(name: str, arch: dict, loss: dict, args: argparse.Namespace, train: PairedImageFolder,
             val: PairedImageFolder) -> dict:
     slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
     out = args.work / slug
     done = out / "result.json"
+    schedule = _schedule(args)
     if done.is_file():
-        return json.loads(done.read_text())
+        result = json.loads(done.read_text())
+        if result.get("schedule") == schedule:
+            return result
+        shutil.rmtree(out)  # trained under another schedule: not comparable, train again
+    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     model = LLENet(**SMALL, **arch)
     uses_features = loss.get("composite", 1.0) * loss.get("perceptual", 1.0) > 0
@@ -104,10 +115,9 @@ def run_one(name: str, arch: dict, loss: dict, args: argparse.Namespace, train: 
             out_img = model(low)
             p += float(psnr(out_img, high))
             s += float(ssim(out_img, high))
-    result = {"name": name, "arch": arch, "loss_weights": trainer.config["reconstruction_weights"],
+    result = {"name": name, "schedule": schedule, "arch": arch, "loss_weights": trainer.config["reconstruction_weights"],
               "params": sum(t.numel() for t in model.parameters()),
               "psnr": p / len(val), "ssim": s / len(val), "train_seconds": round(seconds, 1)}
-    out.mkdir(parents=True, exist_ok=True)
     done.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result), flush=True)
     return result
@@ -115,7 +125,9 @@ def run_one(name: str, arch: dict, loss: dict, args: argparse.Namespace, train: 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA, help="folder with train/ and val/ pair folders")
+    parser.add_argument("--data", type=Path, default=DATA, help="folder of paired splits (default: ../shared/data/sice)")
+    parser.add_argument("--splits", nargs=2, default=("train", "val"), metavar=("TRAIN", "VAL"),
+                        help="the training and evaluation sub-folders, each with low/ and high/ (LOL: our485 eval15)")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-resnet18/ (the perceptual stand-in)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "ablations")
@@ -127,16 +139,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-limit", type=int, default=None, help="evaluate on the first N val pairs (quick runs)")
     args = parser.parse_args(argv)
-    train = PairedImageFolder(args.data / "train", crop=args.crop, flip=True, seed=args.seed, preload=True)
-    val = PairedImageFolder(args.data / "val")
+    train = PairedImageFolder(args.data / args.splits[0], crop=args.crop, flip=True, seed=args.seed, preload=True)
+    val = PairedImageFolder(args.data / args.splits[1])
     if args.val_limit:
         val.names, val.pairs = val.names[: args.val_limit], val.pairs[: args.val_limit]
     tables = {"table1": {n: run_one(n, a, loss, args, train, val) for n, (a, loss) in TABLE1.items()},
               "table2": {n: run_one(n, a, loss, args, train, val) for n, (a, loss) in TABLE2.items()}}
     results = {
         "command": "python benchmarks/ablations.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "schedule": {"iterations": args.iterations, "batch_size": args.batch_size, "crop": args.crop,
-                     "lr": args.lr, "schedule": "cosine", "seed": args.seed},
+        "schedule": _schedule(args),
         "val_pairs": len(val),
         **tables,
     }
@@ -144,11 +155,12 @@ def main(argv: list[str] | None = None) -> dict:
     (args.results / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")
     s = results["schedule"]
     lines = [
-        "# Ablations on SICE val",
+        f"# Ablations ({args.data.name}/{args.splits[1]})",
         "",
         f"Command: `{results['command']}`. Every run: the same schedule ({s['iterations']} iterations, batch "
-        f"{s['batch_size']}, {s['crop']}x{s['crop']} crops of `sice/train`, Adam {s['lr']} with cosine decay, "
-        f"seed {s['seed']}); PSNR (dB) / SSIM per image on the {len(val)} full-size pairs of `sice/val`, averaged.",
+        f"{s['batch_size']}, {s['crop']}x{s['crop']} crops of `{args.data.name}/{args.splits[0]}`, Adam {s['lr']} with cosine decay, "
+        f"seed {s['seed']}); PSNR (dB) / SSIM per image on the {len(val)} full-size pairs of "
+        f"`{args.data.name}/{args.splits[1]}`, averaged.",
         "",
         "Table 1 analogue (llenet_s layout; loss of the default weights: L1 + MSE + colour + frequency + SSIM):",
         "",

@@ -108,7 +108,7 @@ def train_enhancer(
 ) -> tuple[LLENet, dict]:
     """IFER (``classifier=None``) or joint training; reuses ``out/model`` when it exists, resumes checkpoints."""
     model_dir = out / "model"
-    record_path = out / "training.json"
+    record_path = model_dir / "training.json"  # beside the weights: a complete run folder for export_builtin.py
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(TRAIN_SEED)
@@ -207,6 +207,16 @@ def write_markdown(path: Path, results: dict) -> None:
     lines = [
         f"# FER under low light ({results['data']} val)",
         "",
+        "Classifiers (trained in normal light, then frozen):",
+        "",
+        "| classifier | epochs | normal-light val accuracy | training command |",
+        "|---|---|---|---|",
+    ]
+    for arch, info in results["classifier_training"].items():
+        lines.append(f"| {ARCHS[arch]} | {info.get('epochs', '–')} | {_fmt(info.get('val_accuracy'))} | "
+                     f"`{info.get('command', 'unknown')}` |")
+    lines += [
+        "",
         f"Command: `{results['command']}`. Test faces: the val split, {results['val_images']} images, darkened "
         f"with seed {TEST_SEED}; enhancers trained on {results['train_images']} train faces "
         f"({results['iterations']} iterations, batch 32, Adam 3e-4, seed {TRAIN_SEED}, perceptual term off). "
@@ -259,6 +269,12 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     args.results.mkdir(parents=True, exist_ok=True)
     classifiers = {arch: frozen_classifier(arch, args.classifiers) for arch in ARCHS}
+    classifier_training = {}
+    for arch in ARCHS:
+        record = args.classifiers / f"fer-{arch}" / "training.json"
+        info = json.loads(record.read_text()) if record.is_file() else {}
+        classifier_training[arch] = {"epochs": info.get("epochs"), "val_accuracy": info.get("val_accuracy"),
+                                     "command": info.get("command")}
     classical = _classical()
     train_faces, val_faces = load_faces(args, "train"), load_faces(args, "val")
     classes = list(val_faces.classes)
@@ -266,6 +282,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": "python benchmarks/fer_experiments.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "data": "FER2013" if args.data == DATA else f"{args.dataset} data set",
         "iterations": args.iterations,
+        "classifier_training": classifier_training,
         "classes": classes,
         "train_images": len(train_faces),
         "val_images": len(val_faces),

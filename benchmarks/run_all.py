@@ -45,7 +45,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     work, results = args.work, args.results
     quick = args.quick
     cmds = {}
-    for arch, epochs in (("resnet18", 12), ("vgg", 12)):
+    for arch, epochs in (("resnet18", 10), ("vgg", 10)):
         cmd = py + [str(HERE / "train_fer_classifier.py"), "--arch", arch, "--output", str(work / f"fer-{arch}")]
         cmd += ["--epochs", "1", "--limit", "256", "--batch-size", "32"] if quick else ["--epochs", str(epochs)]
         cmds[f"classifier-{arch}"] = cmd
