@@ -11,8 +11,11 @@ from llenhance.data import FER2013_CLASSES, RAFDB, FERFolder, FERPlus
 DATASETS = ("folder", "rafdb", "ferplus")
 
 
-def fer_split(dataset: str, root: Path, split: str, *, size: int | None = None) -> FERFolder | RAFDB | FERPlus:
-    """``split`` ("train" or "val") of a FER data set; faces resized to ``size`` x ``size`` when given.
+def fer_split(
+    dataset: str, root: Path, split: str, *, size: int | None = None, blur: float | None = None
+) -> FERFolder | RAFDB | FERPlus:
+    """``split`` ("train" or "val") of a FER data set; faces resized to ``size`` x ``size`` when given,
+    then Gaussian-blurred with standard deviation ``blur`` (pixels) when given.
 
     - ``folder``: ``root/<split>/<class>/`` (FER2013 layout; FER2013 label
       order when the class folders are FER2013's, else alphabetical);
@@ -21,7 +24,11 @@ def fer_split(dataset: str, root: Path, split: str, *, size: int | None = None) 
     """
     if dataset not in DATASETS:
         raise ValueError(f"`dataset` expected one of {DATASETS}, got {dataset!r}")
-    resize = v2.Resize((size, size), antialias=True) if size else None
+    steps = [v2.Resize((size, size), antialias=True)] if size else []
+    if blur:
+        radius = int(3 * blur + 0.5)
+        steps.append(v2.GaussianBlur(2 * radius + 1, sigma=(blur, blur)))
+    resize = v2.Compose(steps) if steps else None
     if dataset == "rafdb":
         return RAFDB(root, split="train" if split == "train" else "test", transform=resize)
     if dataset == "ferplus":

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
     tables = {"table1": {n: run_one(n, a, loss, args, train, val) for n, (a, loss) in TABLE1.items()},
               "table2": {n: run_one(n, a, loss, args, train, val) for n, (a, loss) in TABLE2.items()}}
     results = {
-        "command": "python benchmarks/ablations.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": ("python benchmarks/ablations.py " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip(),
         "schedule": _schedule(args),
         "val_pairs": len(val),
         **tables,

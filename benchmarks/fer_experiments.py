@@ -90,7 +90,7 @@ def frozen_classifier(arch: str, root: Path) -> FrozenClassifier:
 
 def load_faces(args: argparse.Namespace, split: str) -> Dataset:
     """The ``split`` faces of ``--data``; with ``--limit``, about that many (every k-th, all classes kept)."""
-    data = fer_split(args.dataset, args.data, split, size=args.size)
+    data = fer_split(args.dataset, args.data, split, size=args.size, blur=args.val_blur if split == "val" else None)
     if args.limit is not None and args.limit < len(data):
         data.samples = data.samples[:: max(1, len(data) // args.limit)][: args.limit]
     return data
@@ -218,7 +218,10 @@ def write_markdown(path: Path, results: dict) -> None:
     lines += [
         "",
         f"Command: `{results['command']}`. Test faces: the val split, {results['val_images']} images, darkened "
-        f"with seed {TEST_SEED}; enhancers trained on {results['train_images']} train faces "
+        f"with seed {TEST_SEED}"
+        + (f" after a Gaussian blur of sigma {results['val_blur']} px (to match the blurred training faces, "
+           "see `fer_data_check.md`)" if results["val_blur"] else "")
+        + f"; enhancers trained on {results['train_images']} train faces "
         f"({results['iterations']} iterations, batch 32, Adam 3e-4, seed {TRAIN_SEED}, perceptual term off). "
         "Accuracy in %; recovered = (acc - acc_low) / (acc_normal - acc_low); PSNR (dB) / SSIM per image "
         "against the normal-light face, mean over the faces.",
@@ -255,6 +258,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dataset", choices=DATASETS, default="folder",
                         help="folder: root/{train,val}/<class>/ (FER2013); rafdb: RAF-DB basic; ferplus: FERPlus")
     parser.add_argument("--size", type=int, default=48, help="faces are resized to size x size")
+    parser.add_argument("--val-blur", type=float, default=None, metavar="SIGMA",
+                        help="Gaussian-blur the val faces (sigma in pixels) before darkening, to match blurred "
+                             "training faces; see benchmarks/fer_data_check.py")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-resnet18/ and fer-vgg/ (train_fer_classifier.py outputs)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-experiments",
@@ -279,9 +285,10 @@ def main(argv: list[str] | None = None) -> dict:
     train_faces, val_faces = load_faces(args, "train"), load_faces(args, "val")
     classes = list(val_faces.classes)
     results: dict = {
-        "command": "python benchmarks/fer_experiments.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": ("python benchmarks/fer_experiments.py " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip(),
         "data": "FER2013" if args.data == DATA else f"{args.dataset} data set",
         "iterations": args.iterations,
+        "val_blur": args.val_blur,
         "classifier_training": classifier_training,
         "classes": classes,
         "train_images": len(train_faces),

@@ -2,6 +2,9 @@
 
 Steps (each a script in ``benchmarks/`` that can also run alone):
 
+0. ``fer-data-check``: the sharpness of the FER2013 train and val faces
+   (``fer_data_check.py``); the training faces of our copy are blurred, so the
+   later steps blur the val faces by the sigma it finds (``--val-blur``);
 1. ``classifier-resnet18`` / ``classifier-vgg``: the normal-light FER2013
    classifiers (``train_fer_classifier.py``);
 2. ``fer-experiments``: the training schemes under both low-light protocols
@@ -28,6 +31,7 @@ Run:
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -35,24 +39,27 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-STEPS = ("classifier-resnet18", "classifier-vgg", "fer-experiments", "ablations",
+STEPS = ("fer-data-check", "classifier-resnet18", "classifier-vgg", "fer-experiments", "ablations",
          "quality", "model-cost", "speed", "train-speed")
-QUICK_STEPS = STEPS[:4]  # the cost benchmarks have no quick form; their numbers are kept as published
+QUICK_STEPS = STEPS[:5]  # the cost benchmarks have no quick form; their numbers are kept as published
 
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     py = [sys.executable]
     work, results = args.work, args.results
     quick = args.quick
-    cmds = {}
+    cmds = {"fer-data-check": py + [str(HERE / "fer_data_check.py"), "--results", str(results)]
+            + (["--samples", "50"] if quick else [])}
+    blur = val_blur(args)
+    blur_args = ["--val-blur", str(blur)] if blur else []
     for arch, epochs in (("resnet18", 10), ("vgg", 10)):
         cmd = py + [str(HERE / "train_fer_classifier.py"), "--arch", arch, "--output", str(work / f"fer-{arch}")]
         cmd += ["--epochs", "1", "--limit", "256", "--batch-size", "32"] if quick else ["--epochs", str(epochs)]
-        cmds[f"classifier-{arch}"] = cmd
+        cmds[f"classifier-{arch}"] = cmd + blur_args
     cmds["fer-experiments"] = py + [
         str(HERE / "fer_experiments.py"), "--classifiers", str(work), "--work", str(work / "fer-experiments"),
         "--results", str(results),
-    ] + (["--iterations", "4", "--limit", "96"] if quick else [])
+    ] + blur_args + (["--iterations", "4", "--limit", "96"] if quick else [])
     cmds["ablations"] = py + [
         str(HERE / "ablations.py"), "--classifiers", str(work), "--work", str(work / "ablations"),
         "--results", str(results),
@@ -64,10 +71,20 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     return cmds
 
 
+def val_blur(args: argparse.Namespace) -> float | None:
+    """The blur ``fer-data-check`` found to match the val faces to the training faces, if it ran."""
+    check = args.results / "fer_data_check.json"
+    return json.loads(check.read_text())["matching_sigma"] if check.is_file() else None
+
+
 def done(step: str, args: argparse.Namespace) -> bool:
-    """Classifiers count as done when their weights exist (the other steps reuse their own parts)."""
+    """A classifier is done when its weights and its record (evaluated with today's val blur) exist;
+    the other steps reuse their own finished parts."""
     if step.startswith("classifier-"):
-        return (args.work / f"fer-{step.removeprefix('classifier-')}" / "model.safetensors").is_file()
+        folder = args.work / f"fer-{step.removeprefix('classifier-')}"
+        record = folder / "training.json"
+        return (folder / "model.safetensors").is_file() and record.is_file() and (
+            json.loads(record.read_text()).get("val_blur") == val_blur(args))
     return False
 
 
@@ -91,9 +108,9 @@ def main() -> None:
     print("quick smoke run: a few minutes, numbers meaningless" if args.quick else
           "full run: about 2 hours on a 2-core CPU (much less with a GPU); interrupt and rerun to resume",
           flush=True)
-    cmds = commands(args)
     started = time.time()
     for i, step in enumerate(steps, 1):
+        cmds = commands(args)  # after fer-data-check, the later steps get its blur
         if done(step, args):
             print(f"[{i}/{len(steps)}] {step}: done already, reusing {args.work}", flush=True)
             continue

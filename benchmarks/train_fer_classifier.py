@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -128,6 +129,9 @@ def main() -> None:
     parser.add_argument("--dataset", choices=DATASETS, default="folder",
                         help="folder: root/{train,val}/<class>/ (FER2013); rafdb: RAF-DB basic; ferplus: FERPlus")
     parser.add_argument("--size", type=int, default=48, help="faces are resized to size x size")
+    parser.add_argument("--val-blur", type=float, default=None, metavar="SIGMA",
+                        help="Gaussian-blur the val faces (sigma in pixels) to match blurred training faces; "
+                             "see benchmarks/fer_data_check.py")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--arch", choices=sorted(ARCHS), default="resnet18")
     parser.add_argument("--epochs", type=int, default=12)
@@ -141,7 +145,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train = fer_split(args.dataset, args.data, "train", size=args.size)
-    val = fer_split(args.dataset, args.data, "val", size=args.size)
+    val = fer_split(args.dataset, args.data, "val", size=args.size, blur=args.val_blur)
     classes = train.classes
     if args.limit:
         train, val = Subset(train, range(0, len(train), len(train) // args.limit)), Subset(val, range(args.limit))
@@ -155,8 +159,14 @@ def main() -> None:
         optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps, pct_start=0.15)
     start_epoch, checkpoint = 0, args.output / "checkpoint.pt"
+    # What must match for a checkpoint to be resumed (val settings and threads may differ).
+    recipe = {k: v for k, v in vars(args).items() if k in ("arch", "epochs", "batch_size", "lr", "optimizer", "seed",
+                                                             "limit", "dataset", "size")}
     if checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=True)
+        if state.get("recipe", recipe) != recipe:  # checkpoints without a recipe predate this check
+            sys.exit(f"error: {checkpoint} was written with {state.get('recipe')}, not {recipe}; "
+                     "delete it or pass another --output")
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -179,7 +189,7 @@ def main() -> None:
         preds, targets = evaluate(net, val)
         print(f"epoch {epoch + 1}: loss {loss.item():.3f}, train accuracy {correct / seen:.4f}, "
               f"val accuracy {accuracy(preds, targets):.4f}", flush=True)
-        torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
+        torch.save({"recipe": recipe, "net": net.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "epoch": epoch + 1}, checkpoint)
     preds, targets = evaluate(net, val)
     save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in net.state_dict().items()},
@@ -189,6 +199,7 @@ def main() -> None:
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "data"),
         "arch": args.arch,
         "epochs": args.epochs,
+        "val_blur": args.val_blur,
         "classes": list(classes),
         "train_images": len(train),
         "val_images": len(val),

@@ -143,3 +143,22 @@ def test_ablations_end_to_end(tmp_path: Path) -> None:
     assert [w["composite"] * w["structure"] > 0 for w in effective] == [False, False, False, False, True]
     assert all(np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1 for r in (*table1.values(), *table2.values()))
     assert "| FE off, skip off |" in (tmp_path / "res" / "ablations.md").read_text()
+
+
+def test_fer_data_check_finds_the_blur_of_the_training_faces(tmp_path: Path) -> None:
+    from scipy.ndimage import gaussian_filter
+
+    import fer_data_check
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for c in CLASSES:
+            (tmp_path / split / c).mkdir(parents=True)
+            for i in range(4):
+                face = rng.random((48, 48))
+                if split == "train":  # the training faces are blurred with sigma 2 (scipy, not torchvision)
+                    face = gaussian_filter(face, 2.0, mode="reflect")
+                PIL.Image.fromarray((face * 255).round().astype(np.uint8)).save(tmp_path / split / c / f"{i}.png")
+    results = fer_data_check.main(["--data", str(tmp_path), "--samples", "28", "--results", str(tmp_path / "res")])
+    assert results["matching_sigma"] == 2.0
+    assert results["rows"]["val"]["sharpness"] > 3 * results["rows"]["train"]["sharpness"]
