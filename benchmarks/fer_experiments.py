@@ -274,13 +274,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     args.results.mkdir(parents=True, exist_ok=True)
-    classifiers = {arch: frozen_classifier(arch, args.classifiers) for arch in ARCHS}
-    classifier_training = {}
-    for arch in ARCHS:
-        record = args.classifiers / f"fer-{arch}" / "training.json"
-        info = json.loads(record.read_text()) if record.is_file() else {}
-        classifier_training[arch] = {"epochs": info.get("epochs"), "val_accuracy": info.get("val_accuracy"),
-                                     "command": info.get("command")}
+    classifiers: dict[str, FrozenClassifier] = {}
+
+    def classifier(arch: str) -> FrozenClassifier:  # loaded when first needed: IFER training needs none
+        if arch not in classifiers:
+            classifiers[arch] = frozen_classifier(arch, args.classifiers)
+        return classifiers[arch]
+
     classical = _classical()
     train_faces, val_faces = load_faces(args, "train"), load_faces(args, "val")
     classes = list(val_faces.classes)
@@ -289,7 +289,6 @@ def main(argv: list[str] | None = None) -> dict:
         "data": "FER2013" if args.data == DATA else f"{args.dataset} data set",
         "iterations": args.iterations,
         "val_blur": args.val_blur,
-        "classifier_training": classifier_training,
         "classes": classes,
         "train_images": len(train_faces),
         "val_images": len(val_faces),
@@ -305,11 +304,11 @@ def main(argv: list[str] | None = None) -> dict:
         training: dict[str, dict] = {}
         runs = [("IFER (reconstruction only)", "3 IFER", "ifer", None)]
         runs += [(f"joint, guided by {ARCHS[a]}", "4 joint" if a == "resnet18" else "5 joint (2nd classifier)",
-                  f"joint-{a}", classifiers[a]) for a in ARCHS]
+                  f"joint-{a}", a) for a in ARCHS]
         for name, scheme, tag, guide in runs:
             print(f"[{protocol}] training {name}", flush=True)
-            model, record = train_enhancer(args.work / protocol / tag, train_faces, protocol, guide,
-                                           iterations=args.iterations)
+            model, record = train_enhancer(args.work / protocol / tag, train_faces, protocol,
+                                           classifier(guide) if guide else None, iterations=args.iterations)
             enhancers[name], training[name] = (scheme, model), record
         enhanced = {name: apply(method, low) for name, (_, method) in tqdm(enhancers.items(), desc="enhance", leave=False)}
         quality = {
@@ -324,9 +323,9 @@ def main(argv: list[str] | None = None) -> dict:
             "training": {n: {"loss_weights": r["config"]["loss_weights"], "last": r["last"]} for n, r in training.items()},
             "classifiers": {},
         }
-        for arch, classifier in classifiers.items():
-            preds = {"normal light": predict(classifier, normal)}
-            preds.update({name: predict(classifier, images) for name, images in enhanced.items()})
+        for arch in ARCHS:
+            preds = {"normal light": predict(classifier(arch), normal)}
+            preds.update({name: predict(classifier(arch), images) for name, images in enhanced.items()})
             acc_normal, acc_low = accuracy(preds["normal light"], labels), accuracy(preds["none (low light)"], labels)
             rows = {}
             for name, p in preds.items():
@@ -349,6 +348,11 @@ def main(argv: list[str] | None = None) -> dict:
                 classes,
             )
         results["protocols"][protocol] = pr
+    results["classifier_training"] = {}
+    for arch in ARCHS:
+        record = args.classifiers / f"fer-{arch}" / "training.json"
+        info = json.loads(record.read_text()) if record.is_file() else {}
+        results["classifier_training"][arch] = {k: info.get(k) for k in ("epochs", "val_blur", "val_accuracy", "command")}
     (args.results / "fer_experiments.json").write_text(json.dumps(results, indent=1) + "\n")
     write_markdown(args.results / "fer_experiments.md", results)
     plot_schemes(args.results / "fer_schemes.png", results)
