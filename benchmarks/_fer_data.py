@@ -28,6 +28,7 @@ def fer_split(
     if blur:
         radius = int(3 * blur + 0.5)
         steps.append(v2.GaussianBlur(2 * radius + 1, sigma=(blur, blur)))
+        steps.append(v2.Lambda(lambda x: x.clamp(0, 1)))  # float rounding may step just past 1
     resize = v2.Compose(steps) if steps else None
     if dataset == "rafdb":
         return RAFDB(root, split="train" if split == "train" else "test", transform=resize)

@@ -97,7 +97,7 @@ def check_image(
         hint = " (did you pass 0-255 values?)" if hi_v > 2.0 else ""
         raise ValueError(
             f"`{name}` expected values in {allowed}, got range "
-            f"[{lo_v:.4g}, {hi_v:.4g}]{hint}"
+            f"[{lo_v:.8g}, {hi_v:.8g}]{hint}"  # 8 digits: 1.0000001 must not read as 1
         )
     return x
 
