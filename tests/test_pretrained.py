@@ -21,6 +21,18 @@ class TestBuiltins:
         out = net.eval()(torch.rand(1, 3, 33, 41) * 0.2)
         assert out.shape == (1, 3, 33, 41)
 
+    @pytest.mark.parametrize("name", sorted(list_pretrained()))
+    def test_every_builtin_is_complete_and_brightens(self, name: str) -> None:
+        folder = Path(__import__("llenhance").__file__).parent / "weights" / name
+        card = (folder / "README.md").read_text()
+        assert card.startswith("---\n") and "license:" in card.split("---")[1]  # Hub metadata
+        assert (folder / "config.json").is_file() and (folder / "summary.json").is_file()
+        assert list_pretrained()[name]["command"]  # the record says how to reproduce it
+        net = LLENet.from_pretrained(name).eval()
+        dark = torch.linspace(0.02, 0.15, 3 * 40 * 40).reshape(1, 3, 40, 40)
+        with torch.no_grad():
+            assert float(net(dark).mean()) > 2 * float(dark.mean())
+
     def test_unknown_name(self) -> None:
         with pytest.raises(FileNotFoundError, match="not a folder, a built-in .*llenet-sice"):
             LLENet.from_pretrained("no-such-weights")

@@ -109,7 +109,7 @@ def _train(args: argparse.Namespace) -> int:
 
     enhancer = _enhancer(args)
     try:
-        reconstruction = ReconstructionLoss(perceptual=args.perceptual_weight)
+        reconstruction = ReconstructionLoss(perceptual=args.perceptual_weight, color=args.color_weight)
     except RuntimeError as err:
         raise CLIError(f"{err} On the command line: --perceptual-weight 0.") from err
     trainer = FERGuidedTrainer(
@@ -252,6 +252,9 @@ def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations
     p.add_argument("--clip-grad-norm", type=float, default=None)
     p.add_argument("--perceptual-weight", type=float, default=1.0,
                    help="wp of the VGG-16 perceptual term; 0 where VGG weights are unavailable")
+    p.add_argument("--color-weight", type=float, default=0.5,
+                   help="wc of the colour term (default %(default)s, the paper's); 0 for grayscale data such as "
+                        "FER2013, where hue is undefined")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="e.g. cpu, cuda, cuda:1")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")

@@ -89,3 +89,17 @@ class TestReconstructionLoss:
     def test_exception(self) -> None:
         with pytest.raises(ValueError, match="`pred` expected values in"):
             ReconstructionLoss(perceptual=0)(torch.full((1, 3, 8, 8), 200.0), torch.rand(1, 3, 8, 8))
+
+
+def test_grayscale_targets_warn_once_that_the_colour_term_is_ill_posed() -> None:
+    import warnings
+
+    loss = ReconstructionLoss(perceptual=0)
+    gray = torch.rand(2, 1, 16, 16).expand(-1, 3, -1, -1)
+    with pytest.warns(UserWarning, match="grayscale.*color=0"):
+        loss(torch.rand(2, 3, 16, 16), gray)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss(torch.rand(2, 3, 16, 16), gray)  # once per loss module
+        ReconstructionLoss(perceptual=0)(torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16))  # colour: silent
+        ReconstructionLoss(perceptual=0, color=0)(torch.rand(2, 3, 16, 16), gray)  # term off: silent

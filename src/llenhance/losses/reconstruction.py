@@ -7,6 +7,7 @@ L_rec = w1 L1 + w2 L2 + w3 L                     (Eq. 11)
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -106,6 +107,7 @@ class ReconstructionLoss(nn.Module):
             structure=structure,
         )
         self.circular_hue = circular_hue
+        self._warned_gray = False
         self.perceptual = (
             PerceptualLoss(feature_net=feature_net, normalize=normalize_features)
             if self.weights.effective()["perceptual"] > 0
@@ -123,6 +125,14 @@ class ReconstructionLoss(nn.Module):
             "perceptual": lambda: self.perceptual(pred, target),  # type: ignore[misc]
             "structure": lambda: ssim_loss(pred, target),
         }
+        if self.weights.effective()["color"] > 0 and not self._warned_gray and _is_gray(target):
+            self._warned_gray = True
+            warnings.warn(
+                "ReconstructionLoss: the targets are grayscale (R = G = B), where hue is undefined; the colour "
+                "term then mostly pushes hue noise and can stall training. Pass color=0 for grayscale data.",
+                UserWarning,
+                stacklevel=2,
+            )
         out: dict[str, torch.Tensor] = {}
         total = pred.new_zeros(())
         for name, weight in self.weights.effective().items():
@@ -134,3 +144,11 @@ class ReconstructionLoss(nn.Module):
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.terms(pred, target)["total"]
+
+
+def _is_gray(target: torch.Tensor) -> bool:
+    """Every pixel of every image has R = G = B (to 8-bit precision)."""
+    if torch.compiler.is_compiling() or target.shape[-3] != 3:
+        return False
+    t = target.detach()
+    return bool(((t[..., 0:1, :, :] - t).abs() < 1 / 512).all())
