@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
         "|---|---|---|",
     ]
     lines += [f"| {n} | {r['psnr']:.2f} | {r['ssim']:.4f} |" for n, r in tables["table2"].items()]
-    (args.results / "ablations.md").write_text("\n".join(lines) + "\n")
+    (args.results / "ablations.md").write_text("\n".join(lines).replace(str(Path.home()), "~") + "\n")
     print("\n".join(lines))
     return results
 

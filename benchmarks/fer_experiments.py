@@ -257,7 +257,7 @@ def write_markdown(path: Path, results: dict) -> None:
             for name, row in methods.items():
                 lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in row["per_class_accuracy"]) + " |")
             lines.append("")
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines).replace(str(Path.home()), "~"))
 
 
 def main(argv: list[str] | None = None) -> dict:
