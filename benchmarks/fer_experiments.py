@@ -166,7 +166,7 @@ def plot_confusions(path: Path, title: str, matrices: dict[str, torch.Tensor], c
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices), 3.9), constrained_layout=True)
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices), 4.5), constrained_layout=True)
     for ax, (name, cm) in zip(axes, matrices.items()):
         rates = cm.float() / cm.sum(1, keepdim=True).clamp_min(1)
         ax.imshow(rates.numpy(), vmin=0, vmax=1, cmap="Blues")

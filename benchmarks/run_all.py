@@ -73,7 +73,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
 
 def val_blur(args: argparse.Namespace) -> float | None:
     """The blur ``fer-data-check`` found to match the val faces to the training faces, if it ran."""
-    check = args.results / "fer_data_check.json"
+    check = HERE.parent / args.results / "fer_data_check.json"
     return json.loads(check.read_text())["matching_sigma"] if check.is_file() else None
 
 
@@ -98,7 +98,8 @@ def main() -> None:
     args = parser.parse_args()
     base = Path.home() / ".cache" / "llenhance"
     args.work = args.work or (base / "quick" if args.quick else base)
-    args.results = HERE / "results" / "quick" if args.quick else HERE / "results"
+    # relative to the repository root, where the steps run: the tables then show portable commands
+    args.results = Path("benchmarks", "results", "quick") if args.quick else Path("benchmarks", "results")
     steps = args.steps or (QUICK_STEPS if args.quick else STEPS)
     if args.quick and set(steps) - set(QUICK_STEPS):
         parser.error(f"`--steps` {sorted(set(steps) - set(QUICK_STEPS))} have no quick form")
