@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from torchvision.transforms import v2
@@ -9,6 +10,21 @@ from torchvision.transforms import v2
 from llenhance.data import FER2013_CLASSES, RAFDB, FERFolder, FERPlus
 
 DATASETS = ("folder", "rafdb", "ferplus")
+#: The FER2013 copy the published numbers come from.
+FER2013 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013"
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, *, val_blur: bool = False) -> None:
+    """The data options every FER benchmark script takes: ``--data``, ``--dataset``, ``--size``
+    and, with ``val_blur``, ``--val-blur``."""
+    parser.add_argument("--data", type=Path, default=FER2013, help="data set root (default: ../shared/data/fer2013)")
+    parser.add_argument("--dataset", choices=DATASETS, default="folder",
+                        help="folder: root/{train,val}/<class>/ (FER2013); rafdb: RAF-DB basic; ferplus: FERPlus")
+    parser.add_argument("--size", type=int, default=48, help="faces are resized to size x size")
+    if val_blur:
+        parser.add_argument("--val-blur", type=float, default=None, metavar="SIGMA",
+                            help="Gaussian-blur the val faces (sigma in pixels; in the experiments before "
+                                 "darkening) to match blurred training faces; see benchmarks/fer_data_check.py")
 
 
 def fer_split(

@@ -28,9 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _fer_data import DATASETS, fer_split  # noqa: E402
+from _fer_data import add_data_arguments, fer_split  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013"
 RESULTS = Path(__file__).resolve().parent / "results"
 SIGMAS = (1.0, 2.0, 2.5, 3.0, 3.5, 4.0)
 
@@ -46,9 +45,7 @@ def measure(data, indices: list[int]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--dataset", choices=DATASETS, default="folder")
-    parser.add_argument("--size", type=int, default=48)
+    add_data_arguments(parser)
     parser.add_argument("--samples", type=int, default=1000, help="faces sampled per split")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)

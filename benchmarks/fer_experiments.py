@@ -55,7 +55,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
-from _fer_data import DATASETS, fer_split  # noqa: E402
+from _fer_data import FER2013, add_data_arguments, fer_split  # noqa: E402
 from train_fer_classifier import MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import FERGuidedTrainer, FrozenClassifier, LLENet, LowLightSynth, llenet_s  # noqa: E402
@@ -64,7 +64,6 @@ from llenhance.data import SyntheticLowLight  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
 from llenhance.metrics import accuracy, confusion_matrix, per_class_accuracy, psnr, recovered_fraction, ssim  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 PROTOCOLS: dict[str, dict[str, bool]] = {"paper": {}, "realistic": {"noise": True, "quantize": True}}
@@ -262,13 +261,7 @@ def write_markdown(path: Path, results: dict) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA, help="data set root (default: ../shared/data/fer2013)")
-    parser.add_argument("--dataset", choices=DATASETS, default="folder",
-                        help="folder: root/{train,val}/<class>/ (FER2013); rafdb: RAF-DB basic; ferplus: FERPlus")
-    parser.add_argument("--size", type=int, default=48, help="faces are resized to size x size")
-    parser.add_argument("--val-blur", type=float, default=None, metavar="SIGMA",
-                        help="Gaussian-blur the val faces (sigma in pixels) before darkening, to match blurred "
-                             "training faces; see benchmarks/fer_data_check.py")
+    add_data_arguments(parser, val_blur=True)
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-resnet18/ and fer-vgg/ (train_fer_classifier.py outputs)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-experiments",
@@ -297,7 +290,7 @@ def main(argv: list[str] | None = None) -> dict:
     classes = list(val_faces.classes)
     results: dict = {
         "command": ("python benchmarks/fer_experiments.py " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip(),
-        "data": "FER2013" if args.data == DATA else f"{args.dataset} data set",
+        "data": "FER2013" if args.data == FER2013 else f"{args.dataset} data set",
         "iterations": args.iterations,
         "val_blur": args.val_blur,
         "color_weight": args.color_weight,

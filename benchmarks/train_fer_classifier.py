@@ -42,10 +42,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from tqdm import tqdm
 
-from _fer_data import DATASETS, fer_split
+from _fer_data import add_data_arguments, fer_split
 from llenhance.metrics import accuracy, per_class_accuracy
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013"
 RESULTS = Path(__file__).resolve().parent / "results"
 # FER2013 faces are grayscale: one mean/std for the three identical channels.
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
@@ -125,13 +124,7 @@ def evaluate(net: nn.Module, data: TensorDataset, batch_size: int = 256) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA, help="data set root (default: ../shared/data/fer2013)")
-    parser.add_argument("--dataset", choices=DATASETS, default="folder",
-                        help="folder: root/{train,val}/<class>/ (FER2013); rafdb: RAF-DB basic; ferplus: FERPlus")
-    parser.add_argument("--size", type=int, default=48, help="faces are resized to size x size")
-    parser.add_argument("--val-blur", type=float, default=None, metavar="SIGMA",
-                        help="Gaussian-blur the val faces (sigma in pixels) to match blurred training faces; "
-                             "see benchmarks/fer_data_check.py")
+    add_data_arguments(parser, val_blur=True)
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--arch", choices=sorted(ARCHS), default="resnet18")
     parser.add_argument("--epochs", type=int, default=12)
