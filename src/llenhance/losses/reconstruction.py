@@ -107,7 +107,7 @@ class ReconstructionLoss(nn.Module):
             structure=structure,
         )
         self.circular_hue = circular_hue
-        self._warned_gray = False
+        self._gray_checked = False  # the grayscale check runs on the first call only, off the training hot path
         self.perceptual = (
             PerceptualLoss(feature_net=feature_net, normalize=normalize_features)
             if self.weights.effective()["perceptual"] > 0
@@ -125,14 +125,15 @@ class ReconstructionLoss(nn.Module):
             "perceptual": lambda: self.perceptual(pred, target),  # type: ignore[misc]
             "structure": lambda: ssim_loss(pred, target),
         }
-        if self.weights.effective()["color"] > 0 and not self._warned_gray and _is_gray(target):
-            self._warned_gray = True
-            warnings.warn(
-                "ReconstructionLoss: the targets are grayscale (R = G = B), where hue is undefined; the colour "
-                "term then mostly pushes hue noise and can stall training. Pass color=0 for grayscale data.",
-                UserWarning,
-                stacklevel=2,
-            )
+        if not self._gray_checked and self.weights.effective()["color"] > 0:
+            self._gray_checked = True
+            if _is_gray(target):
+                warnings.warn(
+                    "ReconstructionLoss: the targets are grayscale (R = G = B), where hue is undefined; the colour "
+                    "term then mostly pushes hue noise and can stall training. Pass color=0 for grayscale data.",
+                    UserWarning,
+                    stacklevel=2,
+                )
         out: dict[str, torch.Tensor] = {}
         total = pred.new_zeros(())
         for name, weight in self.weights.effective().items():
