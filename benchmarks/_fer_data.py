@@ -14,38 +14,30 @@ DATASETS = ("folder", "rafdb", "ferplus")
 FER2013 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013"
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, val_blur: bool = False) -> None:
-    """The data options every FER benchmark script takes: ``--data``, ``--dataset``, ``--size``
-    and, with ``val_blur``, ``--val-blur``."""
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data options every FER benchmark script takes: ``--data``, ``--dataset``, ``--size``."""
     parser.add_argument("--data", type=Path, default=FER2013, help="data set root (default: ../shared/data/fer2013)")
     parser.add_argument("--dataset", choices=DATASETS, default="folder",
-                        help="folder: root/{train,val}/<class>/ (FER2013); rafdb: RAF-DB basic; ferplus: FERPlus")
+                        help="folder: root/{train,val}/<class>/ (FER2013, 7 classes); rafdb: RAF-DB basic; "
+                             "ferplus: FERPlus majority vote, 8 classes (root/labels.csv over the FER2013 folders, "
+                             "or FERPlus's own fer2013new.csv layout)")
     parser.add_argument("--size", type=int, default=48, help="faces are resized to size x size")
-    if val_blur:
-        parser.add_argument("--val-blur", type=float, default=None, metavar="SIGMA",
-                            help="Gaussian-blur the val faces (sigma in pixels; in the experiments before "
-                                 "darkening) to match blurred training faces; see benchmarks/fer_data_check.py")
 
 
 def fer_split(
-    dataset: str, root: Path, split: str, *, size: int | None = None, blur: float | None = None
+    dataset: str, root: Path, split: str, *, size: int | None = None
 ) -> FERFolder | RAFDB | FERPlus:
-    """``split`` ("train" or "val") of a FER data set; faces resized to ``size`` x ``size`` when given,
-    then Gaussian-blurred with standard deviation ``blur`` (pixels) when given.
+    """``split`` ("train" or "val") of a FER data set; faces resized to ``size`` x ``size`` when given.
 
     - ``folder``: ``root/<split>/<class>/`` (FER2013 layout; FER2013 label
       order when the class folders are FER2013's, else alphabetical);
     - ``rafdb``: the RAF-DB ``basic`` folder; "val" is RAF-DB's test split;
-    - ``ferplus``: the FERPlus data folder (``fer2013new.csv``, majority vote).
+    - ``ferplus``: ``labels.csv`` over the FER2013 folders or FERPlus's own folder (majority vote,
+      ties dropped).
     """
     if dataset not in DATASETS:
         raise ValueError(f"`dataset` expected one of {DATASETS}, got {dataset!r}")
-    steps = [v2.Resize((size, size), antialias=True)] if size else []
-    if blur:
-        radius = int(3 * blur + 0.5)
-        steps.append(v2.GaussianBlur(2 * radius + 1, sigma=(blur, blur)))
-        steps.append(v2.Lambda(lambda x: x.clamp(0, 1)))  # float rounding may step just past 1
-    resize = v2.Compose(steps) if steps else None
+    resize = v2.Resize((size, size), antialias=True) if size else None
     if dataset == "rafdb":
         return RAFDB(root, split="train" if split == "train" else "test", transform=resize)
     if dataset == "ferplus":

@@ -1,15 +1,17 @@
 """Train a normal-light FER classifier for 48x48 faces on FER2013.
 
-Two architectures, both trained from scratch on ``fer2013/train`` (grayscale
+Three architectures, trained from scratch on ``fer2013/train`` (grayscale
 faces repeated to 3 channels, FER2013 label order) and evaluated on
-``fer2013/val``:
+``fer2013/val`` (or on FERPlus, ``--dataset ferplus``):
 
 - ``resnet18``: torchvision's ResNet-18 with a 3x3 stride-2 first
   convolution (instead of 7x7) and its max-pool, so layer1 works at 12x12
   (the baseline classifier of the experiments);
 - ``vgg``: a plain VGG-style network (four blocks of two 3x3 conv + BN + ReLU,
   max-pool after each, global pooling, linear head), no residual connections:
-  the second, different classifier.
+  the second, different classifier;
+- ``convnext_atto``: timm's ConvNeXt-atto (depthwise 7x7 convs, LayerNorm,
+  GELU) with a 2x2 patch stem: a third family.
 
 AdamW (weight decay 0.05) with a one-cycle schedule, label smoothing 0.1,
 random crops (reflect padding 4) and horizontal flips. Seeded; a checkpoint
@@ -22,8 +24,10 @@ Writes ``OUTPUT/model.safetensors`` (fp16), ``OUTPUT/checkpoint.pt``,
 ``OUTPUT/training.json`` and (full runs on the default data)
 ``benchmarks/results/fer_classifier_<arch>.json``.
 
-``--dataset rafdb`` / ``ferplus`` with ``--data`` trains on RAF-DB basic or
-FERPlus instead, at ``--size``.
+``--dataset ferplus`` trains on FERPlus (8 classes, majority vote, ties
+dropped; ``labels.csv`` of the default data folder); ``--dataset rafdb`` with
+``--data`` on RAF-DB basic. Result files are named
+``fer_classifier_<arch>.json`` (FER2013) or ``fer_classifier_<dataset>_<arch>.json``.
 """
 
 from __future__ import annotations
@@ -76,7 +80,14 @@ class FERVGG(nn.Module):
         return self.head(self.features(x))
 
 
-ARCHS = {"resnet18": fer_resnet18, "vgg": FERVGG}
+def fer_convnext_atto(num_classes: int = 7) -> nn.Module:
+    """timm's ConvNeXt-atto with a 2x2 patch stem (instead of 4x4), so its stages run at 24, 12, 6, 3 px."""
+    import timm  # the dev extra
+
+    return timm.create_model("convnext_atto", num_classes=num_classes, patch_size=2)
+
+
+ARCHS = {"resnet18": fer_resnet18, "vgg": FERVGG, "convnext_atto": fer_convnext_atto}
 
 
 def load_classifier(arch: str, weights: str | Path) -> nn.Module:
@@ -124,7 +135,7 @@ def evaluate(net: nn.Module, data: TensorDataset, batch_size: int = 256) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_data_arguments(parser, val_blur=True)
+    add_data_arguments(parser)
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--arch", choices=sorted(ARCHS), default="resnet18")
     parser.add_argument("--epochs", type=int, default=12)
@@ -138,7 +149,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train = fer_split(args.dataset, args.data, "train", size=args.size)
-    val = fer_split(args.dataset, args.data, "val", size=args.size, blur=args.val_blur)
+    val = fer_split(args.dataset, args.data, "val", size=args.size)
     classes = train.classes
     if args.limit:
         train, val = Subset(train, range(0, len(train), len(train) // args.limit)), Subset(val, range(args.limit))
@@ -192,7 +203,7 @@ def main() -> None:
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "data"),
         "arch": args.arch,
         "epochs": args.epochs,
-        "val_blur": args.val_blur,
+        "dataset": args.dataset,
         "classes": list(classes),
         "train_images": len(train),
         "val_images": len(val),
@@ -204,7 +215,8 @@ def main() -> None:
     (args.output / "training.json").write_text(json.dumps(result, indent=2) + "\n")
     if not args.limit:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"fer_classifier_{args.arch}.json").write_text(json.dumps(result, indent=2) + "\n")
+        name = args.arch if args.dataset == "folder" else f"{args.dataset}_{args.arch}"
+        (RESULTS / f"fer_classifier_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ class TestFERFolder:
 
     def test_shared_fer2013(self) -> None:
         data = FERFolder(shared_data("fer2013", "val"), classes=FER2013_CLASSES)
-        assert len(data) == 3589
+        assert len(data) == 3579  # FERPlus's PublicTest faces: 3,589 less 10 that are not faces
         counts = np.bincount(data.targets, minlength=7)
         assert (counts > 0).all()
 
@@ -84,7 +84,7 @@ class TestFERPlus:
             "Training,fer0000000.png,4,0,0,1,0,0,0,0,0,5\n",   # NF wins -> dropped
             "Training,fer0000001.png,0,6,2,0,0,0,0,2,0,0\n",   # happiness
             "Training,,10,0,0,0,0,0,0,0,0,0\n",                # no image -> dropped
-            "Training,fer0000003.png,3,0,3,0,0,0,0,0,0,0\n",   # tie -> first column, neutral
+            "Training,fer0000003.png,3,0,3,0,0,0,0,0,0,0\n",   # tie -> dropped
             "PublicTest,fer0000004.png,0,0,0,0,0,0,1,9,0,0\n",  # contempt
         ]
         (tmp_path / "fer2013new.csv").write_text(header + "".join(rows))
@@ -92,8 +92,45 @@ class TestFERPlus:
             _gray(tmp_path / "FER2013Train" / f"{name}.png")
         _gray(tmp_path / "FER2013Valid" / "fer0000004.png")
         train = FERPlus(tmp_path, split="train")
-        assert train.targets == [1, 0] and train.dropped == 2
+        assert train.targets == [1] and train.dropped == 3
         assert FERPlus(tmp_path, split="val").targets == [FERPLUS_CLASSES.index("contempt")]
+
+    def test_shared_layout(self, tmp_path: Path) -> None:
+        votes = "ferplus_neutral,ferplus_happiness,ferplus_surprise,ferplus_sadness,ferplus_anger,ferplus_disgust," \
+                "ferplus_fear,ferplus_contempt,ferplus_unknown,ferplus_NF"
+        rows = [
+            "fer0000000.png,train,sad,0,1,0,0,7,0,0,0,0,2,0\n",   # sadness
+            "fer0000001.png,train,happy,0,0,4,4,0,0,0,0,0,2,0\n",  # tie -> dropped
+            "fer0000002.png,train,angry,0,0,0,0,0,2,0,0,0,8,0\n",  # unknown wins -> dropped
+            "fer0000003.png,val,angry,0,0,0,0,0,0,0,0,6,0,4\n",    # contempt
+        ]
+        (tmp_path / "labels.csv").write_text(f"image,split,fer2013_label,label_ambiguous,{votes}\n" + "".join(rows))
+        _gray(tmp_path / "train" / "sad" / "fer0000000.png")
+        _gray(tmp_path / "val" / "angry" / "fer0000003.png")
+        train = FERPlus(tmp_path, split="train")
+        assert train.targets == [FERPLUS_CLASSES.index("sadness")] and train.dropped == 2
+        assert train.samples[0][0] == tmp_path / "train" / "sad" / "fer0000000.png"
+        assert FERPlus(tmp_path, split="val").targets == [FERPLUS_CLASSES.index("contempt")]
+        with pytest.raises(ValueError, match="'test' is not in"):
+            FERPlus(tmp_path, split="test")
+        (tmp_path / "labels.csv").write_text("image,split\nfer0000000.png,train\n")
+        with pytest.raises(ValueError, match="expected columns"):
+            FERPlus(tmp_path)
+
+    def test_shared_ferplus(self) -> None:
+        # independent count: a unique top vote among the ten columns that is one of the eight emotions
+        import csv
+
+        rows = list(csv.DictReader(shared_data("fer2013", "labels.csv").open()))
+        columns = [c for c in rows[0] if c.startswith("ferplus_")]
+        expected = np.zeros(8, int)
+        for row in rows:
+            votes = np.array([int(row[c]) for c in columns])
+            if row["split"] == "val" and (votes == votes.max()).sum() == 1 and votes.argmax() < 8:
+                expected[votes.argmax()] += 1
+        data = FERPlus(shared_data("fer2013"), split="val")
+        assert len(data) == expected.sum() == 3396
+        np.testing.assert_array_equal(np.bincount(data.targets, minlength=8), expected)
 
     def test_errors(self, tmp_path: Path) -> None:
         with pytest.raises(FileNotFoundError, match="fer2013new.csv"):

@@ -135,44 +135,95 @@ class RAFDB(_LabelledImages):
 class FERPlus(_LabelledImages):
     """FERPlus labels over FER2013 images, majority vote (as the paper uses it).
 
-    Layout (as produced by the FERPlus repository's ``generate_training_data.py``):
-    ``root/fer2013new.csv`` and the images in ``root/FER2013Train``,
-    ``FER2013Valid``, ``FER2013Test``. Each row's label is the emotion with
-    the most votes among the eight of ``FERPLUS_CLASSES``; rows without an
-    image name, and rows whose top vote is "unknown" or "not a face", are
-    left out, as in FERPlus's own majority mode. Ties go to the first class
-    in column order. ``dropped`` counts the rows left out.
+    Two layouts are read:
+
+    - FERPlus's own (as its ``generate_training_data.py`` writes it):
+      ``root/fer2013new.csv`` with columns ``Usage, Image name`` and the ten
+      vote counts, images in ``root/FER2013Train``, ``FER2013Valid``,
+      ``FER2013Test``;
+    - one label file over FER2013 class folders: ``root/labels.csv`` with
+      columns ``image, split, fer2013_label`` and ``ferplus_<column>`` for the
+      ten vote counts, images in ``root/<split>/<fer2013_label>/<image>``
+      (splits ``train`` and ``val``).
+
+    Each face's label is the column with the most of the ten votes. A face is
+    left out when that column is "unknown" or "not a face", when the top count
+    is shared by two or more columns (a tie has no majority), or when it has
+    no image name. ``dropped`` counts the faces left out.
 
     Args:
         root: the FERPlus data folder.
-        split: ``"train"``, ``"val"`` or ``"test"``.
+        split: ``"train"``, ``"val"`` or ``"test"`` (``"test"`` only in FERPlus's layout).
         transform: applied to each float image.
+
+    Raises:
+        FileNotFoundError: neither label file exists, or a listed image is missing.
+        ValueError: unknown ``split``, a malformed row, or no usable rows.
     """
 
     _USAGE = {"train": ("Training", "FER2013Train"), "val": ("PublicTest", "FER2013Valid"),
               "test": ("PrivateTest", "FER2013Test")}
+    _VOTES = (*FERPLUS_CLASSES, "unknown", "NF")
 
     def __init__(self, root: str | Path, *, split: str = "train", transform: Callable | None = None) -> None:
         root = Path(root)
         if split not in self._USAGE:
             raise ValueError(f"`split` expected one of {sorted(self._USAGE)}, got {split!r}")
-        csv_path = root / "fer2013new.csv"
-        if not csv_path.is_file():
-            raise FileNotFoundError(f"`root` expected {csv_path}, which does not exist")
-        usage, folder = self._USAGE[split]
+        shared, original = root / "labels.csv", root / "fer2013new.csv"
+        if shared.is_file():
+            csv_path, rows = shared, self._shared_rows(shared, root, split)
+        elif original.is_file():
+            csv_path, rows = original, self._original_rows(original, root, split)
+        else:
+            raise FileNotFoundError(f"`root` expected {shared} or {original}, neither exists")
         samples, self.dropped = [], 0
+        for path, votes in rows:
+            top = max(votes)
+            label = votes.index(top)
+            if path is None or votes.count(top) > 1 or label >= len(FERPLUS_CLASSES):
+                self.dropped += 1
+                continue
+            samples.append((path, label))
+        if not samples:
+            raise ValueError(f"`split` {split!r} has no usable rows in {csv_path}")
+        super().__init__(samples, FERPLUS_CLASSES, transform, listing=csv_path)
+
+    @classmethod
+    def _original_rows(cls, csv_path: Path, root: Path, split: str) -> list[tuple[Path | None, list[int]]]:
+        usage, folder = cls._USAGE[split]
+        rows = []
         with csv_path.open(newline="") as f:
             for row_no, row in enumerate(csv.reader(f), start=1):
                 if row_no == 1 or not row or row[0] != usage:
                     continue
                 if len(row) < 12:
                     raise ValueError(f"{csv_path}:{row_no}: expected 12 columns, got {len(row)}")
-                name, votes = row[1].strip(), [int(v) for v in row[2:12]]
-                top = max(range(10), key=lambda i: (votes[i], -i))
-                if not name or top >= len(FERPLUS_CLASSES):
-                    self.dropped += 1
+                name = row[1].strip()
+                rows.append((root / folder / name if name else None, _votes(row[2:12], csv_path, row_no)))
+        return rows
+
+    @classmethod
+    def _shared_rows(cls, csv_path: Path, root: Path, split: str) -> list[tuple[Path | None, list[int]]]:
+        if split == "test":
+            raise ValueError(f"`split` 'test' is not in {csv_path} (it holds 'train' and 'val')")
+        columns = [f"ferplus_{name}" for name in cls._VOTES]
+        rows = []
+        with csv_path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ("image", "split", "fer2013_label", *columns) if c not in (reader.fieldnames or ())]
+            if missing:
+                raise ValueError(f"{csv_path}: expected columns {missing}, not in the header")
+            for row_no, row in enumerate(reader, start=2):
+                if row["split"] != split:
                     continue
-                samples.append((root / folder / name, top))
-        if not samples:
-            raise ValueError(f"`split` {split!r} has no usable rows in {csv_path}")
-        super().__init__(samples, FERPLUS_CLASSES, transform, listing=csv_path)
+                name = row["image"].strip()
+                path = root / split / row["fer2013_label"] / name if name else None
+                rows.append((path, _votes([row[c] for c in columns], csv_path, row_no)))
+        return rows
+
+
+def _votes(cells: Sequence[str], csv_path: Path, row_no: int) -> list[int]:
+    try:
+        return [int(v) for v in cells]
+    except ValueError:
+        raise ValueError(f"{csv_path}:{row_no}: expected ten vote counts, got {list(cells)}") from None
