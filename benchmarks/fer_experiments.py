@@ -33,8 +33,9 @@ of every enhanced face against its normal-light face.
 Run (after both classifiers exist; ``run_all.py`` chains everything):
     python benchmarks/fer_experiments.py --classifiers ~/.cache/llenhance
 
-Writes ``fer_experiments.{json,md}``, ``fer_schemes.png`` and
-``fer_confusion_<protocol>_<arch>.png`` under ``--results``; trained enhancers
+Writes ``NAME.{json,md}``, ``NAME_schemes.png`` and
+``NAME_confusion_<protocol>_<arch>.png`` under ``--results`` (``--name``, default
+``fer_experiments``); trained enhancers
 (with resumable checkpoints) under ``--work``.
 """
 
@@ -72,13 +73,19 @@ TRAIN_SEED = 0  # darkening, crops/flips and batch order of the training pairs
 ARCHS = {"resnet18": "ResNet-18", "vgg": "VGG-style CNN"}
 
 
-def frozen_classifier(arch: str, root: Path) -> FrozenClassifier:
-    """The normal-light classifier ``arch`` from ``root/fer-<arch>/model.safetensors``, frozen."""
-    path = root / f"fer-{arch}" / "model.safetensors"
+def classifier_folder(arch: str, root: Path, dataset: str = "folder") -> Path:
+    """Where ``train_fer_classifier.py`` runs are expected: ``root/fer-<arch>`` (FER2013) or ``root/<dataset>-<arch>``."""
+    return root / (f"fer-{arch}" if dataset == "folder" else f"{dataset}-{arch}")
+
+
+def frozen_classifier(arch: str, root: Path, dataset: str = "folder") -> FrozenClassifier:
+    """The normal-light classifier ``arch`` from ``classifier_folder(...)/model.safetensors``, frozen."""
+    path = classifier_folder(arch, root, dataset) / "model.safetensors"
     if not path.is_file():
+        data = "" if dataset == "folder" else f" --dataset {dataset}"
         raise FileNotFoundError(
             f"`--classifiers` expected {path}; train it with "
-            f"python benchmarks/train_fer_classifier.py --arch {arch} --output {path.parent}"
+            f"python benchmarks/train_fer_classifier.py --arch {arch}{data} --output {path.parent}"
         )
     net = load_classifier(arch, path)
     stages = None  # ResNet-18: layer1..layer4, found automatically
@@ -89,7 +96,7 @@ def frozen_classifier(arch: str, root: Path) -> FrozenClassifier:
 
 def load_faces(args: argparse.Namespace, split: str) -> Dataset:
     """The ``split`` faces of ``--data``; with ``--limit``, about that many (every k-th, all classes kept)."""
-    data = fer_split(args.dataset, args.data, split, size=args.size, blur=args.val_blur if split == "val" else None)
+    data = fer_split(args.dataset, args.data, split, size=args.size)
     if args.limit is not None and args.limit < len(data):
         data.samples = data.samples[:: max(1, len(data) // args.limit)][: args.limit]
     return data
@@ -110,15 +117,16 @@ def train_enhancer(
     *,
     iterations: int,
     color_weight: float = 0.0,
+    seed: int = TRAIN_SEED,
 ) -> tuple[LLENet, dict]:
     """IFER (``classifier=None``) or joint training; reuses ``out/model`` when it exists, resumes checkpoints."""
     model_dir = out / "model"
     record_path = model_dir / "training.json"  # beside the weights: a complete run folder for export_builtin.py
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
-    torch.manual_seed(TRAIN_SEED)
+    torch.manual_seed(seed)
     enhancer = llenet_s()
-    train = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), flip=True, seed=TRAIN_SEED)
+    train = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), flip=True, seed=seed)
     trainer = FERGuidedTrainer(
         enhancer,
         classifier,
@@ -127,7 +135,7 @@ def train_enhancer(
         reconstruction=ReconstructionLoss(perceptual=0, color=color_weight),
         lr=3e-4,
         batch_size=32,
-        seed=TRAIN_SEED,
+        seed=seed,
         checkpoint_dir=out / "checkpoints",
         checkpoint_every=250,
     )
@@ -225,10 +233,8 @@ def write_markdown(path: Path, results: dict) -> None:
         "",
         f"Command: `{results['command']}`. Test faces: the val split, {results['val_images']} images, darkened "
         f"with seed {TEST_SEED}"
-        + (f" after a Gaussian blur of sigma {results['val_blur']} px (to match the blurred training faces, "
-           "see `fer_data_check.md`)" if results["val_blur"] else "")
         + f"; enhancers trained on {results['train_images']} train faces "
-        f"({results['iterations']} iterations, batch 32, Adam 3e-4, seed {TRAIN_SEED}, perceptual term off, "
+        f"({results['iterations']} iterations, batch 32, Adam 3e-4, seed {results['seed']}, perceptual term off, "
         f"colour weight {results['color_weight']}). "
         "Accuracy in %; recovered = (acc - acc_low) / (acc_normal - acc_low); PSNR (dB) / SSIM per image "
         "against the normal-light face, mean over the faces.",
@@ -261,7 +267,7 @@ def write_markdown(path: Path, results: dict) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_data_arguments(parser, val_blur=True)
+    add_data_arguments(parser)
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-resnet18/ and fer-vgg/ (train_fer_classifier.py outputs)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-experiments",
@@ -274,6 +280,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--protocols", nargs="+", choices=sorted(PROTOCOLS), default=list(PROTOCOLS))
     parser.add_argument("--limit", type=int, default=None, help="use about N train and N val faces (quick runs)")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=list(ARCHS),
+                        help="classifiers (each read from --classifiers/fer-<arch>, or <dataset>-<arch>)")
+    parser.add_argument("--seed", type=int, default=TRAIN_SEED, help="training seed of the enhancers")
+    parser.add_argument("--name", default="fer_experiments",
+                        help="stem of the result files (NAME.json, NAME.md, NAME_schemes.png, NAME_confusion_*.png)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -282,7 +293,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     def classifier(arch: str) -> FrozenClassifier:  # loaded when first needed: IFER training needs none
         if arch not in classifiers:
-            classifiers[arch] = frozen_classifier(arch, args.classifiers)
+            classifiers[arch] = frozen_classifier(arch, args.classifiers, args.dataset)
         return classifiers[arch]
 
     classical = _classical()
@@ -292,7 +303,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": ("python benchmarks/fer_experiments.py " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip(),
         "data": "FER2013" if args.data == FER2013 else f"{args.dataset} data set",
         "iterations": args.iterations,
-        "val_blur": args.val_blur,
+        "seed": args.seed,
         "color_weight": args.color_weight,
         "classes": classes,
         "train_images": len(train_faces),
@@ -309,12 +320,12 @@ def main(argv: list[str] | None = None) -> dict:
         training: dict[str, dict] = {}
         runs = [("IFER (reconstruction only)", "3 IFER", "ifer", None)]
         runs += [(f"joint, guided by {ARCHS[a]}", "4 joint" if a == "resnet18" else "5 joint (2nd classifier)",
-                  f"joint-{a}", a) for a in ARCHS]
+                  f"joint-{a}", a) for a in args.archs]
         for name, scheme, tag, guide in runs:
             print(f"[{protocol}] training {name}", flush=True)
-            model, record = train_enhancer(args.work / protocol / tag, train_faces, protocol,
+            model, record = train_enhancer(args.work / f"seed{args.seed}" / protocol / tag, train_faces, protocol,
                                            classifier(guide) if guide else None, iterations=args.iterations,
-                                           color_weight=args.color_weight)
+                                           color_weight=args.color_weight, seed=args.seed)
             enhancers[name], training[name] = (scheme, model), record
         enhanced = {name: apply(method, low) for name, (_, method) in tqdm(enhancers.items(), desc="enhance", leave=False)}
         quality = {
@@ -329,7 +340,7 @@ def main(argv: list[str] | None = None) -> dict:
             "training": {n: {"loss_weights": r["config"]["loss_weights"], "last": r["last"]} for n, r in training.items()},
             "classifiers": {},
         }
-        for arch in ARCHS:
+        for arch in args.archs:
             preds = {"normal light": predict(classifier(arch), normal)}
             preds.update({name: predict(classifier(arch), images) for name, images in enhanced.items()})
             acc_normal, acc_low = accuracy(preds["normal light"], labels), accuracy(preds["none (low light)"], labels)
@@ -348,21 +359,21 @@ def main(argv: list[str] | None = None) -> dict:
             own = "joint, guided by " + ARCHS[arch]
             shown = ["normal light", "none (low light)", "CLAHE", "IFER (reconstruction only)", own]
             plot_confusions(
-                args.results / f"fer_confusion_{protocol}_{arch}.png",
+                args.results / f"{args.name}_confusion_{protocol}_{arch}.png",
                 f"{results['data']} val, {protocol} protocol, classifier {ARCHS[arch]} (row-normalised)",
                 {n: torch.tensor(rows[n]["confusion_matrix"]) for n in shown if n in rows},
                 classes,
             )
         results["protocols"][protocol] = pr
     results["classifier_training"] = {}
-    for arch in ARCHS:
-        record = args.classifiers / f"fer-{arch}" / "training.json"
+    for arch in args.archs:
+        record = classifier_folder(arch, args.classifiers, args.dataset) / "training.json"
         info = json.loads(record.read_text()) if record.is_file() else {}
-        results["classifier_training"][arch] = {k: info.get(k) for k in ("epochs", "val_blur", "val_accuracy", "command")}
-    (args.results / "fer_experiments.json").write_text(json.dumps(results, indent=1) + "\n")
-    write_markdown(args.results / "fer_experiments.md", results)
-    plot_schemes(args.results / "fer_schemes.png", results)
-    print((args.results / "fer_experiments.md").read_text())
+        results["classifier_training"][arch] = {k: info.get(k) for k in ("epochs", "val_accuracy", "command")}
+    (args.results / f"{args.name}.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_markdown(args.results / f"{args.name}.md", results)
+    plot_schemes(args.results / f"{args.name}_schemes.png", results)
+    print((args.results / f"{args.name}.md").read_text())
     return results
 
 

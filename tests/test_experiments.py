@@ -1,4 +1,4 @@
-"""The experiment drivers (benchmarks/fer_experiments.py, ablations.py) end to end on tiny fixtures.
+"""The experiment drivers (benchmarks/fer_experiments.py, fer_transfer.py, ablations.py) end to end on tiny fixtures.
 
 The numbers they write are checked against values computed here independently
 (the classifier run by hand on the same dark faces, the recovered-fraction
@@ -57,8 +57,8 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
         "--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--work", str(tmp_path / "work"),
         "--results", str(tmp_path / "res"), "--iterations", "2", "--protocols", "paper",
     ])
-    for name in ("fer_experiments.json", "fer_experiments.md", "fer_schemes.png", "fer_confusion_paper_resnet18.png",
-                 "fer_confusion_paper_vgg.png"):
+    for name in ("fer_experiments.json", "fer_experiments.md", "fer_experiments_schemes.png",
+                 "fer_experiments_confusion_paper_resnet18.png", "fer_experiments_confusion_paper_vgg.png"):
         assert (tmp_path / "res" / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "res" / "fer_experiments.json").read_text()) == json.loads(json.dumps(results))
     protocol = results["protocols"]["paper"]
@@ -68,7 +68,7 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
     assert len(labels) == 35 and bool((low.mean((1, 2, 3)) < normal.mean((1, 2, 3))).all())
 
     # The classifier run here by hand on the same faces gives the reported accuracies.
-    for arch in ARCHS:
+    for arch in ("resnet18", "vgg"):
         net = load_classifier(arch, tmp_path / "clf" / f"fer-{arch}" / "model.safetensors")
         mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
         rows = protocol["classifiers"][arch]["methods"]
@@ -85,7 +85,7 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
                 assert row["recovered_fraction"] == pytest.approx(expected)
 
     # Quality of the IFER enhancer's output, recomputed with scikit-image's SSIM.
-    ifer = LLENet.from_pretrained(tmp_path / "work" / "paper" / "ifer" / "model").eval()
+    ifer = LLENet.from_pretrained(tmp_path / "work" / "seed0" / "paper" / "ifer" / "model").eval()
     with torch.no_grad():
         enhanced = ifer(low).clamp(0, 1)
     ref = np.mean([
@@ -100,12 +100,12 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
     assert protocol["training"]["IFER (reconstruction only)"]["loss_weights"]["cls"] == 0.0
 
     # A second call reuses the trained enhancers instead of training again.
-    before = (tmp_path / "work" / "paper" / "ifer" / "model" / "model.safetensors").stat().st_mtime_ns
+    before = (tmp_path / "work" / "seed0" / "paper" / "ifer" / "model" / "model.safetensors").stat().st_mtime_ns
     fer_experiments.main([
         "--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--work", str(tmp_path / "work"),
         "--results", str(tmp_path / "res"), "--iterations", "2", "--protocols", "paper",
     ])
-    assert (tmp_path / "work" / "paper" / "ifer" / "model" / "model.safetensors").stat().st_mtime_ns == before
+    assert (tmp_path / "work" / "seed0" / "paper" / "ifer" / "model" / "model.safetensors").stat().st_mtime_ns == before
 
 
 def test_fer_experiments_names_missing_classifier(tmp_path: Path) -> None:
@@ -145,20 +145,55 @@ def test_ablations_end_to_end(tmp_path: Path) -> None:
     assert "| FE off, skip off |" in (tmp_path / "res" / "ablations.md").read_text()
 
 
-def test_fer_data_check_finds_the_blur_of_the_training_faces(tmp_path: Path) -> None:
-    from scipy.ndimage import gaussian_filter
-
-    import fer_data_check
+def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
+    import fer_transfer
 
     rng = np.random.default_rng(0)
-    for split in ("train", "val"):
-        for c in CLASSES:
-            (tmp_path / split / c).mkdir(parents=True)
-            for i in range(4):
-                face = rng.random((48, 48))
-                if split == "train":  # the training faces are blurred with sigma 2 (scipy, not torchvision)
-                    face = gaussian_filter(face, 2.0, mode="reflect")
-                PIL.Image.fromarray((face * 255).round().astype(np.uint8)).save(tmp_path / split / c / f"{i}.png")
-    results = fer_data_check.main(["--data", str(tmp_path), "--samples", "28", "--results", str(tmp_path / "res")])
-    assert results["matching_sigma"] == 2.0
-    assert results["rows"]["val"]["sharpness"] > 3 * results["rows"]["train"]["sharpness"]
+    _faces(tmp_path / "fer", 4, rng)
+    _classifiers(tmp_path / "clf")
+    for arch in ARCHS:  # the record the table quotes
+        (tmp_path / "clf" / f"fer-{arch}" / "training.json").write_text(
+            json.dumps({"val_accuracy": 0.5, "command": f"train {arch}"}))
+    args = ["--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--work", str(tmp_path / "work"),
+            "--results", str(tmp_path / "res"), "--iterations", "2", "--seeds", "0", "1",
+            "--archs", "resnet18", "vgg"]
+    results = fer_transfer.main(args)
+    assert json.loads((tmp_path / "res" / "fer_transfer.json").read_text()) == json.loads(json.dumps(results))
+    faces = fer_split("folder", tmp_path / "fer", "val", size=48)
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    guided = "curve + LLENet, FER-guided by the other architectures"
+    for arch in ("resnet18", "vgg"):
+        net = load_classifier(arch, tmp_path / "clf" / f"fer-{arch}" / "model.safetensors")
+
+        def acc(x: torch.Tensor, labels: torch.Tensor, net: torch.nn.Module = net) -> float:
+            with torch.no_grad():
+                return float((net((x - mean) / std).argmax(1) == labels).float().mean())
+
+        # the global gamma row, recomputed here: mean grey 0.45 per face, then the classifier
+        low, normal, labels = fer_experiments.dark_test_set(faces, "realistic")
+        luma = (low * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1).mean((1, 2)).clamp(1e-4, 0.999)
+        gamma = low.clamp_min(0) ** (np.log(0.45) / luma.log()).view(-1, 1, 1, 1)
+        row = results["raw"]["global gamma (mean grey -> 0.45)"][arch][0]
+        acc_low, acc_normal = acc(low, labels), acc(normal, labels)
+        assert row["acc_realistic"] == pytest.approx(acc(gamma.clamp(0, 1), labels))
+        if acc_low != acc_normal:
+            assert row["recovered_realistic"] == pytest.approx((row["acc_realistic"] - acc_low) / (acc_normal - acc_low))
+        assert row["normal_change"] == pytest.approx(row["acc_normal"] - acc_normal)
+        # "none" changes nothing on well-lit faces
+        assert results["raw"]["none"][arch][0]["normal_change"] == 0.0
+        # the FER-guided enhancer held out for `arch` was guided by the other architecture only, once per seed
+        other = "vgg" if arch == "resnet18" else "resnet18"
+        for seed in (0, 1):
+            record = json.loads((tmp_path / "work" / f"guided-without-{arch}-seed{seed}" / "model" /
+                                 "training.json").read_text())
+            assert record["guides"] == [other] and record["config"]["loss_weights"]["cls"] == 1.0
+        assert len(results["raw"][guided][arch]) == 2
+        stats = results["held_out"][arch][guided]["acc_paper"]
+        values = [r["acc_paper"] for r in results["raw"][guided][arch]]
+        assert stats["mean"] == pytest.approx(np.mean(values)) and stats["sd"] == pytest.approx(np.std(values, ddof=1))
+    # the mean over held-out classifiers is the mean of the per-classifier means
+    for name in ("none", guided):
+        expected = np.mean([results["held_out"][a][name]["acc_paper"]["mean"] for a in ("resnet18", "vgg")])
+        assert results["mean_over_held_out"][name]["acc_paper"]["mean"] == pytest.approx(expected)
+    text = (tmp_path / "res" / "fer_transfer.md").read_text()
+    assert "## Held out: ResNet-18 (FER-guided enhancers guided by VGG-style CNN)" in text

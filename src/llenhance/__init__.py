@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llenhance import data, losses, metrics
-from llenhance.classifier import ClassifierPreprocess, FrozenClassifier
+from llenhance.classifier import ClassifierPreprocess, FrozenClassifier, FrozenEnsemble
 from llenhance.inference import enhance
 from llenhance.models import LLENet, llenet_b, llenet_s
 from llenhance.training import FERGuidedTrainer
@@ -17,6 +17,7 @@ __all__ = [
     "EnhancedClassifier",
     "FERGuidedTrainer",
     "FrozenClassifier",
+    "FrozenEnsemble",
     "LLENet",
     "LowLightSynth",
     "add_sensor_noise",

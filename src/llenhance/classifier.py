@@ -20,7 +20,7 @@ from torch import nn
 from llenhance._checks import PRED_RANGE_SLACK, check_image, check_logits
 from llenhance.losses.perceptual import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["ClassifierPreprocess", "FrozenClassifier", "find_stages"]
+__all__ = ["ClassifierPreprocess", "FrozenClassifier", "FrozenEnsemble", "find_stages"]
 
 _GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as PIL's "L" mode
 
@@ -205,3 +205,59 @@ class FrozenClassifier(nn.Module):
         """Logits of RGB images in [0, 1], (B, 3, H, W)."""
         check_image(images, "images", slack=PRED_RANGE_SLACK)
         return self._logits(self.classifier(self.preprocess(images)), images.shape[0])
+
+
+class FrozenEnsemble(FrozenClassifier):
+    """Several frozen classifiers read as one guide (train an enhancer for all of them at once).
+
+    The logits are the mean of the members' log-probabilities (the log of the
+    geometric mean of their class probabilities, up to a constant); the stage
+    features are every member's, in member order, so the feature loss sums
+    over the stages of all members. Every member must predict the same
+    classes in the same order.
+
+    Args:
+        members: ``FrozenClassifier`` modules (or plain classifiers, wrapped
+            with ImageNet normalisation and automatic stages).
+
+    Example:
+        >>> import torchvision
+        >>> guide = FrozenEnsemble([torchvision.models.resnet18(num_classes=7),
+        ...                         torchvision.models.resnet34(num_classes=7)])
+        >>> logits, features = guide.forward_features(torch.rand(2, 3, 64, 64))
+        >>> logits.shape, len(features)
+        (torch.Size([2, 7]), 8)
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        nn.Module.__init__(self)
+        if isinstance(members, nn.Module) or not isinstance(members, Sequence) or not members:
+            raise TypeError(f"`members` expected a non-empty list of classifiers, got {type(members).__name__}")
+        wrapped = [m if isinstance(m, FrozenClassifier) else FrozenClassifier(m) for m in members]
+        self.classifier = nn.ModuleList(wrapped)
+        self.stages = tuple(f"{i}.{stage}" for i, m in enumerate(wrapped) for stage in m.stages)
+
+    def train(self, mode: bool = True) -> FrozenEnsemble:
+        nn.Module.train(self, mode)
+        for member in self.classifier:
+            member.classifier.eval()
+        return self
+
+    def _combine(self, logits: list[torch.Tensor]) -> torch.Tensor:
+        classes = {x.shape[1] for x in logits}
+        if len(classes) > 1:
+            raise ValueError(f"`members` expected classifiers with the same classes, got class counts {sorted(classes)}")
+        return torch.stack([x.log_softmax(1) for x in logits]).mean(0)
+
+    def forward_features(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Combined logits and every member's stage features."""
+        logits, features = [], []
+        for member in self.classifier:
+            member_logits, member_features = member.forward_features(images)
+            logits.append(member_logits)
+            features.extend(member_features)
+        return self._combine(logits), features
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Combined logits."""
+        return self._combine([member(images) for member in self.classifier])

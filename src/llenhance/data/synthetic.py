@@ -8,7 +8,7 @@ import PIL.Image
 import torch
 from torch.utils.data import Dataset
 
-from llenhance._checks import check_image, check_positive_int
+from llenhance._checks import check_finite_number, check_image, check_positive_int
 from llenhance.data._io import to_float
 from llenhance.data._random import EpochSeeded, random_crop_flip
 from llenhance.transforms import LowLightSynth
@@ -45,6 +45,9 @@ class SyntheticLowLight(EpochSeeded, Dataset):
         seed: make crops, flips and darkening a function of (seed, epoch,
             index): with a seed, a test set is the same in every run. Without
             one, the global RNG is used.
+        normal_fraction: share of the pairs left well lit, ``low`` being the
+            normal image itself (drawn per pair): training on them teaches
+            an enhancer to leave well-lit input alone.
 
     Example:
         >>> base = [(torch.rand(3, 8, 8), 2)]
@@ -61,9 +64,13 @@ class SyntheticLowLight(EpochSeeded, Dataset):
         crop: int | None = None,
         flip: bool = False,
         seed: int | None = None,
+        normal_fraction: float = 0.0,
     ) -> None:
         if crop is not None:
             check_positive_int(crop, "crop")
+        self.normal_fraction = check_finite_number(normal_fraction, "normal_fraction")
+        if not 0.0 <= self.normal_fraction <= 1.0:
+            raise ValueError(f"`normal_fraction` expected a share in [0, 1], got {normal_fraction}")
         self.dataset = dataset
         self.synth = synth if synth is not None else LowLightSynth()
         self.crop, self.flip, self.seed = crop, flip, seed
@@ -83,7 +90,10 @@ class SyntheticLowLight(EpochSeeded, Dataset):
         (normal,) = random_crop_flip((normal,), self.crop, False, generator)
         if self.flip and bool(torch.rand(1, generator=generator) < 0.5):
             normal = normal.flip(-1)
-        if generator is None:
+        keep = self.normal_fraction > 0 and bool(torch.rand(1, generator=generator) < self.normal_fraction)
+        if keep:
+            low = normal.clone()
+        elif generator is None:
             low = self.synth(normal)
         else:
             with torch.random.fork_rng(devices=[]):

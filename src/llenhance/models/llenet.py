@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from torch import nn
 
 from llenhance._checks import check_image, check_positive_int
 
-__all__ = ["CRBlock", "FEBlock", "LLENet", "llenet_b", "llenet_s"]
+__all__ = ["CRBlock", "FEBlock", "LLENet", "exposure_curve", "llenet_b", "llenet_s"]
 
 _SCALES = 3
 _MULTIPLE = 2**_SCALES
@@ -183,6 +184,33 @@ def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
+#: Rec. 601 luma weights: the grey level the exposure curve normalises.
+_LUMA = (0.299, 0.587, 0.114)
+#: Mean grey levels are clamped to this range before the exponent is taken.
+_MEAN_RANGE = (1e-3, 0.999)
+
+
+def exposure_curve(x: torch.Tensor, target: float) -> torch.Tensor:
+    """Per-image brightening curve ``x ** g`` that lifts the mean grey level to ``target``.
+
+    ``g = log(target) / log(mean grey)``, at most 1: an image whose mean grey
+    level (Rec. 601 luma, averaged over the image) is already ``target`` or
+    more is returned unchanged, never darkened. ``x``: (B, 3, H, W) in [0, 1].
+    The mean is clamped to [0.001, 0.999] (a black image gets g = log(target) / log(0.001)).
+
+    Example:
+        >>> x = torch.full((1, 3, 2, 2), 0.25)
+        >>> exposure_curve(x, 0.5)[0, 0, 0, 0].item()  # 0.25 ** 0.5
+        0.5
+        >>> bool((exposure_curve(x, 0.2) == x).all())  # already bright enough: unchanged
+        True
+    """
+    luma = (x * x.new_tensor(_LUMA).view(1, 3, 1, 1)).sum(1).mean((1, 2)).clamp(*_MEAN_RANGE)
+    gamma = (math.log(target) / luma.log()).clamp(max=1.0).view(-1, 1, 1, 1)
+    # x ** 1 is x; the clamp keeps the gradient of x ** g finite at black pixels.
+    return torch.where(gamma < 1, x.clamp_min(1e-6).pow(gamma), x)
+
+
 def _flush_subnormals(module: nn.Module) -> None:
     # Subnormal weights make CPU convolutions many times slower and carry no signal.
     with torch.no_grad():
@@ -218,6 +246,14 @@ class LLENet(
         stem_stride: 1 (the paper), or 2 to fold 2x2 pixel blocks into
             channels (pixel unshuffle) before the stem and unfold them after
             the reconstruction module: a quarter of the pixels at every stage.
+        curve_target: ``None`` (the paper): the network maps the input to
+            the output. A mean grey level in (0, 1): the input first goes
+            through :func:`exposure_curve` (a per-image gamma that lifts a
+            darker image's mean grey level to ``curve_target`` and leaves a
+            brighter one unchanged), and the network adds a correction to the
+            curve's output. Its last layer starts at zero, so an untrained
+            network *is* the curve; training only has to learn what the curve
+            gets wrong (noise, contrast, what a classifier needs).
 
     Example:
         >>> import torch
@@ -236,6 +272,7 @@ class LLENet(
         fe_depthwise: bool = False,
         mlp_ratio: int = 4,
         stem_stride: int = 1,
+        curve_target: float | None = None,
     ) -> None:
         super().__init__()
         check_positive_int(width, "width")
@@ -247,6 +284,13 @@ class LLENet(
         for name, flag in (("use_fe", use_fe), ("use_skip", use_skip), ("fe_depthwise", fe_depthwise)):
             if not isinstance(flag, bool):
                 raise TypeError(f"`{name}` expected a bool, got {type(flag).__name__}")
+        if curve_target is not None:
+            if isinstance(curve_target, bool) or not isinstance(curve_target, (int, float)):
+                raise TypeError(f"`curve_target` expected None or a number in (0, 1), got {type(curve_target).__name__}")
+            if not 0 < curve_target < 1:
+                raise ValueError(f"`curve_target` expected a mean grey level in (0, 1), got {curve_target}")
+            curve_target = float(curve_target)
+        self.curve_target = curve_target
         self.width = width
         self.use_fe = use_fe
         self.use_skip = use_skip
@@ -276,6 +320,9 @@ class LLENet(
             nn.Conv2d(width, pixels, 1),
             nn.PixelShuffle(stem_stride),
         )
+        if curve_target is not None:  # start as the curve: a zero correction
+            nn.init.zeros_(self.reconstruct[-2].weight)
+            nn.init.zeros_(self.reconstruct[-2].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_image(x, "x", allow_unbatched=True)
@@ -283,6 +330,9 @@ class LLENet(
         if unbatched:
             x = x.unsqueeze(0)
         h, w = x.shape[-2:]
+        base = exposure_curve(x, self.curve_target) if self.curve_target is not None else None
+        if base is not None:
+            x = base
         # Channels-last runs the thin, full-resolution convolutions about 2x
         # faster on CPU; the output is made contiguous again below.
         x = _pad_to_multiple(x, self.pad_multiple)
@@ -296,6 +346,8 @@ class LLENet(
         for stage, skip in zip(self.decoder, reversed(skips)):
             y = stage(y, skip)
         y = self.reconstruct(y)[..., :h, :w].contiguous()
+        if base is not None:
+            y = base + y
         if not self.training:
             y = y.clamp(0.0, 1.0)
         return y.squeeze(0) if unbatched else y

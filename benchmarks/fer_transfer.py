@@ -1,0 +1,301 @@
+"""FER in the dark for classifiers the enhancer never saw (leave one architecture out).
+
+An enhancer sold as "put it in front of your FER model" must help a model it
+was not trained with. Every FER2013 classifier of ``train_fer_classifier.py``
+(three architectures) is held out in turn: the FER-guided enhancers are
+trained with the *other* architectures as guides (``FrozenEnsemble``) and
+read by the held-out one. Each is compared, on the same dark faces of
+``fer2013/val``, with no enhancement, a global gamma curve, CLAHE, Zero-DCE,
+SCI and the reconstruction-only enhancers, under both darkening protocols,
+and on the *well-lit* val faces (a plug-in sees those too).
+
+Enhancers (``llenet_s``, trained on ``fer2013/train``, seeds ``--seeds``):
+
+- ``IFER``: the paper's network, reconstruction loss only, dark pairs only;
+- ``curve + LLENet, reconstruction``: ``llenet_s(curve_target=...)``, a
+  per-image exposure curve with a learned correction on top, trained on a mix
+  of exposures (``--normal-fraction`` of the pairs well lit, target = input);
+- ``curve + LLENet, FER-guided``: the same with the joint loss (L_rec +
+  L_ferp + L_cls + L_label), guided by every architecture but the held-out one.
+
+Training pairs mix both protocols (half of them with sensor noise and 8-bit
+quantisation), so one enhancer serves both; the test faces are darkened with
+a fixed seed per protocol, as in ``fer_experiments.py``.
+
+Reported per held-out classifier: accuracy on the dark faces of each protocol,
+recovered fraction ``(acc - acc_low) / (acc_normal - acc_low)``, and the
+accuracy change on the well-lit faces, mean ± sd over the seeds; then the mean
+over the held-out classifiers.
+
+Run (after the three classifiers exist):
+    python benchmarks/fer_transfer.py
+
+Writes ``fer_transfer.{json,md}`` under ``--results``; trained enhancers (with
+resumable checkpoints) under ``--work``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.data import ConcatDataset, Dataset
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _fer_data import FER2013, add_data_arguments  # noqa: E402
+from baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
+from fer_experiments import PROTOCOLS, apply, dark_test_set, frozen_classifier, load_faces, predict  # noqa: E402
+
+from llenhance import FERGuidedTrainer, FrozenEnsemble, LLENet, LowLightSynth, llenet_s  # noqa: E402
+from llenhance.data import SyntheticLowLight  # noqa: E402
+from llenhance.losses import ReconstructionLoss  # noqa: E402
+from llenhance.metrics import accuracy, recovered_fraction  # noqa: E402
+from llenhance.models import exposure_curve  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ARCHS = {"resnet18": "ResNet-18", "vgg": "VGG-style CNN", "convnext_atto": "ConvNeXt-atto (timm)"}
+CONDITIONS = ("paper", "realistic", "normal")
+#: Mean grey level the global gamma baseline maps every face to.
+GAMMA_TARGET = 0.45
+
+
+def training_pairs(faces: Dataset, seed: int, normal_fraction: float) -> Dataset:
+    """Dark/normal training pairs: half paper darkening, half realistic (noise, 8 bits), with flips."""
+    return ConcatDataset([
+        SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[p]), flip=True, seed=seed * 10 + i,
+                          normal_fraction=normal_fraction)
+        for i, p in enumerate(PROTOCOLS)
+    ])
+
+
+def train(
+    out: Path,
+    faces: Dataset,
+    *,
+    seed: int,
+    iterations: int,
+    curve_target: float | None,
+    normal_fraction: float,
+    guides: list[str],
+    classifiers: Path,
+    lr: float,
+) -> tuple[LLENet, dict]:
+    """Train (or reuse, or resume) one enhancer under ``out``."""
+    model_dir = out / "model"
+    record_path = model_dir / "training.json"
+    if (model_dir / "model.safetensors").is_file() and record_path.is_file():
+        return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
+    torch.manual_seed(seed)
+    enhancer = llenet_s(curve_target=curve_target)
+    guide = FrozenEnsemble([frozen_classifier(a, classifiers) for a in guides]) if guides else None
+    trainer = FERGuidedTrainer(
+        enhancer,
+        guide,
+        # no VGG-16 ImageNet weights here; grayscale faces: no hue (see fer_experiments.py)
+        reconstruction=ReconstructionLoss(perceptual=0, color=0),
+        lr=lr,
+        batch_size=32,
+        schedule="cosine",
+        seed=seed,
+        checkpoint_dir=out / "checkpoints",
+        checkpoint_every=100,
+    )
+    started = time.time()
+    last = trainer.fit(training_pairs(faces, seed, normal_fraction), iterations=iterations, resume=True)
+    enhancer.save_pretrained(model_dir)
+    record = {"config": trainer.config, "iterations": iterations, "guides": guides, "seed": seed,
+              "normal_fraction": normal_fraction, "curve_target": curve_target, "last": last,
+              "wall_seconds_last_session": round(time.time() - started, 1)}
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return enhancer.eval(), record
+
+
+def fixed_methods() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "none": identity,
+        f"global gamma (mean grey -> {GAMMA_TARGET})": lambda x: auto_gamma(x, target=GAMMA_TARGET),
+        f"exposure curve alone (brighten only, -> {GAMMA_TARGET})": lambda x: exposure_curve(x, GAMMA_TARGET),
+        "CLAHE": clahe,
+    }
+    if (WEIGHTS / "zero-dce" / "Epoch99.pth").is_file():
+        methods["Zero-DCE"] = load_zero_dce()
+    if (WEIGHTS / "sci" / "medium.pt").is_file():
+        methods["SCI (medium)"] = load_sci("medium")
+    return methods
+
+
+def score(preds: dict[str, torch.Tensor], labels: torch.Tensor, reference: dict[str, torch.Tensor]) -> dict:
+    """Accuracies per condition, recovered fractions per dark protocol, change on well-lit faces.
+
+    ``reference`` holds the classifier's predictions without enhancement.
+    """
+    acc_normal = accuracy(reference["normal"], labels)
+    row = {f"acc_{c}": accuracy(preds[c], labels) for c in CONDITIONS}
+    for p in PROTOCOLS:
+        acc_low = accuracy(reference[p], labels)
+        row[f"recovered_{p}"] = None if acc_low == acc_normal else recovered_fraction(row[f"acc_{p}"], acc_low, acc_normal)
+    row["normal_change"] = row["acc_normal"] - acc_normal
+    return row
+
+
+def summarise(rows: list[dict]) -> dict:
+    """mean and sd (over seeds) of every number in ``rows``."""
+    out = {}
+    for key in rows[0]:
+        values = [r[key] for r in rows if r[key] is not None]
+        if values:
+            out[key] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+                        "n": len(values)}
+    return out
+
+
+def _cell(stat: dict | None, scale: float = 100.0, digits: int = 2) -> str:
+    if not stat:
+        return "–"
+    mean, sd = stat["mean"] * scale, stat["sd"] * scale
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if stat["n"] > 1 else f"{mean:.{digits}f}"
+
+
+def write_markdown(path: Path, results: dict) -> None:
+    lines = [
+        f"# FER in the dark for classifiers the enhancer never saw ({results['data']} val)",
+        "",
+        f"Command: `{results['command']}`. {results['val_images']} val faces; dark faces made with a fixed seed "
+        "per protocol (`paper`: LowLightSynth(), Eq. 14; `realistic`: + Poisson-Gaussian noise, 8 bits); "
+        "`well-lit`: the val faces as they are. Enhancers: `llenet_s`, trained on "
+        f"{results['train_images']} train faces, {results['iterations']} iterations, batch 32, Adam "
+        f"{results['lr']} (cosine), seeds {results['seeds']}; FER-guided ones with every architecture but the "
+        "held-out one as guides. Accuracy in %, mean ± sd over the seeds; recovered = (acc - acc_low) / "
+        "(acc_normal - acc_low); well-lit change = accuracy on the well-lit faces through the enhancer minus "
+        "without it (points).",
+        "",
+        "Classifiers (normal light, frozen):",
+        "",
+        "| classifier | val accuracy | training command |",
+        "| --- | ---: | --- |",
+    ]
+    for arch, info in results["classifiers"].items():
+        lines.append(f"| {ARCHS[arch]} | {100 * info['val_accuracy']:.2f} | `{info['command']}` |")
+    header = ("| enhancer | acc paper | recovered paper | acc realistic | recovered realistic | "
+              "acc well-lit | well-lit change |")
+    rule = "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+
+    def row(name: str, s: dict) -> str:
+        return (f"| {name} | {_cell(s.get('acc_paper'))} | {_cell(s.get('recovered_paper'), 1, 3)} | "
+                f"{_cell(s.get('acc_realistic'))} | {_cell(s.get('recovered_realistic'), 1, 3)} | "
+                f"{_cell(s.get('acc_normal'))} | {_cell(s.get('normal_change'))} |")
+
+    lines += ["", "## Mean over the held-out classifiers", "", header, rule]
+    lines += [row(name, s) for name, s in results["mean_over_held_out"].items()]
+    for arch, methods in results["held_out"].items():
+        guides = ", ".join(ARCHS[a] for a in ARCHS if a != arch and a in results["classifiers"])
+        lines += ["", f"## Held out: {ARCHS[arch]} (FER-guided enhancers guided by {guides})", "", header, rule]
+        lines += [row(name, s) for name, s in methods.items()]
+    path.write_text("\n".join(lines).replace(str(Path.home()), "~") + "\n")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_data_arguments(parser)
+    parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
+                        help="folder holding fer-<arch>/ (train_fer_classifier.py outputs)")
+    parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=list(ARCHS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--iterations", type=int, default=600)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--curve-target", type=float, default=GAMMA_TARGET)
+    parser.add_argument("--normal-fraction", type=float, default=0.25,
+                        help="share of well-lit training pairs (input = target) for the curve enhancers")
+    parser.add_argument("--skip-guided", action="store_true", help="reconstruction-only enhancers and baselines only")
+    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-transfer")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--limit", type=int, default=None, help="use about N train and N val faces (quick runs)")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if len(args.archs) < 2:
+        parser.error("`--archs` expected at least two architectures (one held out, one or more as guides)")
+    args.results.mkdir(parents=True, exist_ok=True)
+    train_faces, val_faces = load_faces(args, "train"), load_faces(args, "val")
+    classifiers = {a: frozen_classifier(a, args.classifiers) for a in args.archs}
+    images: dict[str, torch.Tensor] = {}
+    for p in PROTOCOLS:
+        images[p], images["normal"], labels = dark_test_set(val_faces, p)
+
+    def predictions(method: Callable[[torch.Tensor], torch.Tensor], archs: list[str]) -> dict[str, dict]:
+        enhanced = {c: apply(method, images[c]) for c in CONDITIONS}
+        return {a: {c: predict(classifiers[a], enhanced[c]) for c in CONDITIONS} for a in archs}
+
+    def fit(tag: str, seed: int, curve: bool, guides: list[str]) -> LLENet:
+        print(f"training {tag}, seed {seed}", flush=True)
+        model, _ = train(args.work / f"{tag}-seed{seed}", train_faces, seed=seed, iterations=args.iterations,
+                         curve_target=args.curve_target if curve else None,
+                         normal_fraction=args.normal_fraction if curve else 0.0, guides=guides,
+                         classifiers=args.classifiers, lr=args.lr)
+        return model
+
+    # raw[method][arch] -> list (over seeds) of score rows
+    raw: dict[str, dict[str, list[dict]]] = {}
+    reference = predictions(identity, args.archs)
+    for name, method in tqdm(fixed_methods().items(), desc="baselines", leave=False):
+        preds = predictions(method, args.archs)
+        raw[name] = {a: [score(preds[a], labels, reference[a])] for a in args.archs}
+    unguided = {"IFER (paper network, reconstruction only)": ("ifer", False),
+                "curve + LLENet, reconstruction only": ("curve-rec", True)}
+    for name, (tag, curve) in unguided.items():
+        raw[name] = {a: [] for a in args.archs}
+        for seed in args.seeds:
+            preds = predictions(fit(tag, seed, curve, []), args.archs)
+            for a in args.archs:
+                raw[name][a].append(score(preds[a], labels, reference[a]))
+    if not args.skip_guided:
+        name = "curve + LLENet, FER-guided by the other architectures"
+        raw[name] = {a: [] for a in args.archs}
+        for held_out in args.archs:
+            guides = [a for a in args.archs if a != held_out]
+            for seed in args.seeds:
+                model = fit("guided-without-" + held_out, seed, True, guides)
+                raw[name][held_out].append(score(predictions(model, [held_out])[held_out], labels, reference[held_out]))
+
+    held_out = {a: {name: summarise(per_arch[a]) for name, per_arch in raw.items()} for a in args.archs}
+    # mean over held-out classifiers of the per-classifier means (sd: over seeds of the per-seed means)
+    mean_over: dict[str, dict] = {}
+    for name, per_arch in raw.items():
+        seeds = min(len(per_arch[a]) for a in args.archs)
+        per_seed = [{k: statistics.fmean(per_arch[a][s][k] for a in args.archs)
+                     if all(per_arch[a][s][k] is not None for a in args.archs) else None
+                     for k in per_arch[args.archs[0]][0]} for s in range(seeds)]
+        mean_over[name] = summarise(per_seed)
+    results = {
+        "command": ("python benchmarks/fer_transfer.py " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip(),
+        "data": "FER2013" if args.data == FER2013 else f"{args.dataset} data set",
+        "val_images": len(labels),
+        "train_images": len(train_faces),
+        "iterations": args.iterations,
+        "lr": args.lr,
+        "seeds": args.seeds,
+        "curve_target": args.curve_target,
+        "normal_fraction": args.normal_fraction,
+        "classifiers": {a: {k: json.loads((args.classifiers / f"fer-{a}" / "training.json").read_text()).get(k)
+                            for k in ("val_accuracy", "command")} for a in args.archs},
+        "mean_over_held_out": mean_over,
+        "held_out": held_out,
+        "raw": raw,
+    }
+    (args.results / "fer_transfer.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_markdown(args.results / "fer_transfer.md", results)
+    print((args.results / "fer_transfer.md").read_text())
+    return results
+
+
+if __name__ == "__main__":
+    main()
