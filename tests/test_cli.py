@@ -128,8 +128,52 @@ class TestEnhanceCommand:
         assert main(["enhance", str(src), "--output", str(src / "out")]) == 2
         assert "inside the input folder" in capsys.readouterr().err
         assert main(["enhance", str(src / "a.png"), "--output", str(src)]) == 2
-        assert "its output would replace it" in capsys.readouterr().err
+        assert "would write over input files" in capsys.readouterr().err
         assert not (src / "out").exists()
+
+    def _snapshot(self, root: Path) -> dict[Path, bytes]:
+        return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    def test_refuses_outputs_that_are_other_inputs(self, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+        # `enhance day1 backup --output .` where backup/day1/img.png exists: ./day1/img.png is an input
+        images = _dark_images(tmp_path / "src")
+        for folder in (tmp_path / "day1", tmp_path / "backup" / "day1"):
+            folder.mkdir(parents=True)
+            (folder / "img.png").write_bytes((images / "a.png").read_bytes())
+        before = self._snapshot(tmp_path)
+        monkeypatch.chdir(tmp_path)
+        assert main(["enhance", "day1", "backup", "--output", ".", "--overwrite"]) == 2
+        err = capsys.readouterr().err
+        assert "would write over input files" in err and "day1/img.png" in err
+        assert self._snapshot(tmp_path) == before
+        # the same file through a link counts as the input
+        (tmp_path / "linked").mkdir()
+        (tmp_path / "linked" / "img.png").symlink_to(tmp_path / "day1" / "img.png")
+        before = self._snapshot(tmp_path)
+        assert main(["enhance", "day1/img.png", "--output", "linked", "--overwrite"]) == 2
+        assert "would write over input files" in capsys.readouterr().err
+        assert self._snapshot(tmp_path) == before
+
+    def test_existing_outputs(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        src = _dark_images(tmp_path / "in")
+        out = tmp_path / "out"
+        (out / "sub").mkdir(parents=True)
+        (out / "a.png").write_bytes(b"keep me")
+        # refused by default, naming the file; nothing written
+        assert main(["enhance", str(src), "--output", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "already holds 1 of the output files" in err and str(out / "a.png") in err
+        assert (out / "a.png").read_bytes() == b"keep me" and not (out / "sub" / "b.jpg").exists()
+        # --skip-existing keeps it and does the rest
+        assert main(["enhance", str(src), "--output", str(out), "--skip-existing"]) == 0
+        assert (out / "a.png").read_bytes() == b"keep me" and (out / "sub" / "b.jpg").is_file()
+        assert "enhanced 2 of 2 images" in capsys.readouterr().out
+        # --overwrite replaces it with the enhanced image
+        assert main(["enhance", str(src), "--output", str(out), "--overwrite"]) == 0
+        assert PIL.Image.open(out / "a.png").size == (30, 20)
+        assert main(["enhance", str(src), "--output", str(out), "--overwrite", "--skip-existing"]) == 2
+        assert "exclude each other" in capsys.readouterr().err
 
     def test_unreadable_files_are_skipped(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         src = _dark_images(tmp_path / "in")

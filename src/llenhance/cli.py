@@ -151,6 +151,15 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing file, the same through links and other spellings of its path."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _collect_inputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Path]]:
     """(source file, path relative to the output folder) for every input image."""
     from llenhance.data import IMAGE_EXTENSIONS, find_images
@@ -166,8 +175,6 @@ def _collect_inputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Pa
         elif item.is_file():
             if item.suffix.lower() not in IMAGE_EXTENSIONS:
                 raise CLIError(f"{item} is not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-            if item.resolve().parent == out:
-                raise CLIError(f"--output {output} holds the input {item}; its output would replace it")
             files = [(item, Path(item.name))]
         else:
             raise CLIError(f"input {item} does not exist")
@@ -178,6 +185,45 @@ def _collect_inputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Pa
     if not jobs:
         raise CLIError("no image files found in the inputs")
     return [(source, rel) for rel, source in sorted(jobs.items())]
+
+
+def _output_paths(rel: Path, output: Path, side_by_side: bool) -> list[Path]:
+    return [output / rel] + ([output / "side_by_side" / rel] if side_by_side else [])
+
+
+def _plan_outputs(
+    jobs: list[tuple[Path, Path]], output: Path, *, side_by_side: bool, overwrite: bool, skip_existing: bool
+) -> list[tuple[Path, Path]]:
+    """The jobs to run, after refusing any output that is an input file and handling existing outputs.
+
+    An output path that is one of the input files (the same file by device and
+    inode, so links and other spellings count) is always refused. Other
+    existing output files are refused unless ``overwrite`` (replace them) or
+    ``skip_existing`` (leave them and skip their inputs).
+    """
+    inputs = {_identity(source): source for source, _ in jobs}
+    inputs.pop(None, None)
+    resolved_inputs = {source.resolve(): source for source, _ in jobs}
+    clashes, existing, todo = [], [], []
+    for source, rel in jobs:
+        targets = _output_paths(rel, output, side_by_side)
+        for target in targets:
+            same = inputs.get(_identity(target)) or resolved_inputs.get(target.resolve())
+            if same is not None:
+                clashes.append(f"{target} (the input {same})")
+        present = [t for t in targets if t.exists()]
+        existing += present
+        if not (present and skip_existing):
+            todo.append((source, rel))
+    if clashes:
+        raise CLIError(f"--output {output} would write over input files: {', '.join(clashes[:5])}"
+                       + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+                       + "; choose an output folder that holds none of the inputs")
+    if existing and not (overwrite or skip_existing):
+        names = ", ".join(str(p) for p in existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
+        raise CLIError(f"--output {output} already holds {len(existing)} of the output files ({names}); "
+                       "pass --overwrite to replace them or --skip-existing to keep them and skip their inputs")
+    return todo
 
 
 def _save_atomic(image: Any, path: Path) -> None:
@@ -195,7 +241,14 @@ def _enhance(args: argparse.Namespace) -> int:
     from llenhance.inference import enhance, load_enhancer
 
     output = Path(args.output)
-    jobs = _collect_inputs([Path(p) for p in args.inputs], output)
+    if args.overwrite and args.skip_existing:
+        raise CLIError("--overwrite and --skip-existing exclude each other; pass one")
+    found = _collect_inputs([Path(p) for p in args.inputs], output)
+    jobs = _plan_outputs(found, output, side_by_side=args.side_by_side, overwrite=args.overwrite,
+                         skip_existing=args.skip_existing)
+    if not jobs:
+        print(f"all {len(found)} outputs exist in {output} already (--skip-existing); nothing to do")
+        return 0
     try:
         model = load_enhancer(args.model)
     except (FileNotFoundError, OSError) as err:
@@ -306,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Enhance low-light images (png, jpg, bmp, tiff, webp; folders recursively) into --output, "
             "keeping relative names and formats. Never writes into an input folder or over an input "
-            "file; unreadable files are skipped with a message and a non-zero exit code."
+            "file; refuses to replace existing output files unless --overwrite (or --skip-existing) is "
+            "given; unreadable files are skipped with a message and a non-zero exit code."
         ),
     )
     enh.add_argument("inputs", nargs="+", help="image files and folders")
@@ -318,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--device", default="cpu", help="e.g. cpu, cuda")
     enh.add_argument("--side-by-side", action="store_true",
                      help="also write input|output comparisons to OUTPUT/side_by_side/")
+    enh.add_argument("--overwrite", action="store_true", help="replace output files that exist already")
+    enh.add_argument("--skip-existing", action="store_true",
+                     help="leave output files that exist already and skip their inputs")
 
     exp = commands.add_parser("export", help="export an enhancer to ONNX or TorchScript",
                               description="ONNX graphs have dynamic batch, height and width.")
