@@ -77,10 +77,16 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
     image's average, gathered tile by tile in one partial pass per FE block.
     Outputs are blended with linear ramps across the overlaps.
     """
-    from llenhance.models.llenet import LLENet, _pad_to_multiple
+    from llenhance.models.llenet import LLENet, _pad_to_multiple, exposure_curve
 
     _, c, h, w = image.shape
     multiple = model.pad_multiple if isinstance(model, LLENet) else 1
+    if isinstance(model, LLENet) and model.curve_target is not None:
+        # the exposure curve depends on the whole image's mean: apply it once, then tile the rest
+        image = exposure_curve(image, model.curve_target)
+        run: Any = functools.partial(model, apply_curve=False)
+    else:
+        run = model
     padded = _pad_to_multiple(image, multiple)
     hp, wp = padded.shape[-2:]
     halo = -(-(overlap // 2) // multiple) * multiple
@@ -112,7 +118,7 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
                     region = (cy0 - ty0, cy1 - ty0, cx0 - tx0, cx1 - tx0)
                     region_width = tx1 - tx0
                     try:
-                        model(padded[..., ty0:ty1, tx0:tx1])
+                        run(padded[..., ty0:ty1, tx0:tx1])
                     except _Stop:
                         pass
             finally:
@@ -125,7 +131,7 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
             wy = _ramp(ty1 - ty0, 2 * halo, ty0 == 0, ty1 >= hp, image.device)
             wx = _ramp(tx1 - tx0, 2 * halo, tx0 == 0, tx1 >= wp, image.device)
             mask = (wy[:, None] * wx[None, :])[None, None]
-            out[..., ty0:ty1, tx0:tx1] += model(padded[..., ty0:ty1, tx0:tx1]).double() * mask
+            out[..., ty0:ty1, tx0:tx1] += run(padded[..., ty0:ty1, tx0:tx1]).double() * mask
             weight[..., ty0:ty1, tx0:tx1] += mask
     finally:
         for ca in attentions:

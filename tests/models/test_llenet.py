@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from llenhance import LLENet, llenet_b, llenet_s
-from llenhance.models import CRBlock, FEBlock
+from llenhance.models import CRBlock, FEBlock, exposure_curve
 
 
 def _tiny(**kwargs: object) -> LLENet:
@@ -99,6 +99,9 @@ class TestLLENet:
             ({"width": 8.0}, TypeError, "`width` expected an int"),
             ({"stem_stride": 3}, ValueError, "`stem_stride` expected 1 or 2"),
             ({"use_fe": 1}, TypeError, "`use_fe` expected a bool"),
+            ({"curve_target": 1.0}, ValueError, r"`curve_target` expected a mean grey level in \(0, 1\)"),
+            ({"curve_target": 0}, ValueError, "`curve_target` expected a mean grey level"),
+            ({"curve_target": "0.4"}, TypeError, "`curve_target` expected None or a number"),
         ],
     )
     def test_bad_config(self, kwargs: dict, error: type, match: str) -> None:
@@ -184,3 +187,57 @@ class TestSaveLoad:
         loaded = LLENet.from_pretrained(tmp_path)
         assert loaded.stem[1].weight[0, 0].item() == 0.0
         torch.testing.assert_close(loaded.stem[1].weight[1:], net.stem[1].weight[1:])
+
+
+class TestExposureCurve:
+    def test_closed_form(self) -> None:
+        # grey images: the curve maps the mean grey level m to the target exactly (m ** (log t / log m) = t)
+        x = torch.tensor([0.02, 0.1, 0.3]).view(3, 1, 1, 1).expand(3, 3, 4, 4)
+        out = exposure_curve(x, 0.45)
+        torch.testing.assert_close(out, torch.full_like(x, 0.45))
+        # a colour image: exponent from the Rec. 601 luma mean, applied to every channel
+        img = torch.rand(1, 3, 5, 6) * 0.2
+        luma = 0.299 * img[:, 0] + 0.587 * img[:, 1] + 0.114 * img[:, 2]
+        g = torch.log(torch.tensor(0.4)) / torch.log(luma.mean())
+        torch.testing.assert_close(exposure_curve(img, 0.4), img ** g)
+
+    def test_never_darkens(self) -> None:
+        bright = torch.rand(2, 3, 8, 8) * 0.5 + 0.5  # mean ~0.75 > target
+        assert torch.equal(exposure_curve(bright, 0.45), bright)
+        mixed = torch.cat([bright[:1], bright[1:] * 0.1])
+        out = exposure_curve(mixed, 0.45)
+        assert torch.equal(out[0], mixed[0]) and bool((out[1] >= mixed[1]).all())
+
+    def test_black_image_is_finite(self) -> None:
+        x = torch.zeros(1, 3, 4, 4, requires_grad=True)
+        out = exposure_curve(x, 0.45)
+        out.sum().backward()
+        assert torch.isfinite(out).all() and torch.isfinite(x.grad).all()
+
+
+class TestCurveLLENet:
+    def test_untrained_is_the_curve(self) -> None:
+        net = _tiny(curve_target=0.45).eval()
+        x = torch.rand(2, 3, 16, 16) * 0.2
+        torch.testing.assert_close(net(x), exposure_curve(x, 0.45))
+
+    def test_correction_on_top_of_the_curve(self) -> None:
+        torch.manual_seed(0)
+        net = _tiny(curve_target=0.45)
+        torch.nn.init.normal_(net.reconstruct[-2].weight, std=0.1)
+        net.eval()
+        x = torch.rand(1, 3, 16, 16) * 0.2
+        plain = _tiny()  # same network without the curve: its output is the correction alone
+        plain.load_state_dict(net.state_dict())
+        plain.train()  # no clamp
+        with torch.no_grad():
+            base = exposure_curve(x, 0.45)
+            expected = (base + plain(base)).clamp(0, 1)
+            torch.testing.assert_close(net(x), expected)
+            torch.testing.assert_close(net(base, apply_curve=False), expected)
+
+    def test_round_trip_keeps_the_curve(self, tmp_path: Path) -> None:
+        net = _tiny(curve_target=0.4)
+        net.save_pretrained(tmp_path)
+        assert json.loads((tmp_path / "config.json").read_text())["curve_target"] == 0.4
+        assert LLENet.from_pretrained(tmp_path).curve_target == 0.4

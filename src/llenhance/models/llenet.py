@@ -324,15 +324,17 @@ class LLENet(
             nn.init.zeros_(self.reconstruct[-2].weight)
             nn.init.zeros_(self.reconstruct[-2].bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, apply_curve: bool = True) -> torch.Tensor:
+        """Enhance ``x``. ``apply_curve=False`` skips the exposure curve of a curve model (the
+        input is taken as already curved: tiled inference curves the whole image once)."""
         check_image(x, "x", allow_unbatched=True)
         unbatched = x.ndim == 3
         if unbatched:
             x = x.unsqueeze(0)
         h, w = x.shape[-2:]
-        base = exposure_curve(x, self.curve_target) if self.curve_target is not None else None
-        if base is not None:
-            x = base
+        base = None
+        if self.curve_target is not None:
+            base = x = exposure_curve(x, self.curve_target) if apply_curve else x
         # Channels-last runs the thin, full-resolution convolutions about 2x
         # faster on CPU; the output is made contiguous again below.
         x = _pad_to_multiple(x, self.pad_multiple)
