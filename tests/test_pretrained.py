@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +59,9 @@ def test_hub_repo_from_offline_cache(tmp_path: Path) -> None:
     torch.manual_seed(3)
     model = llenet_s(use_skip=False)
     _populate_hub_cache(cache, "someone/llenet-test", commit, model)
+    _populate_hub_cache(cache, "someone/huge", commit, model)
+    huge = cache / "models--someone--huge" / "snapshots" / commit / "config.json"
+    huge.write_text(json.dumps({**json.loads(huge.read_text()), "width": 100000}))
     expected = tmp_path / "expected.pt"
     torch.save(model.state_dict(), expected)
     script = textwrap.dedent(
@@ -70,6 +74,13 @@ def test_hub_repo_from_offline_cache(tmp_path: Path) -> None:
             assert net.use_skip is False
             for k, v in net.state_dict().items():
                 assert torch.equal(v, ref[k]), k
+        # a hostile config in a Hub repo is refused before anything is allocated
+        try:
+            LLENet.from_pretrained("someone/huge")
+        except ValueError as err:
+            assert "`width` expected an int in [2, 512], got 100000" in str(err), err
+        else:
+            raise SystemExit("expected ValueError")
         try:
             LLENet.from_pretrained("someone/not-cached")
         except FileNotFoundError as err:
@@ -83,3 +94,57 @@ def test_hub_repo_from_offline_cache(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip().endswith("ok")
+
+
+class TestUntrustedFolders:
+    """A weights folder is user input: its config and tensors are checked before use."""
+
+    def _folder(self, tmp_path: Path) -> Path:
+        llenet_s().save_pretrained(tmp_path)
+        return tmp_path
+
+    def _edit_config(self, folder: Path, **changes: object) -> None:
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, **changes}))
+
+    @pytest.mark.parametrize(
+        ("changes", "match"),
+        [
+            ({"width": 100000}, r"`width` expected an int in \[2, 512\], got 100000"),
+            ({"mlp_ratio": 1000}, r"`mlp_ratio` expected an int in \[1, 16\], got 1000"),
+            ({"width": "16"}, r"`width` expected an int"),
+            ({"widht": 16}, r"unknown keys \['widht'\]"),
+            ({"width": 32}, r"does not fit its config.json .*stem.1.weight: file \(16, 12, 1, 1\), config \(32, 12, 1, 1\)"),
+        ],
+    )
+    def test_bad_config(self, tmp_path: Path, changes: dict, match: str) -> None:
+        folder = self._folder(tmp_path)
+        self._edit_config(folder, **changes)
+        with pytest.raises(ValueError, match=match):
+            LLENet.from_pretrained(folder)
+
+    def test_bad_config_is_refused_before_building(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        folder = self._folder(tmp_path)
+        self._edit_config(folder, width=100000)
+        built = []
+        monkeypatch.setattr(LLENet, "__init__", lambda self, **kw: built.append(kw))
+        with pytest.raises(ValueError, match="width"):
+            LLENet.from_pretrained(folder)
+        assert built == []
+
+    def test_not_json(self, tmp_path: Path) -> None:
+        folder = self._folder(tmp_path)
+        (folder / "config.json").write_text("{width: 16")
+        with pytest.raises(ValueError, match="config.json of .* is not valid JSON"):
+            LLENet.from_pretrained(folder)
+
+    @pytest.mark.parametrize("value", [float("nan"), float("inf")])
+    def test_non_finite_weights(self, tmp_path: Path, value: float) -> None:
+        from safetensors.torch import load_file, save_file
+
+        folder = self._folder(tmp_path)
+        state = load_file(folder / "model.safetensors")
+        state["stem.1.bias"][3] = value
+        save_file(state, folder / "model.safetensors")
+        with pytest.raises(ValueError, match=r"NaN or infinite values in \['stem.1.bias'\]"):
+            LLENet.from_pretrained(folder)

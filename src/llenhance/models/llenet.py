@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -401,6 +402,7 @@ class LLENet(
                     f"({sorted(list_pretrained())}) or a Hub repo id 'owner/name'"
                 )
         try:
+            _check_config(_read_config(source, kwargs), source)
             # huggingface_hub prints "Loading weights from local directory" for folders.
             with contextlib.redirect_stdout(io.StringIO()):
                 model = super().from_pretrained(source, strict=strict, **kwargs)
@@ -414,11 +416,102 @@ class LLENet(
         return model
 
     @classmethod
+    def _from_pretrained(cls, *, model_id: str, **kwargs: Any) -> LLENet:  # type: ignore[override]
+        # Check the weights file's tensor shapes (from its header, nothing loaded) against the
+        # configured network before building it, so a wrong or hostile file cannot make us allocate.
+        config = {k: kwargs[k] for k in _CONFIG_KEYS if k in kwargs}
+        weights = _weights_file(model_id, kwargs)
+        if weights is not None:
+            _check_shapes(cls, config, weights)
+        model = super()._from_pretrained(model_id=model_id, **kwargs)
+        bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+        if bad:
+            raise ValueError(f"weights of {model_id!r} hold NaN or infinite values in {bad[:5]}"
+                             + (f" and {len(bad) - 5} more tensors" if len(bad) > 5 else "")
+                             + "; they would give black or NaN images")
+        return model
+
+    @classmethod
     def _load_as_pickle(cls, model: LLENet, model_file: str, map_location: str, strict: bool) -> LLENet:
         # Repos with only pytorch_model.bin: never unpickle arbitrary objects.
         state = torch.load(model_file, map_location=map_location, weights_only=True)
         model.load_state_dict(state, strict=strict)
         return model.eval()
+
+
+#: config.json keys and the bounds a loaded configuration must keep (a config file is untrusted input).
+_CONFIG_KEYS = ("width", "use_fe", "use_skip", "fe_depthwise", "mlp_ratio", "stem_stride", "curve_target")
+_CONFIG_BOUNDS = {"width": (2, 512), "mlp_ratio": (1, 16)}
+#: Keys the Hub tooling may add to config.json besides the model's own.
+_CONFIG_METADATA = ("_name_or_path", "architectures", "model_type", "library_name", "llenhance_version")
+_HUB_DOWNLOAD_ARGS = ("revision", "cache_dir", "force_download", "token", "local_files_only")
+
+
+def _read_config(source: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """config.json of a folder or Hub repo (downloaded as ``from_pretrained`` would), or None if it has none."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    if Path(source).is_dir():
+        path: Path | None = Path(source) / "config.json"
+        path = path if path.is_file() else None
+    else:
+        try:
+            path = Path(hf_hub_download(source, "config.json", **{k: kwargs[k] for k in _HUB_DOWNLOAD_ARGS if k in kwargs}))
+        except EntryNotFoundError:
+            path = None
+    if path is None:
+        return None
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"config.json of {source!r} is not valid JSON: {err}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"config.json of {source!r} expected a JSON object, got {type(config).__name__}")
+    return config
+
+
+def _check_config(config: dict[str, Any] | None, source: str) -> None:
+    """Refuse unknown keys and values outside the bounds before anything is built."""
+    if config is None:
+        return
+    unknown = sorted(set(config) - set(_CONFIG_KEYS) - set(_CONFIG_METADATA))
+    if unknown:
+        raise ValueError(f"config.json of {source!r} has unknown keys {unknown}; LLENet takes {list(_CONFIG_KEYS)}")
+    for key, (lo, hi) in _CONFIG_BOUNDS.items():
+        value = config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi):
+            raise ValueError(f"config.json of {source!r}: `{key}` expected an int in [{lo}, {hi}], got {value!r}")
+
+
+def _weights_file(model_id: str, kwargs: dict[str, Any]) -> Path | None:
+    """The model.safetensors ``from_pretrained`` will load (downloaded for a Hub repo), if there is one."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    if Path(model_id).is_dir():
+        path = Path(model_id) / "model.safetensors"
+        return path if path.is_file() else None
+    try:
+        return Path(hf_hub_download(model_id, "model.safetensors",
+                                    **{k: kwargs[k] for k in _HUB_DOWNLOAD_ARGS if k in kwargs}))
+    except EntryNotFoundError:
+        return None
+
+
+def _check_shapes(cls: type[LLENet], config: dict[str, Any], weights: Path) -> None:
+    from safetensors import SafetensorError, safe_open
+
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in cls(**config).state_dict().items()}
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError) as err:
+        raise ValueError(f"{weights} is not a readable safetensors file: {err}") from None
+    wrong = [f"{k}: file {found[k]}, config {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
+    if wrong:
+        raise ValueError(f"{weights} does not fit its config.json ({len(wrong)} tensors differ, e.g. {wrong[:3]})")
 
 
 def llenet_s(**kwargs: Any) -> LLENet:
