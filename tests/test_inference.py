@@ -53,7 +53,7 @@ class TestEnhance:
         x = torch.rand(1, 3, 40, 50) * 0.3
         # A tile larger than the image is the untiled path.
         torch.testing.assert_close(enhance(x, net, tile=64, overlap=16), enhance(x, net))
-        tiled = enhance(x, net, tile=32, overlap=8)
+        tiled = enhance(x, net, tile=48, overlap=8)
         assert tiled.shape == x.shape and torch.isfinite(tiled).all()
 
     def test_tiled_curve_model_uses_the_whole_image(self) -> None:
@@ -67,7 +67,7 @@ class TestEnhance:
         x = torch.rand(1, 3, 64, 80) * 0.1
         x[..., :32, :] *= 3  # a brighter top half: per-tile means would differ
         full = enhance(x, net)
-        tiled = enhance(x, net, tile=32, overlap=8)
+        tiled = enhance(x, net, tile=48, overlap=8)
         assert psnr(tiled, full).item() >= 40.0
 
     def test_tiled_matches_untiled_on_real_1024(self) -> None:
@@ -98,3 +98,63 @@ def _real_pair() -> tuple[torch.Tensor, torch.Tensor]:
 
     low, high = PairedImageFolder(shared_data("sice", "val"))[0]
     return low[None], high[None]
+
+
+class TestNeverMutates:
+    """enhance() and wrap() leave users' modules and the shared built-in weights as they were."""
+
+    def test_wrap_gets_its_own_copy(self) -> None:
+        x = torch.rand(1, 3, 24, 24) * 0.2
+        before = enhance(x)
+        from llenhance import wrap
+
+        wrapped = wrap(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(7)))
+        with torch.no_grad():
+            for p in wrapped.enhancer.parameters():
+                p.add_(0.5)  # "fine-tuning" the wrapped enhancer
+        wrapped.enhancer.half()
+        torch.testing.assert_close(enhance(x), before)
+
+    def test_user_module_keeps_its_mode(self, net: torch.nn.Module) -> None:
+        net.train()
+        try:
+            x = torch.rand(2, 3, 16, 16) * 0.2
+            out = enhance(x, net)
+            assert net.training  # put back
+            net.eval()
+            with torch.no_grad():
+                torch.testing.assert_close(out, net(x))  # and it ran in eval mode (clamped output)
+        finally:
+            net.eval()
+
+    @pytest.mark.parametrize(("tile", "overlap"), [(4, 0), (8, 0), (32, 8)])
+    def test_too_small_tiles_are_refused(self, net: torch.nn.Module, tile: int, overlap: int) -> None:
+        with pytest.raises(ValueError, match=r"`tile` expected at least (16|48) for this model"):
+            enhance(torch.rand(1, 3, 40, 40), net, tile=tile, overlap=overlap)
+
+    @pytest.mark.parametrize(
+        ("enhancer", "match"),
+        [
+            (torch.nn.Conv2d(3, 1, 1), r"returned shape \(1, 1, 8, 8\) for an input of shape \(1, 3, 8, 8\)"),
+            (lambda: _Scale(255.0), r"returned values in \[1\d\d\.?\d*, 2\d\d\.?\d*\]; an enhancer must return images in \[0, 1\]"),
+        ],
+        ids=["one-channel", "0-255"],
+    )
+    def test_wrong_enhancer_output(self, enhancer: object, match: str) -> None:
+        from llenhance import wrap
+
+        module = enhancer() if callable(enhancer) and not isinstance(enhancer, torch.nn.Module) else enhancer
+        x = torch.rand(1, 3, 8, 8) * 0.5 + 0.5
+        with pytest.raises(ValueError, match="`model` " + match):
+            enhance(x, module)
+        with pytest.raises(ValueError, match="`enhancer` " + match):
+            wrap(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(7)), module)(x)
+
+
+class _Scale(torch.nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor

@@ -250,9 +250,10 @@ def _enhance(args: argparse.Namespace) -> int:
         print(f"all {len(found)} outputs exist in {output} already (--skip-existing); nothing to do")
         return 0
     try:
-        model = load_enhancer(args.model)
-    except (FileNotFoundError, OSError) as err:
+        load_enhancer(args.model)  # fail early, naming the weights; enhance() keeps one copy per device
+    except (FileNotFoundError, OSError, ValueError) as err:
         raise CLIError(f"--model: {err}") from err
+    model = args.model
     failures = 0
     for source, rel in tqdm(jobs, desc="enhance", unit="image", dynamic_ncols=True):
         try:
@@ -279,7 +280,7 @@ def _export(args: argparse.Namespace) -> int:
 
     try:
         model = load_enhancer(args.model)
-    except (FileNotFoundError, OSError) as err:
+    except (FileNotFoundError, OSError, ValueError) as err:
         raise CLIError(f"--model: {err}") from err
     if args.format == "onnx":
         try:

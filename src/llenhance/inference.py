@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
-from collections.abc import Sequence
+import itertools
+import math
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,24 +15,26 @@ import PIL.Image
 import torch
 from torch import nn
 
-from llenhance._checks import check_image, check_positive_int
+from llenhance._checks import PRED_RANGE_SLACK, check_image, check_positive_int
 from llenhance.pretrained import DEFAULT_WEIGHTS
 
-__all__ = ["enhance", "load_enhancer"]
+__all__ = ["check_enhancer_output", "enhance", "load_enhancer"]
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_pretrained(name: str) -> nn.Module:
+def _cached_pretrained(name: str, device: str = "cpu") -> nn.Module:
     from llenhance.models.llenet import LLENet
 
-    return LLENet.from_pretrained(name).eval()
+    return LLENet.from_pretrained(name).eval().to(device)
 
 
 def load_enhancer(model: nn.Module | str | None = None) -> nn.Module:
-    """An enhancer in eval mode: a module as given, or weights by name/folder/repo id.
+    """An enhancer: a module as given (not modified), or weights by name/folder/repo id.
 
     ``None`` gives the built-in default weights (``llenhance.pretrained.DEFAULT_WEIGHTS``).
-    Loaded weights are cached per name.
+    Loaded weights are cached per name and shared: ``enhance`` only reads them;
+    ``wrap`` takes its own copy, so fine-tuning or casting a wrapped enhancer
+    never changes what ``enhance`` does.
     """
     if model is None:
         model = DEFAULT_WEIGHTS
@@ -36,7 +42,54 @@ def load_enhancer(model: nn.Module | str | None = None) -> nn.Module:
         return _cached_pretrained(model)
     if not isinstance(model, nn.Module):
         raise TypeError(f"`model` expected an nn.Module, a weights name or None, got {type(model).__name__}")
-    return model.eval()
+    return model
+
+
+def _module_device(module: nn.Module) -> torch.device:
+    tensor = next(itertools.chain(module.parameters(), module.buffers()), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _borrowed(model: nn.Module | str | None, device: torch.device) -> Iterator[nn.Module]:
+    """The enhancer on ``device`` in eval mode, leaving the caller's module as it was.
+
+    Built-in and named weights come from a per-device cache. A user's module
+    already on ``device`` is switched to eval mode for the call and back
+    afterwards; one elsewhere is copied to ``device`` (the original stays put).
+    """
+    if model is None or isinstance(model, str):
+        load_enhancer(model)  # errors name the weights, whatever the device
+        yield _cached_pretrained(model if model is not None else DEFAULT_WEIGHTS, str(device))
+        return
+    net = load_enhancer(model)
+    if _module_device(net) != device:
+        yield copy.deepcopy(net).to(device).eval()
+        return
+    training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(training)
+
+
+def check_enhancer_output(out: object, x: torch.Tensor, name: str = "model") -> torch.Tensor:
+    """Check once what an enhancer returned for ``x``: an image tensor of ``x``'s shape, values in [0, 1].
+
+    A network that returns one channel, another size, or 0-255 values would
+    otherwise flow on into a classifier or a file and give a wrong answer in
+    silence. Unclamped outputs may overshoot [0, 1] a little.
+    """
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"`{name}` expected to return an image tensor, returned {type(out).__name__}")
+    if out.shape != x.shape:
+        raise ValueError(f"`{name}` returned shape {tuple(out.shape)} for an input of shape {tuple(x.shape)}; "
+                         "an enhancer must return an RGB image of its input's shape")
+    lo, hi = (float(v) for v in torch.aminmax(out.detach().float()))
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo < -PRED_RANGE_SLACK or hi > 1 + PRED_RANGE_SLACK:
+        raise ValueError(f"`{name}` returned values in [{lo:.4g}, {hi:.4g}]; an enhancer must return images in [0, 1]")
+    return out
 
 
 def _ramp(length: int, overlap: int, at_start: bool, at_end: bool, device: torch.device) -> torch.Tensor:
@@ -84,7 +137,7 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
     if isinstance(model, LLENet) and model.curve_target is not None:
         # the exposure curve depends on the whole image's mean: apply it once, then tile the rest
         image = exposure_curve(image, model.curve_target)
-        run: Any = functools.partial(model, apply_curve=False)
+        run: Any = functools.partial(model.enhance_curved, apply_curve=False)
     else:
         run = model
     padded = _pad_to_multiple(image, multiple)
@@ -176,7 +229,7 @@ def enhance(
     tile: int | None = None,
     overlap: int = 128,
     batch_size: int = 8,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
 ) -> Any:
     """Enhance low-light images; returns the same kind of object it was given.
 
@@ -187,15 +240,22 @@ def enhance(
     uint8 numpy array (H, W, 3), RGB, comes back as such (values / 255 in,
     rounded * 255 out). A list or tuple of these gives a list.
 
+    The model is never modified: a module of yours is run in eval mode and put
+    back in the mode it was in; if it lives on another device than ``device``,
+    a copy runs there.
+
     Args:
         images: one image, a batch tensor, or a sequence of images (any sizes).
         model: an enhancer module, a weights name / folder / Hub repo id, or
             ``None`` for the built-in default weights.
         tile: process each image in overlapping tiles of this size (bounded
-            memory for large images); ``None`` processes whole images.
+            memory for large images); ``None`` processes whole images. At
+            least the model's padding multiple plus the overlap (16 px for
+            ``llenet_s`` without overlap).
         overlap: overlap between tiles in pixels, blended with linear ramps.
         batch_size: images per forward pass for batch tensors (untiled).
-        device: where the model runs (the model is moved there).
+        device: where the model runs; ``None``: where your module is, else
+            where the first input tensor is (CPU for PIL and numpy input).
 
     Example:
         >>> from llenhance import llenet_s
@@ -203,29 +263,51 @@ def enhance(
         >>> out.shape, bool(out.min() >= 0 and out.max() <= 1)
         (torch.Size([3, 40, 30]), True)
     """
-    if tile is not None:
-        check_positive_int(tile, "tile")
-        if not 0 <= overlap < tile // 2:
-            raise ValueError(f"`overlap` expected an int in [0, tile // 2), got {overlap} with tile {tile}")
     check_positive_int(batch_size, "batch_size")
-    net = load_enhancer(model)
-    device = torch.device(device)
-    net = net.to(device)
     many = isinstance(images, (list, tuple))
     items: Sequence[Any] = images if many else [images]
     if many and not items:
         raise ValueError("`images` expected at least one image, got an empty sequence")
+    if device is None:
+        if isinstance(model, nn.Module):
+            device = _module_device(model)
+        else:
+            device = items[0].device if isinstance(items[0], torch.Tensor) else torch.device("cpu")
+    device = torch.device(device)
     results = []
-    with torch.inference_mode():
+    with _borrowed(model, device) as net, torch.inference_mode():
+        if tile is not None:
+            _check_tile(net, tile, overlap)
+        checked = False
         for i, image in enumerate(items):
             x, kind, extra = _to_tensor(image, i)
             outs = []
             for start in range(0, x.shape[0], batch_size):
                 chunk = x[start : start + batch_size].to(device, torch.float32)
                 if tile is None:
-                    outs.append(net(chunk).float())
+                    out = net(chunk)
+                    if not checked:
+                        check_enhancer_output(out, chunk)
+                        checked = True
+                    outs.append(out.float())
                 else:
                     outs.extend(_enhance_tiled(net, chunk[j : j + 1], tile, overlap) for j in range(chunk.shape[0]))
             out = torch.cat(outs).clamp(0, 1)
             results.append(_from_tensor(out, kind, extra, image))
     return results if many else results[0]
+
+
+def _check_tile(net: nn.Module, tile: int, overlap: int) -> None:
+    from llenhance.models.llenet import LLENet
+
+    check_positive_int(tile, "tile")
+    if not 0 <= overlap < tile // 2:
+        raise ValueError(f"`overlap` expected an int in [0, tile // 2), got {overlap} with tile {tile}")
+    multiple = net.pad_multiple if isinstance(net, LLENet) else 1
+    halo = -(-(overlap // 2) // multiple) * multiple
+    smallest = 2 * halo + multiple
+    if tile < smallest:
+        raise ValueError(
+            f"`tile` expected at least {smallest} for this model (its padding multiple {multiple} plus the "
+            f"overlap {overlap} rounded to it), got {tile}"
+        )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
 from torch import nn
 
 from llenhance.classifier import ClassifierPreprocess
-from llenhance.inference import load_enhancer
+from llenhance.inference import check_enhancer_output, load_enhancer
 
 __all__ = ["EnhancedClassifier", "wrap"]
 
@@ -33,9 +34,14 @@ class EnhancedClassifier(nn.Module):
         self.enhancer = enhancer
         self.classifier = classifier
         self.preprocess = preprocess if preprocess is not None else ClassifierPreprocess()
+        self._output_checked = False
 
     def forward(self, images: torch.Tensor) -> Any:
-        return self.classifier(self.preprocess(self.enhancer(images)))
+        enhanced = self.enhancer(images)
+        if not self._output_checked:  # once: a wrong enhancer shows on its first batch
+            check_enhancer_output(enhanced, images, "enhancer")
+            self._output_checked = True
+        return self.classifier(self.preprocess(enhanced))
 
 
 def wrap(
@@ -63,4 +69,6 @@ def wrap(
         >>> model(torch.rand(2, 3, 64, 64)).shape
         torch.Size([2, 7])
     """
-    return EnhancedClassifier(load_enhancer(enhancer), classifier, preprocess).eval()
+    # named weights come from a cache that enhance() shares: the wrapper gets its own copy
+    module = copy.deepcopy(load_enhancer(enhancer)) if enhancer is None or isinstance(enhancer, str) else enhancer
+    return EnhancedClassifier(module, classifier, preprocess).eval()

@@ -325,8 +325,11 @@ class LLENet(
             nn.init.zeros_(self.reconstruct[-2].weight)
             nn.init.zeros_(self.reconstruct[-2].bias)
 
-    def forward(self, x: torch.Tensor, *, apply_curve: bool = True) -> torch.Tensor:
-        """Enhance ``x``. ``apply_curve=False`` skips the exposure curve of a curve model (the
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.enhance_curved(x, apply_curve=True)
+
+    def enhance_curved(self, x: torch.Tensor, *, apply_curve: bool = False) -> torch.Tensor:
+        """The forward pass; ``apply_curve=False`` skips the exposure curve of a curve model (the
         input is taken as already curved: tiled inference curves the whole image once)."""
         check_image(x, "x", allow_unbatched=True)
         unbatched = x.ndim == 3
