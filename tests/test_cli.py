@@ -193,3 +193,52 @@ class TestEnhanceCommand:
         src = _dark_images(tmp_path / "in")
         assert main(["enhance", str(src), "--output", str(tmp_path / "o"), "--model", "nope"]) == 2
         assert "--model" in capsys.readouterr().err
+
+
+class TestEnhanceKeepsWhatFilesHold:
+    """Bit depth, alpha, orientation and colour profile survive `llenhance enhance`."""
+
+    def test_16_bit_png_keeps_depth_and_range(self, tmp_path: Path) -> None:
+        rng = np.random.default_rng(0)
+        dark = rng.integers(200, 3000, (24, 20), dtype=np.uint16)  # dark in 16 bits; clipped to 8 bits it is white
+        (tmp_path / "in").mkdir()
+        PIL.Image.fromarray(dark).save(tmp_path / "in" / "d.png")
+        assert main(["enhance", str(tmp_path / "in"), "--output", str(tmp_path / "o")]) == 0
+        out = PIL.Image.open(tmp_path / "o" / "d.png")
+        assert out.mode == "I;16" and out.size == (20, 24)
+        values = np.asarray(out).astype(np.int64)
+        # brighter than the input, and neither clipped to 255 (8-bit) nor saturated
+        assert values.mean() > dark.mean() and values.max() > 255 and values.max() < 65535
+        assert len(np.unique(values)) > 256  # more levels than 8 bits hold
+
+    def test_alpha_is_kept(self, tmp_path: Path) -> None:
+        rng = np.random.default_rng(1)
+        (tmp_path / "in").mkdir()
+        alpha = rng.integers(0, 256, (16, 16), dtype=np.uint8)
+        la = np.stack([rng.integers(0, 50, (16, 16), dtype=np.uint8), alpha], -1)
+        PIL.Image.fromarray(la, "LA").save(tmp_path / "in" / "la.png")
+        rgba = np.concatenate([rng.integers(0, 50, (16, 16, 3), dtype=np.uint8), alpha[..., None]], -1)
+        PIL.Image.fromarray(rgba, "RGBA").save(tmp_path / "in" / "rgba.png")
+        assert main(["enhance", str(tmp_path / "in"), "--output", str(tmp_path / "o")]) == 0
+        for name, mode in (("la.png", "LA"), ("rgba.png", "RGBA")):
+            out = PIL.Image.open(tmp_path / "o" / name)
+            assert out.mode == mode
+            np.testing.assert_array_equal(np.asarray(out.getchannel("A")), alpha)
+
+    def test_exif_orientation_applied_and_icc_kept(self, tmp_path: Path) -> None:
+        from PIL import ImageCms
+
+        rng = np.random.default_rng(2)
+        (tmp_path / "in").mkdir()
+        stored = PIL.Image.fromarray(rng.integers(0, 60, (10, 30, 3), dtype=np.uint8))  # stored 30 wide, 10 high
+        exif = PIL.Image.Exif()
+        exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+        exif[0x010F] = "TestMaker"  # camera make: must survive
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        stored.save(tmp_path / "in" / "phone.jpg", exif=exif.tobytes(), icc_profile=icc, quality=95)
+        assert main(["enhance", str(tmp_path / "in"), "--output", str(tmp_path / "o")]) == 0
+        out = PIL.Image.open(tmp_path / "o" / "phone.jpg")
+        assert out.size == (10, 30)  # upright: the orientation was applied
+        out_exif = out.getexif()
+        assert out_exif.get(0x0112, 1) == 1 and out_exif.get(0x010F) == "TestMaker"
+        assert out.info.get("icc_profile") == icc

@@ -226,12 +226,39 @@ def _plan_outputs(
     return todo
 
 
-def _save_atomic(image: Any, path: Path) -> None:
+#: Formats whose PIL writers take EXIF and ICC data.
+_METADATA_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
+
+
+def _save_atomic(image: Any, path: Path, *, exif: bytes | None = None, icc: bytes | None = None) -> None:
     from llenhance._atomic import atomic_path
 
-    options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+    suffix = path.suffix.lower()
+    options: dict[str, Any] = {"quality": 95} if suffix in (".jpg", ".jpeg") else {}
+    if suffix in _METADATA_SUFFIXES:
+        if exif:
+            options["exif"] = exif
+        if icc:
+            options["icc_profile"] = icc
     with atomic_path(path) as tmp:
-        image.save(tmp, **options)
+        image.save(tmp, format=image.format or PIL_FORMATS.get(suffix), **options)
+
+
+PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+               ".webp": "WEBP"}
+
+
+def _read_oriented(source: Path) -> tuple[Any, bytes | None, bytes | None]:
+    """The image upright (its EXIF orientation applied), its EXIF with the orientation reset, its ICC profile."""
+    import PIL.Image
+    import PIL.ImageOps
+
+    with PIL.Image.open(source) as img:
+        img.load()
+        icc = img.info.get("icc_profile")
+        upright = PIL.ImageOps.exif_transpose(img)  # a copy, orientation tag removed
+    exif = upright.getexif()
+    return upright, (exif.tobytes() if len(exif) else None), icc
 
 
 def _enhance(args: argparse.Namespace) -> int:
@@ -257,21 +284,31 @@ def _enhance(args: argparse.Namespace) -> int:
     failures = 0
     for source, rel in tqdm(jobs, desc="enhance", unit="image", dynamic_ncols=True):
         try:
-            with PIL.Image.open(source) as img:
-                img.load()
-                result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=args.device)
-                target = output / rel
-                _save_atomic(result, target)
-                if args.side_by_side:
-                    pair = PIL.Image.new("RGB", (img.width * 2, img.height))
-                    pair.paste(img.convert("RGB"), (0, 0))
-                    pair.paste(result.convert("RGB"), (img.width, 0))
-                    _save_atomic(pair, output / "side_by_side" / rel)
+            img, exif, icc = _read_oriented(source)
+            result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=args.device)
+            _save_atomic(result, output / rel, exif=exif, icc=icc)
+            if args.side_by_side:
+                pair = PIL.Image.new("RGB", (img.width * 2, img.height))
+                pair.paste(_preview(img), (0, 0))
+                pair.paste(_preview(result), (img.width, 0))
+                _save_atomic(pair, output / "side_by_side" / rel, icc=icc)
         except (OSError, ValueError, PIL.Image.DecompressionBombError) as err:
             failures += 1
             tqdm.write(f"llenhance: skipped {source}: {err}", file=sys.stderr)
     print(f"enhanced {len(jobs) - failures} of {len(jobs)} images into {output}")
     return 1 if failures else 0
+
+
+def _preview(image: Any) -> Any:
+    """8-bit RGB view of an image of any mode (16-bit and float scaled, not clipped)."""
+    import numpy as np
+    import PIL.Image
+
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        full = 1.0 if image.mode == "F" else 65535.0
+        gray = np.clip(np.asarray(image, dtype=np.float64) / full, 0, 1)
+        return PIL.Image.fromarray((gray * 255).round().astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -192,11 +192,54 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
     return (out / weight)[..., :h, :w].float()
 
 
+#: PIL modes holding more than 8 bits per sample, and the value that maps to 1.0.
+_HIGH_DEPTH = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0, "I": 65535.0, "F": 1.0}
+
+
+def _pil_to_tensor(image: PIL.Image.Image, index: int) -> tuple[torch.Tensor, tuple[str, Any]]:
+    """(1, 3, H, W) float RGB of a PIL image at its full bit depth, and what restoring it needs."""
+    mode = image.mode
+    if mode in _HIGH_DEPTH:
+        full = _HIGH_DEPTH[mode]
+        gray = np.asarray(image, dtype=np.float64)
+        if gray.size and (gray.min() < 0 or gray.max() > full):
+            raise ValueError(
+                f"`images[{index}]` ({mode} image) expected values in [0, {full:g}], got "
+                f"[{gray.min():g}, {gray.max():g}]"
+            )
+        x = torch.from_numpy((gray / full).astype(np.float32))[None, None].expand(1, 3, -1, -1)
+        return x.contiguous(), (mode, None)
+    alpha = None
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        alpha = image.convert("RGBA").getchannel("A")
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None], (mode, alpha)
+
+
+def _tensor_to_pil(out: torch.Tensor, mode: str, alpha: PIL.Image.Image | None) -> PIL.Image.Image:
+    rgb = out[0].clamp(0, 1).permute(1, 2, 0).cpu().double().numpy()
+    if mode in _HIGH_DEPTH:  # back to one channel at the input's depth (Rec. 601 luma, as PIL's "L")
+        gray = rgb @ np.array([0.299, 0.587, 0.114])
+        if mode == "F":
+            return PIL.Image.fromarray(gray.astype(np.float32), mode="F")
+        values = np.round(gray * _HIGH_DEPTH[mode])
+        if mode == "I":
+            return PIL.Image.fromarray(values.astype(np.int32), mode="I")
+        return PIL.Image.fromarray(values.astype(np.uint16)).convert(mode) if mode != "I;16" else \
+            PIL.Image.fromarray(values.astype(np.uint16))
+    result = PIL.Image.fromarray((rgb * 255.0).round().astype(np.uint8), mode="RGB")
+    if alpha is not None:  # the input's alpha, untouched
+        result = result.convert("LA") if mode == "LA" else result
+        result.putalpha(alpha)
+        return result
+    return result.convert(mode) if mode not in ("RGB", "P") else result
+
+
 def _to_tensor(image: Any, index: int) -> tuple[torch.Tensor, str, Any]:
     """(1, 3, H, W) float tensor, the input kind, and what restoring it needs."""
     if isinstance(image, PIL.Image.Image):
-        rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-        return torch.from_numpy(rgb).permute(2, 0, 1)[None], "pil", image.mode
+        x, restore = _pil_to_tensor(image, index)
+        return x, "pil", restore
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise TypeError(
@@ -215,11 +258,9 @@ def _from_tensor(out: torch.Tensor, kind: str, extra: Any, like: Any) -> Any:
     if kind == "tensor":
         out = out.to(like.device, like.dtype)
         return out[0] if extra == 3 else out
-    array = (out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
-    if kind == "numpy":
-        return array
-    result = PIL.Image.fromarray(array, mode="RGB")
-    return result.convert(extra) if extra not in ("RGB", "RGBA", "P") else result
+    if kind == "pil":
+        return _tensor_to_pil(out, *extra)
+    return (out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
 
 
 def enhance(
@@ -235,8 +276,10 @@ def enhance(
 
     Conversions: a float tensor in [0, 1], (3, H, W) or (B, 3, H, W), comes
     back as a float tensor of the same shape, dtype and device. A PIL image
-    comes back as a PIL image of the same size (converted to RGB for the
-    model, and back to its mode, e.g. "L", afterwards; alpha is dropped). A
+    comes back as a PIL image of the same size and mode (converted to RGB for
+    the model, and back afterwards): 16-bit and 32-bit images ("I;16", "I",
+    "F") keep their full range and depth, alpha ("RGBA", "LA") is kept as it
+    was (a palette image with transparency comes back as "RGBA"). A
     uint8 numpy array (H, W, 3), RGB, comes back as such (values / 255 in,
     rounded * 255 out). A list or tuple of these gives a list.
 
