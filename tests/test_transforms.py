@@ -114,6 +114,34 @@ class TestLowLightSynth:
         assert out["image"].mean() < image.mean()
         assert out["boxes"] is boxes and out["mask"] is mask and out["label"] == 3
 
+    @pytest.mark.parametrize("mode", ["RGBA", "LA"])
+    def test_alpha_is_untouched(self, mode: str) -> None:
+        rng = np.random.default_rng(0)
+        channels = len(mode)
+        array = rng.integers(0, 256, (10, 12, channels), dtype=np.uint8)
+        out = LowLightSynth(alpha=(1, 1), beta=(0.5, 0.5), gamma=(2, 2))(PIL.Image.fromarray(array, mode))
+        assert out.mode == mode
+        result = np.asarray(out)
+        np.testing.assert_array_equal(result[..., -1], array[..., -1])  # alpha as it was
+        expected = np.round(0.5 * (array[..., :-1] / 255.0) ** 2 * 255)  # Eq. 14 on the colour channels
+        np.testing.assert_allclose(result[..., :-1], expected, atol=1)
+        rgba = tv_tensors.Image(torch.rand(4, 6, 6))
+        dark = LowLightSynth()(rgba)
+        assert torch.equal(dark[3], rgba[3]) and bool((dark[:3] <= rgba[:3]).all())
+
+    def test_video_gets_one_draw(self) -> None:
+        video = tv_tensors.Video(torch.rand(2, 5, 3, 8, 8))  # 2 videos of 5 frames
+        torch.manual_seed(0)
+        out = LowLightSynth()(video)
+        assert isinstance(out, tv_tensors.Video) and out.shape == video.shape
+        torch.manual_seed(0)
+        p = LowLightSynth().make_params([video])
+        assert p["gamma"].shape == (2,)
+        for v in range(2):  # every frame of video v follows the formula with video v's draw
+            expected = synthesize_low_light(video[v].as_subclass(torch.Tensor), p["alpha"][v].item(),
+                                            p["beta"][v].item(), p["gamma"][v].item())
+            torch.testing.assert_close(out[v].as_subclass(torch.Tensor), expected)
+
     def test_pure_tensor_with_label(self) -> None:
         x = torch.rand(3, 8, 8)
         out, label = LowLightSynth()(x, 5)

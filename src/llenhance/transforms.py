@@ -130,9 +130,11 @@ class LowLightSynth(Transform):
     """Darken images the way the paper builds its low-light sets (Eq. 14).
 
     A ``torchvision.transforms.v2`` transform: it changes images only
-    (``tv_tensors.Image``, PIL images, and a plain tensor when the sample has
-    no explicit image, as torchvision decides); labels, boxes and masks pass
-    through untouched. Output kind and dtype are the input's: PIL in, PIL out;
+    (``tv_tensors.Image``, ``tv_tensors.Video``, PIL images, and a plain
+    tensor when the sample has no explicit image, as torchvision decides);
+    labels, boxes and masks pass through untouched. A video gets one draw for
+    all its frames (one scene, one exposure). Images with 2 or 4 channels
+    (LA, RGBA) keep their alpha channel as it is. Output kind and dtype are the input's: PIL in, PIL out;
     uint8 in, uint8 out (converted back as ``v2.ToDtype`` does); float in [0, 1] in, float out.
 
     Parameters are drawn per call (one set per image of a batched tensor),
@@ -158,7 +160,7 @@ class LowLightSynth(Transform):
         True
     """
 
-    _transformed_types = (tv_tensors.Image, PIL.Image.Image, _is_pure_tensor)
+    _transformed_types = (tv_tensors.Image, tv_tensors.Video, PIL.Image.Image, _is_pure_tensor)
 
     def __init__(
         self,
@@ -189,7 +191,8 @@ class LowLightSynth(Transform):
         batch: tuple[int, ...] = ()
         for inpt in flat_inputs:
             if isinstance(inpt, torch.Tensor):
-                batch = tuple(inpt.shape[:-3])
+                # a video (..., T, C, H, W) gets one draw for all its frames
+                batch = tuple(inpt.shape[:-4] if isinstance(inpt, tv_tensors.Video) else inpt.shape[:-3])
                 break
         params = {
             "alpha": _uniform(batch, self.alpha),
@@ -210,11 +213,21 @@ class LowLightSynth(Transform):
             dark = self.transform(TF.to_dtype(inpt, torch.float32, scale=True), params)
             return TF.to_dtype(dark, inpt.dtype, scale=True)
         image = inpt.as_subclass(torch.Tensor)
-        out = synthesize_low_light(image, params["alpha"], params["beta"], params["gamma"])
+        shape = image.shape
+        if isinstance(inpt, tv_tensors.Video):  # the video's one draw, for every frame, as a batch of frames
+            frames = shape[-4]
+            params = {k: v.unsqueeze(-1).expand(*v.shape, frames).reshape(-1) for k, v in params.items()}
+            image = image.reshape(-1, *shape[-3:])
+        # 2 or 4 channels are gray or RGB with alpha (LA, RGBA): the alpha channel stays as it is
+        colour = image.shape[-3] - 1 if image.shape[-3] in (2, 4) else image.shape[-3]
+        out = synthesize_low_light(image[..., :colour, :, :], params["alpha"], params["beta"], params["gamma"])
         if self.noise:
             out = add_sensor_noise(out, params["shot"], params["read"], quantize=self.quantize)
         elif self.quantize:
             out = torch.round(out * 255.0) / 255.0
+        if colour < image.shape[-3]:
+            out = torch.cat([out, image[..., colour:, :, :]], dim=-3)
+        out = out.reshape(shape)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 
     def extra_repr(self) -> str:
