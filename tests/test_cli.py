@@ -55,8 +55,20 @@ class TestTrainCommand:
         # a second run into the same folder must not overwrite the model
         assert main(args) == 2
         assert "already holds a model" in capsys.readouterr().err
-        # ... unless it resumes
+        # ... unless it resumes; a finished run stays as it was
+        before = (out / "training.json").read_bytes()
+        capsys.readouterr()
         assert main([*args, "--resume"]) == 0
+        assert "finished its 2 iterations already" in capsys.readouterr().out
+        assert (out / "training.json").read_bytes() == before
+        # resuming with other settings is refused, naming each difference
+        for flag, value, name in (("--lr", "0.001", "lr"), ("--batch-size", "4", "batch_size"),
+                                  ("--schedule", "cosine", "schedule"), ("--seed", "3", "seed"),
+                                  ("--crop", "8", "crop")):
+            assert main([*args, "--resume", flag, value]) == 2  # argparse: the last value wins
+            err = capsys.readouterr().err
+            assert "these differ" in err and name in err, (flag, err)
+        assert (out / "training.json").read_bytes() == before
 
     @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
     def test_joint(self, tmp_path: Path, suffix: str) -> None:

@@ -127,9 +127,15 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         val_every=args.val_every,
     )
+    # what the data pipeline does is part of the run: a resumed run must keep it
+    trainer.config["data"] = {"mode": args.mode, "crop": args.crop, "classes": getattr(args, "classes", None),
+                              "classifier": getattr(args, "classifier", None)}
     start = time.time()
     metrics = trainer.fit(train, val, iterations=args.iterations, resume=args.resume)
     if trainer.rank != 0:
+        return 0
+    if trainer.trained_steps == 0 and (output / "training.json").is_file():
+        print(f"{output} finished its {args.iterations} iterations already; its model and training.json are unchanged")
         return 0
     trainer.enhancer.save_pretrained(output)
     record: dict[str, Any] = {

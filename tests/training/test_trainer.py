@@ -112,6 +112,19 @@ class TestCheckpoints:
         with pytest.raises(ValueError, match="`iterations` expected 2 to resume"):
             _trainer(tiny_enhancer(), checkpoint_dir=tmp_path).fit(TinyPairs(), iterations=5, resume=True)
 
+    def test_resume_with_other_settings_is_refused(self, tmp_path: Path) -> None:
+        _trainer(tiny_enhancer(), checkpoint_dir=tmp_path, lr=1e-3).fit(TinyPairs(), iterations=2)
+        with pytest.raises(ValueError, match=r"these differ: lr: checkpoint 0.001, now 0.002"):
+            _trainer(tiny_enhancer(), checkpoint_dir=tmp_path, lr=2e-3).fit(TinyPairs(), iterations=2, resume=True)
+        with pytest.raises(ValueError, match=r"batch_size: checkpoint 4, now 2.*seed: checkpoint 0, now 1"):
+            _trainer(tiny_enhancer(), checkpoint_dir=tmp_path, lr=1e-3, batch_size=2, seed=1).fit(
+                TinyPairs(), iterations=2, resume=True)
+
+    def test_resume_of_a_finished_run_keeps_its_metrics(self, tmp_path: Path) -> None:
+        first = _trainer(tiny_enhancer(), checkpoint_dir=tmp_path).fit(TinyPairs(), iterations=2)
+        again = _trainer(tiny_enhancer(), checkpoint_dir=tmp_path)
+        assert again.fit(TinyPairs(), iterations=2, resume=True) == first and again.trained_steps == 0
+
     def test_missing_resume_file(self, tmp_path: Path) -> None:
         with pytest.raises(FileNotFoundError, match="`resume` expected a checkpoint file"):
             _trainer(tiny_enhancer()).fit(TinyPairs(), iterations=1, resume=tmp_path / "x.pt")

@@ -31,6 +31,8 @@ from llenhance.metrics import psnr, ssim
 __all__ = ["FERGuidedTrainer"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: Settings a resumed run may change (where and how fast it runs, not what it learns).
+_RESUME_MAY_DIFFER = frozenset({"amp", "world_size", "num_workers"})
 _SCHEDULES = ("constant", "cosine")
 
 
@@ -196,6 +198,8 @@ class FERGuidedTrainer:
         self.checkpoint_every, self.val_every = checkpoint_every, val_every
         self.progress = progress and self.rank == 0
         self.history: list[dict[str, float]] = []
+        #: Optimiser steps taken by the last ``fit`` call (0 when it resumed a finished run).
+        self.trained_steps = 0
         rec_weights = dataclasses.asdict(reconstruction.weights)
         self.config: dict[str, Any] = {
             "enhancer": type(enhancer).__name__,
@@ -280,6 +284,15 @@ class FERGuidedTrainer:
             raise ValueError(
                 f"`iterations` expected {state['iterations']} to resume {path} (its schedule), got {iterations}"
             )
+        saved = state.get("config", {})
+        differ = [f"{k}: checkpoint {saved.get(k)!r}, now {self.config.get(k)!r}"
+                  for k in sorted(set(saved) | set(self.config))
+                  if k not in _RESUME_MAY_DIFFER and saved.get(k) != self.config.get(k)]
+        if differ:
+            raise ValueError(
+                f"`resume` expected the settings {path} was trained with; these differ: {'; '.join(differ)}. "
+                "Resume with the same settings, or start a new run in another folder"
+            )
         self.enhancer.load_state_dict(state["enhancer"])
         self.optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -351,6 +364,7 @@ class FERGuidedTrainer:
             raise ValueError(f"`train` expected at least batch_size={self.batch_size} items, got {size}")
         scheduler = self._scheduler(iterations)
         iteration = epoch = position = 0
+        self.trained_steps = 0
         checkpoint = self._resume_path(resume)
         if checkpoint is not None:
             iteration, epoch, position = self._restore(checkpoint, iterations, scheduler)
@@ -378,6 +392,7 @@ class FERGuidedTrainer:
                 scheduler.step()
                 iteration += 1
                 position += 1
+                self.trained_steps += 1
                 last = {"iteration": iteration, "loss": terms["total"].detach().item()}
                 last.update({k: v.detach().item() for k, v in terms.items() if k != "total"})
                 bar.update(1)
@@ -399,6 +414,8 @@ class FERGuidedTrainer:
                 continue
             break
         bar.close()
+        if self.trained_steps == 0 and self.history:  # resumed a finished run: its own final metrics
+            return dict(self.history[-1])
         return last
 
     def _resume_path(self, resume: bool | str | Path) -> Path | None:
