@@ -100,6 +100,19 @@ def _real_pair() -> tuple[torch.Tensor, torch.Tensor]:
     return low[None], high[None]
 
 
+def test_large_images_are_tiled_automatically(net: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
+    import llenhance.inference as inference
+
+    monkeypatch.setattr(inference, "AUTO_TILE", 48)
+    x = torch.rand(1, 3, 64, 96) * 0.2
+    auto = enhance(x, net, overlap=8, max_pixels=64 * 96 - 1)  # one pixel over the budget
+    torch.testing.assert_close(auto, enhance(x, net, tile=48, overlap=8), rtol=0, atol=0)
+    assert not torch.equal(auto, enhance(x, net, max_pixels=None))  # tiles differ slightly at their borders
+    torch.testing.assert_close(enhance(x, net, max_pixels=64 * 96), enhance(x, net, max_pixels=None))
+    with pytest.raises(ValueError, match="`max_pixels` expected an int >= 1"):
+        enhance(x, net, max_pixels=0)
+
+
 class TestNeverMutates:
     """enhance() and wrap() leave users' modules and the shared built-in weights as they were."""
 

@@ -411,7 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--output", type=Path, required=True, help="output folder (outside the inputs)")
     enh.add_argument("--model", default=None,
                      help="built-in weights name, folder, or Hub repo id (default: the built-in default)")
-    enh.add_argument("--tile", type=int, default=None, help="process in tiles of this size (bounded memory)")
+    enh.add_argument("--tile", type=int, default=None,
+                     help="process in tiles of this size (bounded memory); without it, images over 8 megapixels "
+                          "are processed in 1024-px tiles anyway")
     enh.add_argument("--overlap", type=int, default=128, help="tile overlap in pixels (default %(default)s)")
     enh.add_argument("--device", default="cpu", help="e.g. cpu, cuda")
     enh.add_argument("--side-by-side", action="store_true",

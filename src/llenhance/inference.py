@@ -192,6 +192,11 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
     return (out / weight)[..., :h, :w].float()
 
 
+#: Untiled, an image of more pixels than this is processed in tiles anyway (``enhance(max_pixels=...)``).
+MAX_UNTILED_PIXELS = 8_000_000
+#: The tile size used then.
+AUTO_TILE = 1024
+
 #: PIL modes holding more than 8 bits per sample, and the value that maps to 1.0.
 _HIGH_DEPTH = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0, "I": 65535.0, "F": 1.0}
 
@@ -271,6 +276,7 @@ def enhance(
     overlap: int = 128,
     batch_size: int = 8,
     device: str | torch.device | None = None,
+    max_pixels: int | None = MAX_UNTILED_PIXELS,
 ) -> Any:
     """Enhance low-light images; returns the same kind of object it was given.
 
@@ -299,6 +305,10 @@ def enhance(
         batch_size: images per forward pass for batch tensors (untiled).
         device: where the model runs; ``None``: where your module is, else
             where the first input tensor is (CPU for PIL and numpy input).
+        max_pixels: with ``tile=None``, an image of more pixels than this is
+            processed in tiles of ``AUTO_TILE`` (1024) px anyway, so memory
+            stays bounded (untiled, ``llenet_s`` needs about 430 bytes per
+            pixel on CPU: 8 MP is about 3.4 GB). ``None`` never tiles on its own.
 
     Example:
         >>> from llenhance import llenet_s
@@ -307,6 +317,8 @@ def enhance(
         (torch.Size([3, 40, 30]), True)
     """
     check_positive_int(batch_size, "batch_size")
+    if max_pixels is not None:
+        check_positive_int(max_pixels, "max_pixels")
     many = isinstance(images, (list, tuple))
     items: Sequence[Any] = images if many else [images]
     if many and not items:
@@ -325,16 +337,22 @@ def enhance(
         for i, image in enumerate(items):
             x, kind, extra = _to_tensor(image, i)
             outs = []
+            image_tile = tile
+            if tile is None and max_pixels is not None and x.shape[-2] * x.shape[-1] > max_pixels:
+                image_tile = AUTO_TILE
+                _check_tile(net, image_tile, min(overlap, AUTO_TILE // 2 - 1))
             for start in range(0, x.shape[0], batch_size):
                 chunk = x[start : start + batch_size].to(device, torch.float32)
-                if tile is None:
+                if image_tile is None:
                     out = net(chunk)
                     if not checked:
                         check_enhancer_output(out, chunk)
                         checked = True
                     outs.append(out.float())
                 else:
-                    outs.extend(_enhance_tiled(net, chunk[j : j + 1], tile, overlap) for j in range(chunk.shape[0]))
+                    tile_overlap = overlap if tile is not None else min(overlap, AUTO_TILE // 2 - 1)
+                    outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, tile_overlap)
+                                for j in range(chunk.shape[0]))
             out = torch.cat(outs).clamp(0, 1)
             results.append(_from_tensor(out, kind, extra, image))
     return results if many else results[0]
