@@ -118,6 +118,16 @@ def train(
     return enhancer.eval(), record
 
 
+def train_run(args: argparse.Namespace, faces: Dataset, tag: str, seed: int, curve: bool, guides: list[str]) -> LLENet:
+    """Run ``tag`` of the experiment for ``seed``: the curve enhancers get the exposure mix."""
+    print(f"training {tag}, seed {seed}", flush=True)
+    model, _ = train(args.work / f"{tag}-seed{seed}", faces, seed=seed, iterations=args.iterations,
+                     curve_target=args.curve_target if curve else None,
+                     normal_fraction=args.normal_fraction if curve else 0.0, guides=guides,
+                     classifiers=args.classifiers, lr=args.lr)
+    return model
+
+
 def fixed_methods() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         "none": identity,
@@ -215,6 +225,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--normal-fraction", type=float, default=0.25,
                         help="share of well-lit training pairs (input = target) for the curve enhancers")
     parser.add_argument("--skip-guided", action="store_true", help="reconstruction-only enhancers and baselines only")
+    parser.add_argument("--train-only", nargs="+", metavar="RUN", default=None,
+                        help="only train these runs (ifer, curve-rec, guided-without-<arch>) for every seed, then "
+                             "stop: lets several processes train in parallel before one evaluates")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-transfer")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--limit", type=int, default=None, help="use about N train and N val faces (quick runs)")
@@ -225,7 +238,19 @@ def main(argv: list[str] | None = None) -> dict:
     if len(args.archs) < 2:
         parser.error("`--archs` expected at least two architectures (one held out, one or more as guides)")
     args.results.mkdir(parents=True, exist_ok=True)
-    train_faces, val_faces = load_faces(args, "train"), load_faces(args, "val")
+    train_faces = load_faces(args, "train")
+    if args.train_only is not None:
+        runs = {"ifer": (False, []), "curve-rec": (True, [])}
+        runs.update({f"guided-without-{a}": (True, [g for g in args.archs if g != a]) for a in args.archs})
+        unknown = [r for r in args.train_only if r not in runs]
+        if unknown:
+            parser.error(f"`--train-only` expected runs among {sorted(runs)}, got {unknown}")
+        for tag in args.train_only:
+            curve, guides = runs[tag]
+            for seed in args.seeds:
+                train_run(args, train_faces, tag, seed, curve, guides)
+        return {}
+    val_faces = load_faces(args, "val")
     classifiers = {a: frozen_classifier(a, args.classifiers) for a in args.archs}
     images: dict[str, torch.Tensor] = {}
     for p in PROTOCOLS:
@@ -236,12 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {a: {c: predict(classifiers[a], enhanced[c]) for c in CONDITIONS} for a in archs}
 
     def fit(tag: str, seed: int, curve: bool, guides: list[str]) -> LLENet:
-        print(f"training {tag}, seed {seed}", flush=True)
-        model, _ = train(args.work / f"{tag}-seed{seed}", train_faces, seed=seed, iterations=args.iterations,
-                         curve_target=args.curve_target if curve else None,
-                         normal_fraction=args.normal_fraction if curve else 0.0, guides=guides,
-                         classifiers=args.classifiers, lr=args.lr)
-        return model
+        return train_run(args, train_faces, tag, seed, curve, guides)
 
     # raw[method][arch] -> list (over seeds) of score rows
     raw: dict[str, dict[str, list[dict]]] = {}

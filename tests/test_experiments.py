@@ -195,5 +195,12 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     for name in ("none", guided):
         expected = np.mean([results["held_out"][a][name]["acc_paper"]["mean"] for a in ("resnet18", "vgg")])
         assert results["mean_over_held_out"][name]["acc_paper"]["mean"] == pytest.approx(expected)
+    # --train-only trains the named runs for each seed and evaluates nothing
+    common = args[: args.index("--seeds")]  # data, folders, iterations; all three architectures
+    assert fer_transfer.main([*common, "--seeds", "5", "--train-only", "guided-without-vgg"]) == {}
+    record = json.loads((tmp_path / "work" / "guided-without-vgg-seed5" / "model" / "training.json").read_text())
+    assert record["guides"] == ["resnet18", "convnext_atto"] and record["seed"] == 5
+    with pytest.raises(SystemExit):
+        fer_transfer.main([*args, "--train-only", "nope"])
     text = (tmp_path / "res" / "fer_transfer.md").read_text()
     assert "## Held out: ResNet-18 (FER-guided enhancers guided by VGG-style CNN)" in text
