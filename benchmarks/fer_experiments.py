@@ -301,7 +301,8 @@ def main(argv: list[str] | None = None) -> dict:
     classes = list(val_faces.classes)
     results: dict = {
         "command": ("python benchmarks/fer_experiments.py " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip(),
-        "data": "FER2013" if args.data == FER2013 else f"{args.dataset} data set",
+        "data": {"folder": "FER2013", "ferplus": "FERPlus"}.get(args.dataset, args.dataset) if args.data == FER2013
+        else f"{args.dataset} data set",
         "iterations": args.iterations,
         "seed": args.seed,
         "color_weight": args.color_weight,

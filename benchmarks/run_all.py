@@ -2,15 +2,16 @@
 
 Steps (each a script in ``benchmarks/`` that can also run alone):
 
-0. ``fer-data-check``: the sharpness of the FER2013 train and val faces
-   (``fer_data_check.py``); the training faces of our copy are blurred, so the
-   later steps blur the val faces by the sigma it finds (``--val-blur``);
-1. ``classifier-resnet18`` / ``classifier-vgg``: the normal-light FER2013
-   classifiers (``train_fer_classifier.py``);
-2. ``fer-experiments``: the training schemes under both low-light protocols
+1. ``classifier-resnet18`` / ``classifier-vgg`` / ``classifier-convnext_atto``:
+   the normal-light FER2013 classifiers, and ``classifier-ferplus-resnet18``,
+   ResNet-18 on FERPlus (``train_fer_classifier.py``);
+2. ``fer-transfer``: the headline table, enhancers in front of classifiers
+   they never saw (leave one architecture out, 3 seeds; ``fer_transfer.py``);
+3. ``fer-experiments`` / ``fer-experiments-ferplus``: the paper's training
+   schemes under both low-light protocols, on FER2013 and on FERPlus
    (``fer_experiments.py``);
-3. ``ablations``: architecture and loss ablations on SICE (``ablations.py``);
-4. ``quality``, ``model-cost``, ``speed``, ``train-speed``: enhancement quality
+4. ``ablations``: architecture and loss ablations on SICE (``ablations.py``);
+5. ``quality``, ``model-cost``, ``speed``, ``train-speed``: enhancement quality
    against the baselines, and the cost benchmarks.
 
 Every step is resumable: finished classifiers, enhancers and ablation runs are
@@ -18,10 +19,10 @@ kept in ``--work`` (default ``~/.cache/llenhance``) and reused, and training
 resumes from its last checkpoint, so running the command again after an
 interruption continues where it stopped. ``--fresh`` starts over.
 
-The full run takes about 2 hours on a 2-core CPU (classifiers ~25 min,
-FER experiments ~50 min, ablations ~25 min, the rest ~15 min) and writes
-``benchmarks/results/``. ``--quick`` is a smoke run on a few hundred images
-and a few iterations (a few minutes); its numbers mean nothing and go to
+On a 2-core CPU the classifiers take about 3 hours together, the transfer
+table about 1.5 hours, the schemes about 1 hour per data set; a GPU does it
+all in well under an hour. ``--quick`` is a smoke run on a few hundred images
+and a few iterations (minutes); its numbers mean nothing and go to
 ``benchmarks/results/quick/``, leaving the published results alone.
 
 Run:
@@ -31,7 +32,6 @@ Run:
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -39,27 +39,39 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-STEPS = ("fer-data-check", "classifier-resnet18", "classifier-vgg", "fer-experiments", "ablations",
+#: (step, architecture, dataset, epochs) of the classifiers
+CLASSIFIERS = (("classifier-resnet18", "resnet18", "folder", 12), ("classifier-vgg", "vgg", "folder", 12),
+               ("classifier-convnext_atto", "convnext_atto", "folder", 16),
+               ("classifier-ferplus-resnet18", "resnet18", "ferplus", 10))
+STEPS = (*(c[0] for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
          "quality", "model-cost", "speed", "train-speed")
-QUICK_STEPS = STEPS[:5]  # the cost benchmarks have no quick form; their numbers are kept as published
+QUICK_STEPS = STEPS[:8]  # the cost benchmarks have no quick form; their numbers are kept as published
+
+
+def _folder(arch: str, dataset: str) -> str:
+    return f"fer-{arch}" if dataset == "folder" else f"{dataset}-{arch}"
 
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     py = [sys.executable]
-    work, results = args.work, args.results
-    quick = args.quick
-    cmds = {"fer-data-check": py + [str(HERE / "fer_data_check.py"), "--results", str(results)]
-            + (["--samples", "50"] if quick else [])}
-    blur = val_blur(args)
-    blur_args = ["--val-blur", str(blur)] if blur else []
-    for arch, epochs in (("resnet18", 10), ("vgg", 10)):
-        cmd = py + [str(HERE / "train_fer_classifier.py"), "--arch", arch, "--output", str(work / f"fer-{arch}")]
-        cmd += ["--epochs", "1", "--limit", "256", "--batch-size", "32"] if quick else ["--epochs", str(epochs)]
-        cmds[f"classifier-{arch}"] = cmd + blur_args
-    cmds["fer-experiments"] = py + [
-        str(HERE / "fer_experiments.py"), "--classifiers", str(work), "--work", str(work / "fer-experiments"),
+    work, results, quick = args.work, args.results, args.quick
+    cmds: dict[str, list[str]] = {}
+    for step, arch, dataset, epochs in CLASSIFIERS:
+        cmd = py + [str(HERE / "train_fer_classifier.py"), "--arch", arch, "--dataset", dataset,
+                    "--output", str(work / _folder(arch, dataset))]
+        cmds[step] = cmd + (["--epochs", "1", "--limit", "256", "--batch-size", "32"] if quick
+                            else ["--epochs", str(epochs)])
+    cmds["fer-transfer"] = py + [
+        str(HERE / "fer_transfer.py"), "--classifiers", str(work), "--work", str(work / "fer-transfer"),
         "--results", str(results),
-    ] + blur_args + (["--iterations", "4", "--limit", "96"] if quick else [])
+    ] + (["--iterations", "2", "--limit", "96", "--seeds", "0", "1"] if quick else [])
+    for step, dataset, archs in (("fer-experiments", "folder", ["resnet18", "vgg"]),
+                                 ("fer-experiments-ferplus", "ferplus", ["resnet18"])):
+        name = "fer_experiments" if dataset == "folder" else "fer_experiments_ferplus"
+        cmds[step] = py + [
+            str(HERE / "fer_experiments.py"), "--dataset", dataset, "--archs", *archs, "--name", name,
+            "--classifiers", str(work), "--work", str(work / name.replace("_", "-")), "--results", str(results),
+        ] + (["--iterations", "4", "--limit", "96"] if quick else [])
     cmds["ablations"] = py + [
         str(HERE / "ablations.py"), "--classifiers", str(work), "--work", str(work / "ablations"),
         "--results", str(results),
@@ -71,20 +83,12 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     return cmds
 
 
-def val_blur(args: argparse.Namespace) -> float | None:
-    """The blur ``fer-data-check`` found to match the val faces to the training faces, if it ran."""
-    check = HERE.parent / args.results / "fer_data_check.json"
-    return json.loads(check.read_text())["matching_sigma"] if check.is_file() else None
-
-
 def done(step: str, args: argparse.Namespace) -> bool:
-    """A classifier is done when its weights and its record (evaluated with today's val blur) exist;
-    the other steps reuse their own finished parts."""
-    if step.startswith("classifier-"):
-        folder = args.work / f"fer-{step.removeprefix('classifier-')}"
-        record = folder / "training.json"
-        return (folder / "model.safetensors").is_file() and record.is_file() and (
-            json.loads(record.read_text()).get("val_blur") == val_blur(args))
+    """A classifier is done when its weights and its record exist; the other steps reuse their own finished parts."""
+    for name, arch, dataset, _ in CLASSIFIERS:
+        if step == name:
+            folder = args.work / _folder(arch, dataset)
+            return (folder / "model.safetensors").is_file() and (folder / "training.json").is_file()
     return False
 
 
@@ -104,14 +108,15 @@ def main() -> None:
     if args.quick and set(steps) - set(QUICK_STEPS):
         parser.error(f"`--steps` {sorted(set(steps) - set(QUICK_STEPS))} have no quick form")
     if args.fresh:
-        for step in ("fer-resnet18", "fer-vgg", "fer-experiments", "ablations"):
+        folders = [_folder(arch, dataset) for _, arch, dataset, _ in CLASSIFIERS]
+        for step in (*folders, "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations"):
             shutil.rmtree(args.work / step, ignore_errors=True)
-    print("quick smoke run: a few minutes, numbers meaningless" if args.quick else
-          "full run: about 2 hours on a 2-core CPU (much less with a GPU); interrupt and rerun to resume",
+    print("quick smoke run: minutes, numbers meaningless" if args.quick else
+          "full run: about 7 hours on a 2-core CPU (much less with a GPU); interrupt and rerun to resume",
           flush=True)
     started = time.time()
+    cmds = commands(args)
     for i, step in enumerate(steps, 1):
-        cmds = commands(args)  # after fer-data-check, the later steps get its blur
         if done(step, args):
             print(f"[{i}/{len(steps)}] {step}: done already, reusing {args.work}", flush=True)
             continue

@@ -33,6 +33,19 @@ def _fer(root: Path) -> Path:
     return root
 
 
+def test_help_and_version_do_not_load_torch() -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom llenhance.cli import main\n"
+              "for argv in (['--version'], ['--help'], ['enhance', '--help']):\n"
+              "    try:\n        main(argv)\n    except SystemExit as e:\n        assert e.code == 0, e.code\n"
+              "assert 'torch' not in sys.modules, 'torch was imported'\nprint('ok')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stdout + done.stderr
+    assert "llenhance 0.2.0" in done.stdout
+
+
 class TestTrainCommand:
     def test_help_documents_both_modes(self, capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit) as exit_info:

@@ -1,35 +1,59 @@
-"""llenhance: low-light enhancement for facial expression recognition (LL-FER)."""
+"""llenhance: low-light enhancement for facial expression recognition (LL-FER).
+
+The public names are imported on first use, so ``import llenhance`` (and the
+``llenhance`` command's ``--help``) does not load torch until something needs it.
+"""
 
 from __future__ import annotations
 
-from llenhance import data, losses, metrics
-from llenhance.classifier import ClassifierPreprocess, FrozenClassifier, FrozenEnsemble
-from llenhance.inference import enhance
-from llenhance.models import LLENet, llenet_b, llenet_s
-from llenhance.training import FERGuidedTrainer
-from llenhance.pretrained import DEFAULT_WEIGHTS, list_pretrained
-from llenhance.transforms import LowLightSynth, add_sensor_noise, synthesize_low_light
-from llenhance.wrap import EnhancedClassifier, wrap
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "DEFAULT_WEIGHTS",
-    "ClassifierPreprocess",
-    "EnhancedClassifier",
-    "FERGuidedTrainer",
-    "FrozenClassifier",
-    "FrozenEnsemble",
-    "LLENet",
-    "LowLightSynth",
-    "add_sensor_noise",
-    "data",
-    "enhance",
-    "llenet_b",
-    "list_pretrained",
-    "llenet_s",
-    "losses",
-    "metrics",
-    "synthesize_low_light",
-    "wrap",
-]
+__version__ = "0.2.0"
 
-__version__ = "0.1.0"
+#: public name -> the module that defines it
+_EXPORTS = {
+    "DEFAULT_FACE_WEIGHTS": "llenhance.pretrained",
+    "DEFAULT_WEIGHTS": "llenhance.pretrained",
+    "ClassifierPreprocess": "llenhance.classifier",
+    "EnhancedClassifier": "llenhance.wrapping",
+    "FERGuidedTrainer": "llenhance.training",
+    "FrozenClassifier": "llenhance.classifier",
+    "FrozenEnsemble": "llenhance.classifier",
+    "LLENet": "llenhance.models",
+    "LowLightSynth": "llenhance.transforms",
+    "add_sensor_noise": "llenhance.transforms",
+    "enhance": "llenhance.inference",
+    "llenet_b": "llenhance.models",
+    "list_pretrained": "llenhance.pretrained",
+    "llenet_s": "llenhance.models",
+    "synthesize_low_light": "llenhance.transforms",
+    "wrap": "llenhance.wrapping",
+}
+_SUBMODULES = ("data", "losses", "metrics")
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+if TYPE_CHECKING:
+    from llenhance import data, losses, metrics
+    from llenhance.classifier import ClassifierPreprocess, FrozenClassifier, FrozenEnsemble
+    from llenhance.inference import enhance
+    from llenhance.models import LLENet, llenet_b, llenet_s
+    from llenhance.pretrained import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS, list_pretrained
+    from llenhance.training import FERGuidedTrainer
+    from llenhance.transforms import LowLightSynth, add_sensor_noise, synthesize_low_light
+    from llenhance.wrapping import EnhancedClassifier, wrap
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"llenhance.{name}")
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'llenhance' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

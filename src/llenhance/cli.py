@@ -10,9 +10,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch loads only when a command runs, so --help and --version answer at once
+    import torch
 
 __all__ = ["main"]
 
@@ -22,6 +23,8 @@ class CLIError(Exception):
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    import torch
+
     if not path.is_file():
         raise CLIError(f"--classifier-weights: {path} does not exist")
     if path.suffix == ".safetensors":
@@ -40,6 +43,8 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _build_classifier(spec: str, weights: Path | None, num_classes: int) -> torch.nn.Module:
+    import torch
+
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise CLIError(f"--classifier expected 'module:factory', got {spec!r}")
@@ -76,6 +81,8 @@ def _prepare_output(output: Path, resume: bool) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import torch
+
     from llenhance import FERGuidedTrainer, FrozenClassifier, LowLightSynth
     from llenhance.classifier import ClassifierPreprocess
     from llenhance.data import FER2013_CLASSES, FERFolder, PairedImageFolder, SyntheticLowLight
@@ -361,7 +368,10 @@ def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from llenhance import __version__
+
     parser = argparse.ArgumentParser(prog="llenhance", description="Low-light enhancement for FER (LL-FER).")
+    parser.add_argument("--version", action="version", version=f"llenhance {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser(

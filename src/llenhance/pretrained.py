@@ -14,11 +14,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_WEIGHTS", "builtin_path", "list_pretrained"]
+__all__ = ["DEFAULT_FACE_WEIGHTS", "DEFAULT_WEIGHTS", "builtin_path", "list_pretrained"]
 
 _ROOT = Path(__file__).resolve().parent / "weights"
 #: The built-in weights ``enhance`` and ``wrap`` use when no model is given.
 DEFAULT_WEIGHTS = "llenet-sice"
+#: The built-in weights ``wrap`` puts in front of a FER classifier when no enhancer is given.
+DEFAULT_FACE_WEIGHTS = DEFAULT_WEIGHTS
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

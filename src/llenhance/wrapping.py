@@ -10,6 +10,7 @@ from torch import nn
 
 from llenhance.classifier import ClassifierPreprocess
 from llenhance.inference import check_enhancer_output, load_enhancer
+from llenhance.pretrained import DEFAULT_FACE_WEIGHTS
 
 __all__ = ["EnhancedClassifier", "wrap"]
 
@@ -70,5 +71,7 @@ def wrap(
         torch.Size([2, 7])
     """
     # named weights come from a cache that enhance() shares: the wrapper gets its own copy
-    module = copy.deepcopy(load_enhancer(enhancer)) if enhancer is None or isinstance(enhancer, str) else enhancer
+    if enhancer is None:
+        enhancer = DEFAULT_FACE_WEIGHTS
+    module = copy.deepcopy(load_enhancer(enhancer)) if isinstance(enhancer, str) else enhancer
     return EnhancedClassifier(module, classifier, preprocess).eval()
