@@ -38,7 +38,7 @@ class ClassifierPreprocess(nn.Module):
             ``None`` (with ``std=None``) skips normalisation. Default: ImageNet's.
         std: per-channel standard deviation, as ``mean``.
 
-    Example:
+    Examples:
         >>> pre = ClassifierPreprocess(size=48, grayscale=True, mean=(0.5,), std=(0.5,))
         >>> pre(torch.rand(2, 3, 100, 80)).shape
         torch.Size([2, 1, 48, 48])
@@ -132,11 +132,11 @@ class FrozenClassifier(nn.Module):
             no resize).
         stages: module names whose outputs are the stage features
             (``"layer1"``, ``"stages.2"``, ...); ``None`` finds them for common
-            backbones (:func:`find_stages`); ``[]`` collects none.
+            backbones (`find_stages`); ``[]`` collects none.
         logits_fn: picks the logits from the classifier's output, for models
             that return tuples or dicts (e.g. ``lambda out: out[0]``).
 
-    Example:
+    Examples:
         >>> import torchvision
         >>> fer = FrozenClassifier(torchvision.models.resnet18(num_classes=7))
         >>> logits, features = fer.forward_features(torch.rand(2, 3, 64, 64))
@@ -220,7 +220,7 @@ class FrozenEnsemble(FrozenClassifier):
         members: ``FrozenClassifier`` modules (or plain classifiers, wrapped
             with ImageNet normalisation and automatic stages).
 
-    Example:
+    Examples:
         >>> import torchvision
         >>> guide = FrozenEnsemble([torchvision.models.resnet18(num_classes=7),
         ...                         torchvision.models.resnet34(num_classes=7)])

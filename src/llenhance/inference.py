@@ -310,7 +310,7 @@ def enhance(
             stays bounded (untiled, ``llenet_s`` needs about 430 bytes per
             pixel on CPU: 8 MP is about 3.4 GB). ``None`` never tiles on its own.
 
-    Example:
+    Examples:
         >>> from llenhance import llenet_s
         >>> out = enhance(torch.rand(3, 40, 30) * 0.1, llenet_s())
         >>> out.shape, bool(out.min() >= 0 and out.max() <= 1)

@@ -37,7 +37,7 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-10) -> tor
     Returns:
         (B,) tensor of dB values.
 
-    Example:
+    Examples:
         >>> psnr(torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.1)).round()
         tensor([20.])
     """
@@ -61,7 +61,7 @@ def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     Returns:
         (B,) tensor.
 
-    Example:
+    Examples:
         >>> x = torch.rand(2, 3, 16, 16)
         >>> ssim(x, x)
         tensor([1., 1.])
@@ -88,7 +88,7 @@ def _check_labels(predictions: torch.Tensor, targets: torch.Tensor) -> None:
 def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(num_classes, num_classes) counts; row = true class, column = predicted class.
 
-    Example:
+    Examples:
         >>> confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), 2)
         tensor([[1, 1],
                 [0, 1]])
@@ -106,7 +106,7 @@ def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_class
 def accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> float:
     """Fraction of correct predictions.
 
-    Example:
+    Examples:
         >>> accuracy(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 0, 2]))
         0.75
     """
@@ -117,7 +117,7 @@ def accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> float:
 def per_class_accuracy(predictions: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Recall of each class (NaN for a class absent from ``targets``).
 
-    Example:
+    Examples:
         >>> per_class_accuracy(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), 3)
         tensor([0.5000, 1.0000,    nan])
     """
@@ -132,7 +132,7 @@ def recovered_fraction(acc_method: float, acc_lowlight: float, acc_normal: float
     better than feeding the dark images, 1 is normal-light accuracy; it can
     be negative or exceed 1.
 
-    Example:
+    Examples:
         >>> round(recovered_fraction(0.6, 0.4, 0.8), 6)
         0.5
     """

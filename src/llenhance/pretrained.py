@@ -2,7 +2,7 @@
 
 ``LLENet.from_pretrained(x)`` accepts, in this order: an existing local
 folder (``config.json`` + ``model.safetensors``), the name of a built-in
-(see :func:`list_pretrained`; no network), or a Hugging Face Hub repo id
+(see `list_pretrained`; no network), or a Hugging Face Hub repo id
 (``owner/name``; downloaded and cached by ``huggingface_hub``, which honours
 ``HF_HUB_OFFLINE``, ``HF_HUB_CACHE`` and a ``revision``).
 """
@@ -27,7 +27,7 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 def list_pretrained() -> dict[str, dict[str, Any]]:
     """The built-in weights: name -> summary (model, data, metrics, licence).
 
-    Example:
+    Examples:
         >>> "llenet-sice" in list_pretrained()
         True
     """

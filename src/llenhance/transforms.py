@@ -60,7 +60,7 @@ def synthesize_low_light(
     Returns:
         Tensor of the input's shape and dtype, in [0, 1].
 
-    Example:
+    Examples:
         >>> synthesize_low_light(torch.tensor([[[0.5]]]), 1.0, 0.5, 2.0)
         tensor([[[0.1250]]])
     """
@@ -100,7 +100,7 @@ def add_sensor_noise(
         read: read-noise standard deviation >= 0.
         quantize: round to 8 bits.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> add_sensor_noise(torch.full((3, 4, 4), 0.5), 1e-3, 0.0, quantize=True).shape
         torch.Size([3, 4, 4])
@@ -151,7 +151,7 @@ class LowLightSynth(Transform):
         quantize: round float outputs to 8 bits (uint8 and PIL outputs are
             8-bit anyway).
 
-    Example:
+    Examples:
         >>> from torchvision.transforms import v2
         >>> t = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), LowLightSynth()])
         >>> _ = torch.manual_seed(0)

@@ -61,9 +61,9 @@ def wrap(
             default ImageNet mean/std.
 
     Returns:
-        An :class:`EnhancedClassifier` in eval mode.
+        `EnhancedClassifier`: the wrapped model, in eval mode.
 
-    Example:
+    Examples:
         >>> import torchvision
         >>> from llenhance import llenet_s
         >>> model = wrap(torchvision.models.resnet18(num_classes=7), llenet_s())

@@ -49,7 +49,7 @@ class SyntheticLowLight(EpochSeeded, Dataset):
             normal image itself (drawn per pair): training on them teaches
             an enhancer to leave well-lit input alone.
 
-    Example:
+    Examples:
         >>> base = [(torch.rand(3, 8, 8), 2)]
         >>> low, normal, label = SyntheticLowLight(base, seed=0)[0]
         >>> bool(low.mean() < normal.mean()), label

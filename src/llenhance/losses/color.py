@@ -31,7 +31,7 @@ def rgb_to_hsi(image: torch.Tensor, *, eps: float = _EPS) -> torch.Tensor:
     Returns:
         Tensor of the input's shape: hue, saturation, intensity.
 
-    Example:
+    Examples:
         >>> rgb_to_hsi(torch.tensor([0.0, 1.0, 0.0]).view(3, 1, 1)).flatten()
         tensor([0.3333, 1.0000, 0.3333])
     """
@@ -86,7 +86,7 @@ def color_loss(
     Returns:
         Scalar tensor.
 
-    Example:
+    Examples:
         >>> x = torch.rand(2, 3, 8, 8)
         >>> float(color_loss(x, x))
         0.0
@@ -99,9 +99,9 @@ def color_loss(
 
 
 class ColorLoss(nn.Module):
-    """Module form of :func:`color_loss`.
+    """Module form of `color_loss`.
 
-    Example:
+    Examples:
         >>> x = torch.rand(2, 3, 8, 8)
         >>> float(ColorLoss()(x, x))
         0.0

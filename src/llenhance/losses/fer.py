@@ -39,7 +39,7 @@ def fer_feature_loss(
     Returns:
         Scalar tensor: the sum over stages of the mean absolute difference.
 
-    Example:
+    Examples:
         >>> e = [torch.zeros(1, 4, 8, 8), torch.zeros(1, 8, 4, 4)]
         >>> n = [torch.ones(1, 4, 8, 8), torch.full((1, 8, 4, 4), 2.0)]
         >>> float(fer_feature_loss(e, n))
@@ -88,7 +88,7 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
         logits: (B, num_classes) logits of the enhanced image.
         labels: (B,) ground-truth class indices.
 
-    Example:
+    Examples:
         >>> logits = torch.tensor([[0.0, 0.0]])
         >>> round(float(classification_loss(logits, torch.tensor([1]))), 4)  # log 2
         0.6931
@@ -105,7 +105,7 @@ def label_loss(logits: torch.Tensor, normal_logits: torch.Tensor) -> torch.Tenso
         normal_logits: (B, num_classes) logits of the normal-light image; only
             their argmax is used (no gradient flows through it).
 
-    Example:
+    Examples:
         >>> logits = torch.tensor([[0.0, 0.0]])
         >>> round(float(label_loss(logits, torch.tensor([[0.0, 5.0]]))), 4)
         0.6931
@@ -120,7 +120,7 @@ def label_loss(logits: torch.Tensor, normal_logits: torch.Tensor) -> torch.Tenso
 
 
 class FERFeatureLoss(nn.Module):
-    """Module form of :func:`fer_feature_loss`."""
+    """Module form of `fer_feature_loss`."""
 
     def forward(
         self, enhanced_features: Sequence[torch.Tensor], normal_features: Sequence[torch.Tensor]
@@ -129,14 +129,14 @@ class FERFeatureLoss(nn.Module):
 
 
 class ClassificationLoss(nn.Module):
-    """Module form of :func:`classification_loss`."""
+    """Module form of `classification_loss`."""
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return classification_loss(logits, labels)
 
 
 class LabelLoss(nn.Module):
-    """Module form of :func:`label_loss`."""
+    """Module form of `label_loss`."""
 
     def forward(self, logits: torch.Tensor, normal_logits: torch.Tensor) -> torch.Tensor:
         return label_loss(logits, normal_logits)
@@ -155,7 +155,7 @@ class JointLoss(nn.Module):
         label: weight of L_label, the cross-entropy against the classifier's
             prediction on the normal-light image.
 
-    Example:
+    Examples:
         >>> loss = JointLoss(ReconstructionLoss(perceptual=0))
         >>> x = torch.rand(2, 3, 16, 16)
         >>> feats = [torch.rand(2, 4, 8, 8)]
@@ -219,5 +219,5 @@ class JointLoss(nn.Module):
         return out
 
     def forward(self, enhanced: torch.Tensor, normal: torch.Tensor, **outputs: object) -> torch.Tensor:
-        """Weighted sum; keyword arguments as in :meth:`terms`."""
+        """Weighted sum; keyword arguments as in `terms`."""
         return self.terms(enhanced, normal, **outputs)["total"]  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ def haar_dwt(
         diagonal detail sub-bands (pywt's cA, cH, cV, cD), each
         (B, C, ceil(H/2), ceil(W/2)).
 
-    Example:
+    Examples:
         >>> ll, (lh, hl, hh) = haar_dwt(torch.ones(1, 1, 4, 4))
         >>> ll[0, 0, 0, 0].item(), lh.abs().max().item()
         (2.0, 0.0)
@@ -74,7 +74,7 @@ def frequency_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     Returns:
         Scalar tensor.
 
-    Example:
+    Examples:
         >>> x = torch.rand(1, 3, 8, 8)
         >>> float(frequency_loss(x, x))
         0.0
@@ -88,9 +88,9 @@ def frequency_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class FrequencyLoss(nn.Module):
-    """Module form of :func:`frequency_loss`.
+    """Module form of `frequency_loss`.
 
-    Example:
+    Examples:
         >>> x = torch.rand(1, 3, 8, 8)
         >>> float(FrequencyLoss()(x, x))
         0.0

@@ -80,7 +80,7 @@ def perceptual_loss(
     Returns:
         Scalar tensor.
 
-    Example:
+    Examples:
         >>> net = torch.nn.Conv2d(3, 4, 3)
         >>> x = torch.rand(1, 3, 8, 8)
         >>> perceptual_loss(x, x, feature_net=net).item()
@@ -97,14 +97,14 @@ def perceptual_loss(
 
 
 class PerceptualLoss(nn.Module):
-    """Module form of :func:`perceptual_loss`; owns a frozen feature network.
+    """Module form of `perceptual_loss`; owns a frozen feature network.
 
     The network (default: VGG-16 to relu3_3, ImageNet weights) is built at
     construction, so missing weights fail early with a clear message. It is
     put in eval mode with ``requires_grad_(False)``; gradients still flow to
     ``pred``.
 
-    Example:
+    Examples:
         >>> loss = PerceptualLoss(feature_net=torch.nn.Conv2d(3, 4, 3), normalize=False)
         >>> x = torch.rand(1, 3, 8, 8)
         >>> loss(x, x).item()

@@ -74,7 +74,7 @@ class ReconstructionLoss(nn.Module):
         normalize_features: apply ImageNet mean/std before ``feature_net``.
         circular_hue: compare hue on the circle in the color term.
 
-    Example:
+    Examples:
         >>> loss = ReconstructionLoss(perceptual=0)
         >>> x = torch.rand(2, 3, 16, 16)
         >>> terms = loss.terms(x.clamp(0.1, 0.9), x)

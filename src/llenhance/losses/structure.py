@@ -29,7 +29,7 @@ def ssim_loss(pred: torch.Tensor, target: torch.Tensor, *, padding: str = "same"
     Returns:
         Scalar tensor in [0, 2].
 
-    Example:
+    Examples:
         >>> x = torch.rand(1, 3, 16, 16)
         >>> round(float(ssim_loss(x, x)), 6)
         0.0
@@ -46,9 +46,9 @@ def ssim_loss(pred: torch.Tensor, target: torch.Tensor, *, padding: str = "same"
 
 
 class SSIMLoss(nn.Module):
-    """Module form of :func:`ssim_loss`.
+    """Module form of `ssim_loss`.
 
-    Example:
+    Examples:
         >>> x = torch.rand(1, 3, 16, 16)
         >>> round(float(SSIMLoss()(x, x)), 6)
         0.0

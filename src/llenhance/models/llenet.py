@@ -199,7 +199,7 @@ def exposure_curve(x: torch.Tensor, target: float) -> torch.Tensor:
     more is returned unchanged, never darkened. ``x``: (B, 3, H, W) in [0, 1].
     The mean is clamped to [0.001, 0.999] (a black image gets g = log(target) / log(0.001)).
 
-    Example:
+    Examples:
         >>> x = torch.full((1, 3, 2, 2), 0.25)
         >>> exposure_curve(x, 0.5)[0, 0, 0, 0].item()  # 0.25 ** 0.5
         0.5
@@ -249,14 +249,14 @@ class LLENet(
             the reconstruction module: a quarter of the pixels at every stage.
         curve_target: ``None`` (the paper): the network maps the input to
             the output. A mean grey level in (0, 1): the input first goes
-            through :func:`exposure_curve` (a per-image gamma that lifts a
+            through `exposure_curve` (a per-image gamma that lifts a
             darker image's mean grey level to ``curve_target`` and leaves a
             brighter one unchanged), and the network adds a correction to the
             curve's output. Its last layer starts at zero, so an untrained
             network *is* the curve; training only has to learn what the curve
             gets wrong (noise, contrast, what a classifier needs).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from llenhance import LLENet
         >>> net = LLENet(width=8).eval()
@@ -370,7 +370,7 @@ class LLENet(
 
         Resolution order: an existing folder (``config.json`` +
         ``model.safetensors``, as ``save_pretrained`` writes); a built-in
-        name from :func:`llenhance.list_pretrained` (shipped in the package,
+        name from `llenhance.list_pretrained` (shipped in the package,
         no network); otherwise a Hub repo id ``owner/name``, downloaded and
         cached by ``huggingface_hub`` (``revision=``, ``cache_dir=``,
         ``HF_HUB_OFFLINE=1`` work as there).

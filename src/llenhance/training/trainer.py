@@ -89,7 +89,7 @@ class FERGuidedTrainer:
             the reconstruction loss only.
         reconstruction: the L_rec module; default: paper weights with VGG-16
             (``ReconstructionLoss(perceptual=0)`` where VGG weights are
-            unavailable; recorded in :attr:`config`).
+            unavailable; recorded in `config`).
         rec: weight of L_rec.
         ferp: weight of L_ferp (0 without a classifier).
         cls: weight of L_cls (0 without a classifier).
@@ -109,7 +109,7 @@ class FERGuidedTrainer:
             ``fit`` gets a validation set.
         progress: show a tqdm bar (rank 0).
 
-    Example:
+    Examples:
         >>> from llenhance import llenet_s
         >>> from llenhance.losses import ReconstructionLoss
         >>> data = [(torch.rand(3, 16, 16) * 0.2, torch.rand(3, 16, 16)) for _ in range(4)]
