@@ -220,6 +220,18 @@ class TestEnhanceCommand:
         assert "--model" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("device", "match"),
+    [("cuda:7", "--device cuda:7: (CUDA is not available|this machine has)"), ("gpu", "--device expected auto, cpu")],
+)
+def test_bad_device_is_refused_before_any_work(tmp_path: Path, device: str, match: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    src = _dark_images(tmp_path / "in")
+    assert main(["enhance", str(src), "--output", str(tmp_path / "o"), "--device", device]) == 2
+    assert __import__("re").search(match, capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()
+
+
 class TestEnhanceKeepsWhatFilesHold:
     """Bit depth, alpha, orientation and colour profile survive `llenhance enhance`."""
 

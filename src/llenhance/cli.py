@@ -74,6 +74,26 @@ def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
     return {"llenet_s": llenet_s, "llenet_b": llenet_b}[args.model]()
 
 
+def _device(spec: str) -> str:
+    """``auto`` (CUDA when available, else CPU) or a device that exists on this machine."""
+    import torch
+
+    if spec == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, ValueError) as err:
+        raise CLIError(f"--device expected auto, cpu, cuda or cuda:N, got {spec!r} ({err})") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CLIError(f"--device {spec}: CUDA is not available on this machine; use --device cpu or auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise CLIError(f"--device {spec}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type != "cpu":
+        raise CLIError(f"--device expected auto, cpu, cuda or cuda:N, got {spec!r}")
+    return str(device)
+
+
 def _prepare_output(output: Path, resume: bool) -> None:
     if (output / "model.safetensors").exists() and not resume:
         raise CLIError(f"--output {output} already holds a model; choose another folder or pass --resume")
@@ -89,6 +109,7 @@ def _train(args: argparse.Namespace) -> int:
     from llenhance.losses import ReconstructionLoss
 
     output = Path(args.output)
+    device = _device(args.device)
     _prepare_output(output, args.resume)
     torch.manual_seed(args.seed)
     classifier = None
@@ -127,7 +148,7 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         schedule=args.schedule,
         clip_grad_norm=args.clip_grad_norm,
-        device=args.device,
+        device=device,
         seed=args.seed,
         num_workers=args.workers,
         checkpoint_dir=output / "checkpoints",
@@ -281,6 +302,7 @@ def _enhance(args: argparse.Namespace) -> int:
     from llenhance.inference import enhance, load_enhancer
 
     output = Path(args.output)
+    device = _device(args.device)
     if args.overwrite and args.skip_existing:
         raise CLIError("--overwrite and --skip-existing exclude each other; pass one")
     found = _collect_inputs([Path(p) for p in args.inputs], output)
@@ -298,7 +320,7 @@ def _enhance(args: argparse.Namespace) -> int:
     for source, rel in tqdm(jobs, desc="enhance", unit="image", dynamic_ncols=True):
         try:
             img, exif, icc = _read_oriented(source)
-            result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=args.device)
+            result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=device)
             _save_atomic(result, output / rel, exif=exif, icc=icc)
             if args.side_by_side:
                 pair = PIL.Image.new("RGB", (img.width * 2, img.height))
@@ -360,7 +382,7 @@ def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations
                    help="wc of the colour term (default %(default)s, the paper's); 0 for grayscale data such as "
                         "FER2013, where hue is undefined")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="e.g. cpu, cuda, cuda:1")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--val-every", type=int, default=None)
@@ -425,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="process in tiles of this size (bounded memory); without it, images over 8 megapixels "
                           "are processed in 1024-px tiles anyway")
     enh.add_argument("--overlap", type=int, default=128, help="tile overlap in pixels (default %(default)s)")
-    enh.add_argument("--device", default="cpu", help="e.g. cpu, cuda")
+    enh.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1")
     enh.add_argument("--side-by-side", action="store_true",
                      help="also write input|output comparisons to OUTPUT/side_by_side/")
     enh.add_argument("--overwrite", action="store_true", help="replace output files that exist already")
