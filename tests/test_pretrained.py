@@ -148,3 +148,12 @@ class TestUntrustedFolders:
         save_file(state, folder / "model.safetensors")
         with pytest.raises(ValueError, match=r"NaN or infinite values in \['stem.1.bias'\]"):
             LLENet.from_pretrained(folder)
+
+
+def test_saved_card_claims_no_licence(tmp_path: Path) -> None:
+    # the code's Apache-2.0 does not cover weights trained on CC BY-NC or research-only data
+    llenet_s().save_pretrained(tmp_path)
+    card = (tmp_path / "README.md").read_text()
+    metadata = card.split("---")[1]
+    assert "license" not in metadata and "pipeline_tag: image-to-image" in metadata
+    assert "set it before publishing" in card and "[More Information Needed]" not in card

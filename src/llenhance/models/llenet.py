@@ -221,13 +221,33 @@ def _flush_subnormals(module: nn.Module) -> None:
                 t.masked_fill_(t.abs() < tiny, 0.0)
 
 
+_CARD_TEMPLATE = """
+---
+{{ card_data }}
+---
+
+LLENet low-light enhancement weights for [llenhance]({{ repo_url }}), an implementation of
+LL-FER (Xie et al., "A joint learning method for low-light facial expression recognition",
+Complex & Intelligent Systems, 2025).
+
+**Licence: set it before publishing.** Weights inherit the terms of the data they were
+trained on (for example SICE: CC BY-NC 4.0; FER2013: research use only); the Apache-2.0
+licence of the llenhance code does not cover them. Say here what the weights were trained
+on, how, and how well they do.
+"""
+
+
 class LLENet(
     nn.Module,
     PyTorchModelHubMixin,
     library_name="llenhance",
     tags=["low-light-image-enhancement", "facial-expression-recognition"],
     repo_url="https://github.com/llenhance/llenhance",
-    license="apache-2.0",
+    pipeline_tag="image-to-image",
+    # No licence here: weights carry the terms of their training data (SICE: CC BY-NC 4.0,
+    # FER2013: research only), which the code's Apache-2.0 does not cover. Pass it with
+    # save_pretrained(..., model_card_kwargs={"license": ...}) or write the card by hand.
+    model_card_template=_CARD_TEMPLATE,
 ):
     """Low-light enhancement network (LL-FER, paper Fig. 2).
 
