@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="folder holding fer-<arch>/ (train_fer_classifier.py outputs)")
     parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=list(ARCHS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--iterations", type=int, default=600)
+    parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--curve-target", type=float, default=GAMMA_TARGET)
     parser.add_argument("--normal-fraction", type=float, default=0.25,
