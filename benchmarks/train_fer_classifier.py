@@ -200,7 +200,8 @@ def main() -> None:
               args.output / "model.safetensors")
     result = {
         "command": "python benchmarks/train_fer_classifier.py " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "data"),
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "data"
+        ).replace(str(Path.home()), "~"),
         "arch": args.arch,
         "epochs": args.epochs,
         "dataset": args.dataset,
