@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="share of well-lit training pairs (input = target) for the curve enhancers")
     parser.add_argument("--skip-guided", action="store_true", help="reconstruction-only enhancers and baselines only")
     parser.add_argument("--train-only", nargs="+", metavar="RUN", default=None,
-                        help="only train these runs (ifer, curve-rec, guided-without-<arch>) for every seed, then "
+                        help="only train these runs (ifer, curve-rec, guided-without-<arch>, guided-by-all) for every "
+                             "seed, then "
                              "stop: lets several processes train in parallel before one evaluates")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-transfer")
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -242,6 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.train_only is not None:
         runs = {"ifer": (False, []), "curve-rec": (True, [])}
         runs.update({f"guided-without-{a}": (True, [g for g in args.archs if g != a]) for a in args.archs})
+        runs["guided-by-all"] = (True, list(args.archs))  # the shipped recipe: every architecture as a guide
         unknown = [r for r in args.train_only if r not in runs]
         if unknown:
             parser.error(f"`--train-only` expected runs among {sorted(runs)}, got {unknown}")
