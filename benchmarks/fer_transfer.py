@@ -30,7 +30,7 @@ over the held-out classifiers.
 Run (after the three classifiers exist):
     python benchmarks/fer_transfer.py
 
-Writes ``fer_transfer.{json,md}`` under ``--results``; trained enhancers (with
+Writes ``fer_transfer.{json,md,png}`` under ``--results``; trained enhancers (with
 resumable checkpoints) under ``--work``.
 """
 
@@ -212,6 +212,33 @@ def write_markdown(path: Path, results: dict) -> None:
     path.write_text("\n".join(lines).replace(str(Path.home()), "~") + "\n")
 
 
+def plot(path: Path, results: dict) -> None:
+    """Mean over held-out classifiers: recovered fraction per protocol and the change on well-lit faces."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results["mean_over_held_out"]
+    names = [n for n in rows if n != "none"]
+    panels = [("recovered_paper", "recovered fraction, paper darkening", 1.0),
+              ("recovered_realistic", "recovered fraction, realistic darkening", 1.0),
+              ("normal_change", "accuracy change on well-lit faces (points)", 100.0)]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 0.42 * len(names) + 1.6), sharey=True, constrained_layout=True)
+    for ax, (key, title, scale) in zip(axes, panels):
+        means = [rows[n][key]["mean"] * scale if key in rows[n] else 0.0 for n in names]
+        sds = [rows[n][key]["sd"] * scale if key in rows[n] else 0.0 for n in names]
+        ax.barh(range(len(names)), means, xerr=sds, color="tab:blue", ecolor="black", capsize=2)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelsize=8)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"{results['data']} val, mean over held-out classifiers (error bars: sd over seeds)", fontsize=10)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_data_arguments(parser)
@@ -315,6 +342,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     (args.results / "fer_transfer.json").write_text(json.dumps(results, indent=1) + "\n")
     write_markdown(args.results / "fer_transfer.md", results)
+    plot(args.results / "fer_transfer.png", results)
     print((args.results / "fer_transfer.md").read_text())
     return results
 

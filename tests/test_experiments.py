@@ -159,6 +159,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
             "--archs", "resnet18", "vgg"]
     results = fer_transfer.main(args)
     assert json.loads((tmp_path / "res" / "fer_transfer.json").read_text()) == json.loads(json.dumps(results))
+    assert (tmp_path / "res" / "fer_transfer.png").stat().st_size > 0
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     guided = "curve + LLENet, FER-guided by the other architectures"
