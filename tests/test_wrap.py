@@ -34,9 +34,19 @@ class TestWrap:
             logits, emb = model(torch.rand(3, 3, 96, 80))
         assert logits.shape == (3, 7) and emb.shape == (3, 8)
 
-    def test_default_enhancer_is_builtin(self) -> None:
+    def test_default_enhancer_is_the_face_enhancer(self) -> None:
+        from llenhance import DEFAULT_FACE_WEIGHTS, LLENet
+
         model = wrap(torchvision.models.resnet18(num_classes=7))
-        assert type(model.enhancer).__name__ == "LLENet"
+        assert DEFAULT_FACE_WEIGHTS == "llenet-faces"
+        assert isinstance(model.enhancer, LLENet) and model.enhancer.curve_target == 0.45
+        reference = LLENet.from_pretrained("llenet-faces")
+        for (name, a), b in zip(model.enhancer.state_dict().items(), reference.state_dict().values()):
+            assert torch.equal(a, b), name
+        # well-lit faces (mean grey above the curve's target) pass nearly unchanged
+        bright = torch.rand(2, 3, 48, 48) * 0.4 + 0.45
+        with torch.no_grad():
+            assert (model.enhancer(bright) - bright).abs().mean() < 0.01
 
     def test_torch_compile(self, enhancer: torch.nn.Module) -> None:
         model = wrap(torchvision.models.resnet18(num_classes=7), enhancer)
