@@ -194,9 +194,18 @@ class TestEnhanceCommand:
         assert main(["enhance", str(src), "--output", str(out), "--skip-existing"]) == 0
         assert (out / "a.png").read_bytes() == b"keep me" and (out / "sub" / "b.jpg").is_file()
         assert "enhanced 2 of 2 images" in capsys.readouterr().out
-        # --overwrite replaces it with the enhanced image
+        # new outputs get the permissions open() would give them (not mkstemp's private 0600)
+        import os
+
+        umask = os.umask(0)
+        os.umask(umask)
+        assert (out / "sub" / "b.jpg").stat().st_mode & 0o777 == 0o666 & ~umask
+        # --overwrite replaces it with the enhanced image, keeping the replaced file's permissions
+        (out / "a.png").chmod(0o640)
         assert main(["enhance", str(src), "--output", str(out), "--overwrite"]) == 0
         assert PIL.Image.open(out / "a.png").size == (30, 20)
+        assert (out / "a.png").stat().st_mode & 0o777 == 0o640
+        assert not list(out.rglob(".llenhance-*"))  # nothing half-written left behind
         assert main(["enhance", str(src), "--output", str(out), "--overwrite", "--skip-existing"]) == 2
         assert "exclude each other" in capsys.readouterr().err
 

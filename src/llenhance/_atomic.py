@@ -11,12 +11,20 @@ from pathlib import Path
 __all__ = ["atomic_path"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s folder; on success it replaces ``path``.
 
     A reader never sees a half-written file, and on failure the temporary
-    file is removed and ``path`` is left as it was. The temporary name keeps
+    file is removed and ``path`` is left as it was. The file gets the
+    permissions of the file it replaces, or those ``open()`` would give a new
+    file under the process umask. The temporary name keeps
     the suffix, so writers that infer a format from it (PIL) still work.
     """
     path = Path(path)
@@ -26,6 +34,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        # mkstemp makes the file private (0600); give it the mode a plain open() would,
+        # or the mode of the file it replaces
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
