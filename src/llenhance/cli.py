@@ -339,8 +339,10 @@ def _preview(image: Any) -> Any:
     import numpy as np
     import PIL.Image
 
-    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        full = 1.0 if image.mode == "F" else 65535.0
+    from llenhance.inference import HIGH_DEPTH_MODES
+
+    if image.mode in HIGH_DEPTH_MODES:
+        full = HIGH_DEPTH_MODES[image.mode]
         gray = np.clip(np.asarray(image, dtype=np.float64) / full, 0, 1)
         return PIL.Image.fromarray((gray * 255).round().astype(np.uint8)).convert("RGB")
     return image.convert("RGB")

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from llenhance._checks import PRED_RANGE_SLACK, check_image, check_positive_int
+from llenhance.models.llenet import _LUMA
 from llenhance.pretrained import DEFAULT_WEIGHTS
 
 __all__ = ["check_enhancer_output", "enhance", "load_enhancer"]
@@ -198,14 +199,14 @@ MAX_UNTILED_PIXELS = 8_000_000
 AUTO_TILE = 1024
 
 #: PIL modes holding more than 8 bits per sample, and the value that maps to 1.0.
-_HIGH_DEPTH = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0, "I": 65535.0, "F": 1.0}
+HIGH_DEPTH_MODES = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0, "I": 65535.0, "F": 1.0}
 
 
 def _pil_to_tensor(image: PIL.Image.Image, index: int) -> tuple[torch.Tensor, tuple[str, Any]]:
     """(1, 3, H, W) float RGB of a PIL image at its full bit depth, and what restoring it needs."""
     mode = image.mode
-    if mode in _HIGH_DEPTH:
-        full = _HIGH_DEPTH[mode]
+    if mode in HIGH_DEPTH_MODES:
+        full = HIGH_DEPTH_MODES[mode]
         gray = np.asarray(image, dtype=np.float64)
         if gray.size and (gray.min() < 0 or gray.max() > full):
             raise ValueError(
@@ -223,15 +224,15 @@ def _pil_to_tensor(image: PIL.Image.Image, index: int) -> tuple[torch.Tensor, tu
 
 def _tensor_to_pil(out: torch.Tensor, mode: str, alpha: PIL.Image.Image | None) -> PIL.Image.Image:
     rgb = out[0].clamp(0, 1).permute(1, 2, 0).cpu().double().numpy()
-    if mode in _HIGH_DEPTH:  # back to one channel at the input's depth (Rec. 601 luma, as PIL's "L")
-        gray = rgb @ np.array([0.299, 0.587, 0.114])
+    if mode in HIGH_DEPTH_MODES:  # back to one channel at the input's depth (Rec. 601 luma, as PIL's "L")
+        gray = rgb @ np.array(_LUMA)
         if mode == "F":
             return PIL.Image.fromarray(gray.astype(np.float32), mode="F")
-        values = np.round(gray * _HIGH_DEPTH[mode])
+        values = np.round(gray * HIGH_DEPTH_MODES[mode])
         if mode == "I":
             return PIL.Image.fromarray(values.astype(np.int32), mode="I")
-        return PIL.Image.fromarray(values.astype(np.uint16)).convert(mode) if mode != "I;16" else \
-            PIL.Image.fromarray(values.astype(np.uint16))
+        result = PIL.Image.fromarray(values.astype(np.uint16))  # "I;16"
+        return result if mode == "I;16" else result.convert(mode)
     result = PIL.Image.fromarray((rgb * 255.0).round().astype(np.uint8), mode="RGB")
     if alpha is not None:  # the input's alpha, untouched
         result = result.convert("LA") if mode == "LA" else result
@@ -337,10 +338,10 @@ def enhance(
         for i, image in enumerate(items):
             x, kind, extra = _to_tensor(image, i)
             outs = []
-            image_tile = tile
+            image_tile, image_overlap = tile, overlap
             if tile is None and max_pixels is not None and x.shape[-2] * x.shape[-1] > max_pixels:
-                image_tile = AUTO_TILE
-                _check_tile(net, image_tile, min(overlap, AUTO_TILE // 2 - 1))
+                image_tile, image_overlap = AUTO_TILE, min(overlap, AUTO_TILE // 2 - 1)
+                _check_tile(net, image_tile, image_overlap)
             for start in range(0, x.shape[0], batch_size):
                 chunk = x[start : start + batch_size].to(device, torch.float32)
                 if image_tile is None:
@@ -350,8 +351,7 @@ def enhance(
                         checked = True
                     outs.append(out.float())
                 else:
-                    tile_overlap = overlap if tile is not None else min(overlap, AUTO_TILE // 2 - 1)
-                    outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, tile_overlap)
+                    outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
                                 for j in range(chunk.shape[0]))
             out = torch.cat(outs).clamp(0, 1)
             results.append(_from_tensor(out, kind, extra, image))

@@ -443,7 +443,7 @@ class LLENet(
         # Check the weights file's tensor shapes (from its header, nothing loaded) against the
         # configured network before building it, so a wrong or hostile file cannot make us allocate.
         config = {k: kwargs[k] for k in _CONFIG_KEYS if k in kwargs}
-        weights = _weights_file(model_id, kwargs)
+        weights = _fetch(model_id, "model.safetensors", kwargs)
         if weights is not None:
             _check_shapes(cls, config, weights)
         model = super()._from_pretrained(model_id=model_id, **kwargs)
@@ -470,19 +470,23 @@ _CONFIG_METADATA = ("_name_or_path", "architectures", "model_type", "library_nam
 _HUB_DOWNLOAD_ARGS = ("revision", "cache_dir", "force_download", "token", "local_files_only")
 
 
-def _read_config(source: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    """config.json of a folder or Hub repo (downloaded as ``from_pretrained`` would), or None if it has none."""
+def _fetch(source: str, filename: str, kwargs: dict[str, Any]) -> Path | None:
+    """``filename`` of a folder, or of a Hub repo (downloaded as ``from_pretrained`` would); None if it has none."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
     if Path(source).is_dir():
-        path: Path | None = Path(source) / "config.json"
-        path = path if path.is_file() else None
-    else:
-        try:
-            path = Path(hf_hub_download(source, "config.json", **{k: kwargs[k] for k in _HUB_DOWNLOAD_ARGS if k in kwargs}))
-        except EntryNotFoundError:
-            path = None
+        path = Path(source) / filename
+        return path if path.is_file() else None
+    try:
+        return Path(hf_hub_download(source, filename, **{k: kwargs[k] for k in _HUB_DOWNLOAD_ARGS if k in kwargs}))
+    except EntryNotFoundError:
+        return None
+
+
+def _read_config(source: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """config.json of a folder or Hub repo, or None if it has none."""
+    path = _fetch(source, "config.json", kwargs)
     if path is None:
         return None
     try:
@@ -505,21 +509,6 @@ def _check_config(config: dict[str, Any] | None, source: str) -> None:
         value = config.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi):
             raise ValueError(f"config.json of {source!r}: `{key}` expected an int in [{lo}, {hi}], got {value!r}")
-
-
-def _weights_file(model_id: str, kwargs: dict[str, Any]) -> Path | None:
-    """The model.safetensors ``from_pretrained`` will load (downloaded for a Hub repo), if there is one."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
-
-    if Path(model_id).is_dir():
-        path = Path(model_id) / "model.safetensors"
-        return path if path.is_file() else None
-    try:
-        return Path(hf_hub_download(model_id, "model.safetensors",
-                                    **{k: kwargs[k] for k in _HUB_DOWNLOAD_ARGS if k in kwargs}))
-    except EntryNotFoundError:
-        return None
 
 
 def _check_shapes(cls: type[LLENet], config: dict[str, Any], weights: Path) -> None:
