@@ -11,11 +11,15 @@ classifier trained in normal light (``train_fer_classifier.py``):
    pairs made from ``fer2013/train``, then the classifier;
 4. joint: ``llenet_s`` trained with ``FERGuidedTrainer`` in front of the frozen
    ResNet-18 (L_rec + L_ferp + L_cls + L_label);
-5. joint in front of a second, different classifier (a plain VGG-style net).
+5. joint in front of a second, different classifier (a plain VGG-style net);
+6. the recipe of the built-in ``llenet-faces``: an exposure curve under
+   ``llenet_s`` (``curve_target``), a quarter of well-lit training pairs, the
+   joint loss with the first classifier, Adam 5e-4 with a cosine schedule.
 
 IFER and the joint enhancers get the same budget (paper: Adam 3e-4, batch 32,
-2000 iterations, from a new network, seed 0) and the same training pairs; only
-the loss differs. Every enhancer is also read by the classifier it was *not*
+2000 iterations, from a new network) and the same training pairs; only
+the loss differs. Every trained scheme runs once per ``--seeds`` value; tables
+give mean ± sd. Every enhancer is also read by the classifier it was *not*
 trained with, which says whether FER guidance transfers to a model the
 enhancer never saw.
 
@@ -71,6 +75,20 @@ PROTOCOLS: dict[str, dict[str, bool]] = {"paper": {}, "realistic": {"noise": Tru
 TEST_SEED = 2025  # darkening of the test faces
 TRAIN_SEED = 0  # darkening, crops/flips and batch order of the training pairs
 ARCHS = {"resnet18": "ResNet-18", "vgg": "VGG-style CNN"}
+#: Training recipe of the built-in face enhancer ``llenet-faces`` (see ``fer_transfer.py``).
+RECIPE = {"curve_target": 0.45, "normal_fraction": 0.25, "lr": 5e-4, "schedule": "cosine"}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _sd(values: list[float]) -> float:
+    """Sample standard deviation (0 for a single value)."""
+    if len(values) < 2:
+        return 0.0
+    m = _mean(values)
+    return (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
 
 
 def classifier_folder(arch: str, root: Path, dataset: str = "folder") -> Path:
@@ -118,23 +136,34 @@ def train_enhancer(
     iterations: int,
     color_weight: float = 0.0,
     seed: int = TRAIN_SEED,
+    curve_target: float | None = None,
+    normal_fraction: float = 0.0,
+    lr: float = 3e-4,
+    schedule: str = "constant",
 ) -> tuple[LLENet, dict]:
-    """IFER (``classifier=None``) or joint training; reuses ``out/model`` when it exists, resumes checkpoints."""
+    """IFER (``classifier=None``) or joint training; reuses ``out/model`` when it exists, resumes checkpoints.
+
+    The paper's schemes use the defaults (``llenet_s``, Adam 3e-4); the recipe of the built-in face
+    enhancer passes ``curve_target`` (an exposure curve under the network), ``normal_fraction``
+    (well-lit pairs whose target is themselves) and its learning-rate schedule.
+    """
     model_dir = out / "model"
     record_path = model_dir / "training.json"  # beside the weights: a complete run folder for export_builtin.py
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)
-    enhancer = llenet_s()
-    train = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), flip=True, seed=seed)
+    enhancer = llenet_s(curve_target=curve_target)
+    train = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), flip=True, seed=seed,
+                              normal_fraction=normal_fraction)
     trainer = FERGuidedTrainer(
         enhancer,
         classifier,
         # No VGG-16 ImageNet weights on the machines the results come from: perceptual term off.
         # Colour term off by default: on grayscale faces hue is undefined (see --color-weight).
         reconstruction=ReconstructionLoss(perceptual=0, color=color_weight),
-        lr=3e-4,
+        lr=lr,
         batch_size=32,
+        schedule=schedule,
         seed=seed,
         checkpoint_dir=out / "checkpoints",
         checkpoint_every=250,
@@ -202,7 +231,8 @@ def plot_schemes(path: Path, results: dict) -> None:
     for ax, (protocol, arch) in zip(axes, panels):
         rows = results["protocols"][protocol]["classifiers"][arch]["methods"]
         names = list(rows)
-        ax.barh(range(len(names)), [rows[n]["accuracy"] * 100 for n in names], color="tab:blue")
+        ax.barh(range(len(names)), [rows[n]["accuracy"] * 100 for n in names], color="tab:blue",
+                xerr=[rows[n].get("accuracy_sd", 0) * 100 for n in names], capsize=2)
         ax.set_yticks(range(len(names)), names, fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel("val accuracy (%)", fontsize=8)
@@ -211,13 +241,16 @@ def plot_schemes(path: Path, results: dict) -> None:
     plt.close(fig)
 
 
-def _fmt(x: float | None, pct: bool = True) -> str:
+def _fmt(x: float | None, pct: bool = True, sd: float | None = None) -> str:
     if x is None:
         return "–"
-    return f"{100 * x:.2f}" if pct else f"{x:.3f}"
+    scale, digits = (100, 2) if pct else (1, 3)
+    text = f"{scale * x:.{digits}f}"
+    return text if not sd else text + f" ± {scale * sd:.{digits}f}"
 
 
 def write_markdown(path: Path, results: dict) -> None:
+    seeds = results["seeds"]
     lines = [
         f"# FER under low light ({results['data']} val)",
         "",
@@ -234,30 +267,37 @@ def write_markdown(path: Path, results: dict) -> None:
         f"Command: `{results['command']}`. Test faces: the val split, {results['val_images']} images, darkened "
         f"with seed {TEST_SEED}"
         + f"; enhancers trained on {results['train_images']} train faces "
-        f"({results['iterations']} iterations, batch 32, Adam 3e-4, seed {results['seed']}, perceptual term off, "
-        f"colour weight {results['color_weight']}). "
-        "Accuracy in %; recovered = (acc - acc_low) / (acc_normal - acc_low); PSNR (dB) / SSIM per image "
-        "against the normal-light face, mean over the faces.",
+        f"({results['iterations']} iterations, batch 32, seeds {', '.join(map(str, seeds))}, perceptual term off, "
+        f"colour weight {results['color_weight']}; schemes 3–5: `llenet_s`, Adam 3e-4 as in the paper; scheme 6: "
+        f"the recipe of the built-in `llenet-faces`, {RECIPE}). "
+        "Accuracy in %, mean ± sd over the training seeds (classical methods are deterministic); "
+        "recovered = (acc - acc_low) / (acc_normal - acc_low); well-lit = accuracy change (points) when the "
+        "*well-lit* val faces pass through the method; PSNR (dB) / SSIM per image against the normal-light face, "
+        "mean over the faces.",
         "",
     ]
     classes = results["classes"]
     for protocol, pr in results["protocols"].items():
         lines += [f"## Protocol `{protocol}`: {pr['description']}", ""]
         archs = list(pr["classifiers"])
-        header = "| scheme | method | " + " | ".join(f"acc {ARCHS[a]} | recovered {ARCHS[a]}" for a in archs)
-        lines += [header + " | PSNR | SSIM |", "|" + "---|" * (2 + 2 * len(archs) + 2)]
+        header = "| scheme | method | " + " | ".join(
+            f"acc {ARCHS[a]} | recovered {ARCHS[a]} | well-lit {ARCHS[a]}" for a in archs)
+        lines += [header + " | PSNR | SSIM |", "|" + "---|" * (2 + 3 * len(archs) + 2)]
         for name, scheme in pr["schemes"].items():
             cells = [scheme, name]
             for a in archs:
                 row = pr["classifiers"][a]["methods"][name]
-                cells += [_fmt(row["accuracy"]), _fmt(row["recovered_fraction"], pct=False)]
-            quality = pr["quality"].get(name, {})
-            cells += [f"{quality['psnr']:.2f}" if quality else "–", f"{quality['ssim']:.4f}" if quality else "–"]
+                cells += [_fmt(row["accuracy"], sd=row.get("accuracy_sd")),
+                          _fmt(row["recovered_fraction"], pct=False, sd=row.get("recovered_fraction_sd")),
+                          _fmt(row.get("well_lit_change"), sd=row.get("well_lit_change_sd"))]
+            q = pr["quality"].get(name, {})
+            cells += [_fmt(q["psnr"] / 100, sd=q.get("psnr_sd", 0) / 100) if q else "–",
+                      f"{q['ssim']:.4f}" if q else "–"]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         for a in archs:
             methods = pr["classifiers"][a]["methods"]
-            lines += [f"Per-class accuracy (%), {ARCHS[a]}, protocol `{protocol}`:", "",
+            lines += [f"Per-class accuracy (%), {ARCHS[a]}, protocol `{protocol}`, seed {seeds[0]}:", "",
                       "| method | " + " | ".join(classes) + " |", "|" + "---|" * (1 + len(classes))]
             for name, row in methods.items():
                 lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in row["per_class_accuracy"]) + " |")
@@ -282,7 +322,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=list(ARCHS),
                         help="classifiers (each read from --classifiers/fer-<arch>, or <dataset>-<arch>)")
-    parser.add_argument("--seed", type=int, default=TRAIN_SEED, help="training seed of the enhancers")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[TRAIN_SEED],
+                        help="training seeds of the enhancers (tables give mean ± sd over them)")
     parser.add_argument("--name", default="fer_experiments",
                         help="stem of the result files (NAME.json, NAME.md, NAME_schemes.png, NAME_confusion_*.png)")
     args = parser.parse_args(argv)
@@ -304,64 +345,103 @@ def main(argv: list[str] | None = None) -> dict:
         "data": {"folder": "FER2013", "ferplus": "FERPlus"}.get(args.dataset, args.dataset) if args.data == FER2013
         else f"{args.dataset} data set",
         "iterations": args.iterations,
-        "seed": args.seed,
+        "seeds": args.seeds,
         "color_weight": args.color_weight,
         "classes": classes,
         "train_images": len(train_faces),
         "val_images": len(val_faces),
         "protocols": {},
     }
+    fixed: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = {"none (low light)": ("1 baseline", identity)}
+    fixed.update({name: ("2 classical", method) for name, method in classical.items()})
+    runs = [("IFER (reconstruction only)", "3 IFER", "ifer", None, False)]
+    runs += [(f"joint, guided by {ARCHS[a]}", "4 joint" if a == "resnet18" else "5 joint (2nd classifier)",
+              f"joint-{a}", a, False) for a in args.archs]
+    runs += [(f"curve + LLENet, guided by {ARCHS[a]} (llenet-faces recipe)", "6 curve + joint", f"curve-joint-{a}",
+              a, True) for a in args.archs[:1]]
     for protocol in args.protocols:
         low, normal, labels = dark_test_set(val_faces, protocol)
         results["val_images"] = len(labels)
-        enhancers: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = {}
-        enhancers["none (low light)"] = ("1 baseline", identity)
-        for name, method in classical.items():
-            enhancers[name] = ("2 classical", method)
+        schemes = {"normal light": "0 upper bound", **{n: s for n, (s, _) in fixed.items()},
+                   **{r[0]: r[1] for r in runs}}
+        # per seed: predictions on the dark and on the well-lit faces, and image quality
+        dark_preds: list[dict[str, dict[str, torch.Tensor]]] = []
+        lit_preds: list[dict[str, dict[str, torch.Tensor]]] = []
+        quality_seeds: list[dict[str, dict[str, float]]] = []
         training: dict[str, dict] = {}
-        runs = [("IFER (reconstruction only)", "3 IFER", "ifer", None)]
-        runs += [(f"joint, guided by {ARCHS[a]}", "4 joint" if a == "resnet18" else "5 joint (2nd classifier)",
-                  f"joint-{a}", a) for a in args.archs]
-        for name, scheme, tag, guide in runs:
-            print(f"[{protocol}] training {name}", flush=True)
-            model, record = train_enhancer(args.work / f"seed{args.seed}" / protocol / tag, train_faces, protocol,
-                                           classifier(guide) if guide else None, iterations=args.iterations,
-                                           color_weight=args.color_weight, seed=args.seed)
-            enhancers[name], training[name] = (scheme, model), record
-        enhanced = {name: apply(method, low) for name, (_, method) in tqdm(enhancers.items(), desc="enhance", leave=False)}
-        quality = {
-            name: {"psnr": float(psnr(images, normal).mean()), "ssim": float(ssim(images, normal).mean())}
-            for name, images in enhanced.items()
-        }
+
+        def score(methods: dict[str, Callable[[torch.Tensor], torch.Tensor]]) -> None:
+            enhanced = {n: apply(m, low) for n, m in tqdm(methods.items(), desc="enhance", leave=False)}
+            well_lit = {n: apply(m, normal) for n, m in tqdm(methods.items(), desc="enhance well-lit", leave=False)}
+            quality_seeds.append({n: {"psnr": float(psnr(x, normal).mean()), "ssim": float(ssim(x, normal).mean())}
+                                  for n, x in enhanced.items()})
+            dark_preds.append({a: {n: predict(classifier(a), x) for n, x in enhanced.items()} for a in args.archs})
+            lit_preds.append({a: {n: predict(classifier(a), x) for n, x in well_lit.items()} for a in args.archs})
+
+        score({n: m for n, (_, m) in fixed.items()})  # deterministic: once
+        fixed_quality, fixed_dark, fixed_lit = quality_seeds.pop(), dark_preds.pop(), lit_preds.pop()
+        for seed in args.seeds:
+            trained = {}
+            for name, _, tag, guide, curve in runs:
+                print(f"[{protocol}] training {name}, seed {seed}", flush=True)
+                model, record = train_enhancer(
+                    args.work / f"seed{seed}" / protocol / tag, train_faces, protocol,
+                    classifier(guide) if guide else None, iterations=args.iterations,
+                    color_weight=args.color_weight, seed=seed,
+                    **(RECIPE if curve else {}),
+                )
+                trained[name] = model
+                training.setdefault(name, {"loss_weights": record["config"]["loss_weights"], "last": []})
+                training[name]["last"].append(record["last"])
+            score(trained)
+            quality_seeds[-1].update(fixed_quality)
+            for a in args.archs:
+                dark_preds[-1][a].update(fixed_dark[a])
+                lit_preds[-1][a].update(fixed_lit[a])
+        names = [n for n in schemes if n != "normal light"]
+        quality = {n: {k: _mean([q[n][k] for q in quality_seeds]) for k in ("psnr", "ssim")} for n in names}
+        for n in names:
+            quality[n].update({f"{k}_sd": _sd([q[n][k] for q in quality_seeds]) for k in ("psnr", "ssim")})
         pr: dict = {
             "description": "LowLightSynth(), paper ranges, no noise" if not PROTOCOLS[protocol]
             else "LowLightSynth(noise=True, quantize=True): paper ranges + Poisson-Gaussian noise + 8 bits",
-            "schemes": {"normal light": "0 upper bound", **{n: s for n, (s, _) in enhancers.items()}},
+            "schemes": schemes,
             "quality": quality,
-            "training": {n: {"loss_weights": r["config"]["loss_weights"], "last": r["last"]} for n, r in training.items()},
+            "training": training,
             "classifiers": {},
         }
         for arch in args.archs:
-            preds = {"normal light": predict(classifier(arch), normal)}
-            preds.update({name: predict(classifier(arch), images) for name, images in enhanced.items()})
-            acc_normal, acc_low = accuracy(preds["normal light"], labels), accuracy(preds["none (low light)"], labels)
-            rows = {}
-            for name, p in preds.items():
-                acc = accuracy(p, labels)
+            normal_pred = predict(classifier(arch), normal)
+            acc_normal = accuracy(normal_pred, labels)
+            acc_low = accuracy(dark_preds[0][arch]["none (low light)"], labels)
+            rows = {"normal light": {
+                "accuracy": acc_normal, "accuracy_sd": 0.0, "accuracy_seeds": [acc_normal] * len(args.seeds),
+                "recovered_fraction": None, "recovered_fraction_sd": None, "well_lit_change": None,
+                "per_class_accuracy": per_class_accuracy(normal_pred, labels, len(classes)).tolist(),
+                "confusion_matrix": confusion_matrix(normal_pred, labels, len(classes)).tolist(),
+            }}
+            for name in names:
+                accs = [accuracy(d[arch][name], labels) for d in dark_preds]
+                lit = [accuracy(w[arch][name], labels) - acc_normal for w in lit_preds]
+                # undefined when low light costs no accuracy (tiny quick runs)
+                rec = None if acc_normal == acc_low else [recovered_fraction(a, acc_low, acc_normal) for a in accs]
+                first = dark_preds[0][arch][name]
                 rows[name] = {
-                    "accuracy": acc,
-                    # undefined when low light costs no accuracy (tiny quick runs)
-                    "recovered_fraction": None if name == "normal light" or acc_normal == acc_low
-                    else recovered_fraction(acc, acc_low, acc_normal),
-                    "per_class_accuracy": per_class_accuracy(p, labels, len(classes)).tolist(),
-                    "confusion_matrix": confusion_matrix(p, labels, len(classes)).tolist(),
+                    "accuracy": _mean(accs), "accuracy_sd": _sd(accs), "accuracy_seeds": accs,
+                    "recovered_fraction": None if rec is None else _mean(rec),
+                    "recovered_fraction_sd": None if rec is None else _sd(rec),
+                    "well_lit_change": _mean(lit), "well_lit_change_sd": _sd(lit),
+                    # per class and confusion: the first seed
+                    "per_class_accuracy": per_class_accuracy(first, labels, len(classes)).tolist(),
+                    "confusion_matrix": confusion_matrix(first, labels, len(classes)).tolist(),
                 }
             pr["classifiers"][arch] = {"methods": rows}
             own = "joint, guided by " + ARCHS[arch]
             shown = ["normal light", "none (low light)", "CLAHE", "IFER (reconstruction only)", own]
             plot_confusions(
                 args.results / f"{args.name}_confusion_{protocol}_{arch}.png",
-                f"{results['data']} val, {protocol} protocol, classifier {ARCHS[arch]} (row-normalised)",
+                f"{results['data']} val, {protocol} protocol, classifier {ARCHS[arch]} (row-normalised, seed "
+                f"{args.seeds[0]})",
                 {n: torch.tensor(rows[n]["confusion_matrix"]) for n in shown if n in rows},
                 classes,
             )

@@ -22,6 +22,7 @@ from skimage.metrics import structural_similarity
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import ablations  # noqa: E402
+from baselines import auto_gamma  # noqa: E402
 from _fer_data import fer_split  # noqa: E402
 import fer_experiments  # noqa: E402
 from train_fer_classifier import ARCHS, MEAN, STD, load_classifier  # noqa: E402
@@ -99,13 +100,27 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
     assert protocol["training"]["joint, guided by ResNet-18"]["loss_weights"]["cls"] == 1.0
     assert protocol["training"]["IFER (reconstruction only)"]["loss_weights"]["cls"] == 0.0
 
-    # A second call reuses the trained enhancers instead of training again.
+    # Well-lit change, by hand: the well-lit faces through the global gamma curve, classified.
+    net = load_classifier("resnet18", tmp_path / "clf" / "fer-resnet18" / "model.safetensors")
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        lit = float((net((auto_gamma(normal).clamp(0, 1) - mean) / std).argmax(1) == labels).float().mean())
+    rows = protocol["classifiers"]["resnet18"]["methods"]
+    assert rows["global gamma"]["well_lit_change"] == pytest.approx(lit - rows["normal light"]["accuracy"])
+
+    # A second call with two seeds reuses seed 0's enhancers, trains seed 1's, and reports the mean over both.
     before = (tmp_path / "work" / "seed0" / "paper" / "ifer" / "model" / "model.safetensors").stat().st_mtime_ns
-    fer_experiments.main([
+    two = fer_experiments.main([
         "--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--work", str(tmp_path / "work"),
-        "--results", str(tmp_path / "res"), "--iterations", "2", "--protocols", "paper",
+        "--results", str(tmp_path / "res"), "--iterations", "2", "--protocols", "paper", "--seeds", "0", "1",
     ])
     assert (tmp_path / "work" / "seed0" / "paper" / "ifer" / "model" / "model.safetensors").stat().st_mtime_ns == before
+    assert (tmp_path / "work" / "seed1" / "paper" / "curve-joint-resnet18" / "model" / "model.safetensors").is_file()
+    for name, row in two["protocols"]["paper"]["classifiers"]["resnet18"]["methods"].items():
+        first = rows[name]["accuracy"]
+        assert row["accuracy_seeds"][0] == pytest.approx(first), name
+        assert row["accuracy"] == pytest.approx(np.mean(row["accuracy_seeds"])), name
+        assert row["accuracy_sd"] == pytest.approx(np.std(row["accuracy_seeds"], ddof=1), abs=1e-12), name
 
 
 def test_fer_experiments_names_missing_classifier(tmp_path: Path) -> None:
