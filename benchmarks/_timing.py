@@ -8,14 +8,22 @@ import time
 import torch
 
 
+def _sync(x: torch.Tensor) -> None:
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+
+
 def median_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
-    """Median wall time of ``model(x)`` over ``repeats`` runs after two warm-ups, in inference mode."""
+    """Median wall time of ``model(x)`` over ``repeats`` runs after two warm-ups, in inference mode
+    (on CUDA, each timed run waits for the device to finish)."""
     times = []
     with torch.inference_mode():
         model(x)
         model(x)
+        _sync(x)
         for _ in range(repeats):
             start = time.perf_counter()
             model(x)
+            _sync(x)
             times.append(time.perf_counter() - start)
     return statistics.median(times)

@@ -1,16 +1,20 @@
-"""Inference speed on CPU: LLENet sizes vs Zero-DCE and SCI, plus peak memory of 4K tiling.
+"""Inference speed: LLENet sizes vs Zero-DCE, SCI and the ResNet-18 they sit in front of; peak memory of 4K tiling.
 
-Images per second at 1 x 600x400 and at 32 x 112x112 (a FER batch), measured
+Images per second at 1 x 600x400 and at ``--batch`` x 112x112 (a FER batch), measured
 in one run for every model: the median over ``--rounds`` interleaved rounds
 of the median of ``--repeats`` timed passes after two warm-ups
 (``torch.inference_mode``). Peak resident memory (RSS) of enhancing
 one 3840x2160 image with ``llenhance.enhance(..., tile=512)`` is measured in a
-fresh subprocess, so that nothing else in this run counts towards it.
+fresh subprocess on the CPU, so that nothing else in this run counts towards it.
+A torchvision ResNet-18 (7 classes) is timed on the same batch: the FER
+classifier an enhancer sits in front of, so the table says what the
+enhancer adds to it. ``--device cuda`` times on a GPU (``--half``: bfloat16,
+channels-last), where each timed pass waits for the device.
 
 Run:
-    python benchmarks/speed.py [--threads 2] [--repeats 5]
+    python benchmarks/speed.py [--device cpu|cuda|auto] [--half] [--threads 2] [--repeats 5] [--batch 32]
 
-Writes ``benchmarks/results/speed.json`` and ``speed.md``.
+Writes ``benchmarks/results/speed[_cuda].json`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import median_seconds  # noqa: E402
 from baselines import WEIGHTS, load_sci, load_zero_dce  # noqa: E402
+
+import torchvision  # noqa: E402
 
 from llenhance import LLENet, llenet_b  # noqa: E402
 
@@ -63,7 +69,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
+    parser.add_argument("--half", action="store_true", help="bfloat16 weights and inputs, channels-last (CUDA)")
+    parser.add_argument("--batch", type=int, default=32, help="faces of 112x112 per batch")
+    parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                          else "cpu" if args.device == "auto" else args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: CUDA is not available here")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     models: dict[str, torch.nn.Module] = {
@@ -74,7 +88,13 @@ def main() -> None:
         models["Zero-DCE"] = load_zero_dce()
     if (WEIGHTS / "sci" / "medium.pt").is_file():
         models["SCI"] = load_sci("medium")
-    one, batch = torch.rand(1, 3, 400, 600) * 0.2, torch.rand(32, 3, 112, 112) * 0.2
+    models["ResNet-18 (FER classifier, reference)"] = torchvision.models.resnet18(num_classes=7)
+    dtype = torch.bfloat16 if args.half else torch.float32
+    fmt = torch.channels_last if args.half else torch.contiguous_format
+    for model in models.values():
+        model.to(device, dtype, memory_format=fmt)
+    one = (torch.rand(1, 3, 400, 600) * 0.2).to(device, dtype, memory_format=fmt)
+    batch = (torch.rand(args.batch, 3, 112, 112) * 0.2).to(device, dtype, memory_format=fmt)
     # Interleaved rounds, median per model: the first model timed in a process runs
     # slower on this machine, and rounds even that out.
     samples: dict[str, dict[str, list[float]]] = {name: {"one": [], "batch": []} for name in models}
@@ -89,10 +109,13 @@ def main() -> None:
             "model": name,
             "params": sum(p.numel() for p in model.parameters()),
             "images_per_s_600x400": statistics.median(samples[name]["one"]),
-            "images_per_s_32x112": statistics.median(samples[name]["batch"]),
+            "images_per_s_batch_112": statistics.median(samples[name]["batch"]),
         }
         rows.append(row)
         print(row, flush=True)
+    reference = rows[-1]["images_per_s_batch_112"]
+    for row in rows:
+        row["cost_vs_resnet18"] = reference / row["images_per_s_batch_112"]
     done = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(args.threads), str(args.tile)],
                           capture_output=True, text=True, check=True)
     before_mib, peak_mib, shape = done.stdout.strip().split(" ", 2)
@@ -100,27 +123,32 @@ def main() -> None:
            "peak_rss_mib": float(peak_mib)}
     print(rss)
     meta = {
-        "command": (f"python benchmarks/speed.py --threads {args.threads} --repeats {args.repeats} "
-                    f"--rounds {args.rounds} --tile {args.tile}"),
+        "command": (f"python benchmarks/speed.py --device {args.device} --threads {args.threads} "
+                    f"--repeats {args.repeats} --rounds {args.rounds} --tile {args.tile} --batch {args.batch}"
+                    + (" --half" if args.half else "")),
         "torch": torch.__version__,
-        "machine": platform.machine(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU",
+        "dtype": str(dtype),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "speed.json").write_text(json.dumps({"meta": meta, "rows": rows, "tiled_4k": rss}, indent=2) + "\n")
+    stem = "speed" if device.type == "cpu" else f"speed_{device.type}"
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"{stem}.json").write_text(
+        json.dumps({"meta": meta, "rows": rows, "tiled_4k": rss}, indent=2) + "\n")
     lines = [
-        "# Inference speed (CPU)",
+        f"# Inference speed ({meta['device']})",
         "",
-        f"`{meta['command']}` — torch {meta['torch']}, {args.threads} threads, {meta['machine']}; all models in one run.",
+        f"`{meta['command']}` — torch {meta['torch']}, {args.threads} CPU threads, {dtype}; all models in one run. "
+        "*vs ResNet-18*: time per face batch relative to the ResNet-18 the enhancer sits in front of.",
         "",
-        "| model | params | images/s, 1 x 600x400 | images/s, 32 x 112x112 |",
-        "| --- | ---: | ---: | ---: |",
+        f"| model | params | images/s, 1 x 600x400 | images/s, {args.batch} x 112x112 | vs ResNet-18 |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
-    lines += [f"| {r['model']} | {r['params']:,} | {r['images_per_s_600x400']:.2f} | {r['images_per_s_32x112']:.1f} |"
-              for r in rows]
+    lines += [f"| {r['model']} | {r['params']:,} | {r['images_per_s_600x400']:.2f} | {r['images_per_s_batch_112']:.1f} "
+              f"| {r['cost_vs_resnet18']:.2f}x |" for r in rows]
     lines += ["", f"Peak RSS enhancing one 3840x2160 image with `enhance(image, tile={args.tile})` "
               f"(default weights, fresh process): **{rss['peak_rss_mib']:.0f} MiB** "
               f"({rss['rss_after_imports_mib']:.0f} MiB of it before the call: Python, torch and the image)."]
-    (RESULTS / "speed.md").write_text("\n".join(lines) + "\n")
+    (args.results / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -1,16 +1,31 @@
-"""Training speed on this machine: iterations per second of FERGuidedTrainer.
+"""Training speed: FERGuidedTrainer beside a bare training loop, in one run on one device.
 
 Two settings per LLENet size, as in the paper: reconstruction training on
 80 random 48x48 crops per batch, and joint training on 32 images of 112x112
 in front of a frozen torchvision ResNet-18 (random weights: speed does not
 depend on them). The perceptual term is off (no VGG weights here), as in the
-runs we ship. Each case runs ``--warmup`` untimed iterations, then
-``--iterations`` timed ones.
+runs we ship.
+
+For each case:
+
+- **trainer**: ``FERGuidedTrainer.fit`` on in-memory items (its DataLoader
+  collates every batch and copies it to the device);
+- **bare loop**: the same model, the same loss module and Adam on one batch
+  already on the device, nothing else (value checks off, as inside the
+  trainer's step); ``trainer / bare`` is the trainer's overhead;
+- **bare loop, value checks on**: the bare loop with the value checks a user
+  gets when calling the public modules (one device-to-host transfer per
+  checked call), which says what the checks cost;
+- on CUDA, **host syncs per step** inside ``fit``, counted with
+  ``torch.cuda.set_sync_debug_mode`` (``log_every`` larger than the run: the
+  one log at the end is the only read).
+
+Each timing runs ``--warmup`` untimed iterations first.
 
 Run:
-    python benchmarks/train_speed.py [--threads 2] [--iterations 5]
+    python benchmarks/train_speed.py [--device cpu|cuda|auto] [--threads 2] [--iterations 5] [--amp] [--compile]
 
-Writes ``benchmarks/results/train_speed.json`` and ``train_speed.md``.
+Writes ``benchmarks/results/train_speed[_<device>].json`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -19,85 +34,181 @@ import argparse
 import json
 import platform
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torchvision
-from torch.utils.data import Dataset
+from torch import nn
 
-from llenhance import FERGuidedTrainer, llenet_b, llenet_s
-from llenhance.losses import ReconstructionLoss
+from llenhance import FERGuidedTrainer, FrozenClassifier, llenet_b, llenet_s, value_checks
+from llenhance.losses import JointLoss, ReconstructionLoss
 
 RESULTS = Path(__file__).resolve().parent / "results"
+MODELS = {"llenet_s": llenet_s, "llenet_b": llenet_b}
+MODES = {"reconstruction": (80, 48), "joint": (32, 112)}
 
 
-class _Random(Dataset):
-    def __init__(self, n: int, size: int, labels: bool) -> None:
-        self.n, self.size, self.labels = n, size, labels
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> tuple:
-        g = torch.Generator().manual_seed(i)
-        normal = torch.rand(3, self.size, self.size, generator=g)
-        low = 0.7 * normal**3
-        return (low, normal, i % 7) if self.labels else (low, normal)
+def _items(n: int, size: int, joint: bool) -> list[tuple]:
+    g = torch.Generator().manual_seed(0)
+    normal = torch.rand(n, 3, size, size, generator=g)
+    low = 0.7 * normal**3
+    return [(low[i], normal[i], i % 7) if joint else (low[i], normal[i]) for i in range(n)]
 
 
-def _its_per_second(model_factory, joint: bool, iterations: int, warmup: int) -> float:
-    batch, size = (32, 112) if joint else (80, 48)
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _trainer(factory: Callable[[], nn.Module], joint: bool, device: torch.device, args: argparse.Namespace,
+             log_every: int) -> FERGuidedTrainer:
+    torch.manual_seed(0)
     classifier = torchvision.models.resnet18(num_classes=7) if joint else None
-    data = _Random(batch * (iterations + warmup), size, joint)
-    trainer = FERGuidedTrainer(model_factory(), classifier, reconstruction=ReconstructionLoss(perceptual=0),
-                               batch_size=batch, progress=False)
-    trainer.fit(data, iterations=warmup)
-    trainer = FERGuidedTrainer(model_factory(), classifier, reconstruction=ReconstructionLoss(perceptual=0),
-                               batch_size=batch, progress=False)
+    return FERGuidedTrainer(factory(), classifier, reconstruction=ReconstructionLoss(perceptual=0),
+                            batch_size=MODES["joint" if joint else "reconstruction"][0], progress=False,
+                            device=device, amp=args.amp, compile=args.compile, log_every=log_every,
+                            channels_last=device.type == "cuda")
+
+
+def trainer_speed(factory: Callable[[], nn.Module], joint: bool, device: torch.device,
+                  args: argparse.Namespace) -> tuple[float, float | None]:
+    """(iterations per second of ``fit``, host syncs per step on CUDA or None)."""
+    batch, size = MODES["joint" if joint else "reconstruction"]
+    n = args.iterations + args.warmup
+    data = _items(batch * n, size, joint)
+    trainer = _trainer(factory, joint, device, args, log_every=10**9)
+    trainer.fit(data, iterations=args.warmup)
+    trainer = _trainer(factory, joint, device, args, log_every=10**9)
+    _sync(device)
     start = time.perf_counter()
-    trainer.fit(data, iterations=iterations)
-    return iterations / (time.perf_counter() - start)
+    trainer.fit(data, iterations=args.iterations)
+    _sync(device)
+    its = args.iterations / (time.perf_counter() - start)
+    if device.type != "cuda":
+        return its, None
+    trainer = _trainer(factory, joint, device, args, log_every=10**9)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            trainer.fit(data, iterations=args.iterations)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    syncs = sum("synchroniz" in str(w.message) for w in caught)
+    return its, syncs / args.iterations
 
 
-def main() -> None:
+def bare_speed(factory: Callable[[], nn.Module], joint: bool, device: torch.device, args: argparse.Namespace,
+               checks: bool) -> float:
+    """Iterations per second of model + loss + Adam on one batch already on the device."""
+    batch, size = MODES["joint" if joint else "reconstruction"]
+    torch.manual_seed(0)
+    model = factory().to(device).train()
+    loss = JointLoss(ReconstructionLoss(perceptual=0), **({} if joint else {"ferp": 0, "cls": 0, "label": 0}))
+    classifier = FrozenClassifier(torchvision.models.resnet18(num_classes=7)).to(device) if joint else None
+    items = _items(batch, size, False)
+    low = torch.stack([x for x, _ in items]).to(device)
+    normal = torch.stack([y for _, y in items]).to(device)
+    labels = torch.arange(batch, device=device) % 7
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
+            out = model(low)
+        out = out.float()
+        outputs: dict = {"labels": labels}
+        if classifier is not None:
+            outputs["logits"], outputs["enhanced_features"] = classifier.forward_features(out)
+            with torch.no_grad():
+                outputs["normal_logits"], outputs["normal_features"] = classifier.forward_features(normal)
+        total = loss.terms(out, normal, **outputs)["total"]
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+
+    with value_checks(checks):
+        for _ in range(args.warmup):
+            step()
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(args.iterations):
+            step()
+        _sync(device)
+    return args.iterations / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS))
+    parser.add_argument("--modes", nargs="+", choices=sorted(MODES), default=list(MODES))
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the enhancer and the loss")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                          else "cpu" if args.device == "auto" else args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: CUDA is not available here")
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
     rows = []
-    for name, factory in (("llenet_s", llenet_s), ("llenet_b", llenet_b)):
-        for joint in (False, True):
-            its = _its_per_second(factory, joint, args.iterations, args.warmup)
+    for name in args.models:
+        for mode in args.modes:
+            joint = mode == "joint"
+            its, syncs = trainer_speed(MODELS[name], joint, device, args)
+            bare = bare_speed(MODELS[name], joint, device, args, checks=False)
+            bare_checked = bare_speed(MODELS[name], joint, device, args, checks=True)
+            batch, size = MODES[mode]
             row = {
                 "model": name,
-                "mode": "joint, 32 x 112x112, ResNet-18" if joint else "reconstruction, 80 x 48x48",
-                "iterations_per_second": its,
-                "seconds_per_iteration": 1.0 / its,
+                "mode": f"{mode}, {batch} x {size}x{size}" + (", ResNet-18" if joint else ""),
+                "trainer_its": its,
+                "bare_its": bare,
+                "bare_checked_its": bare_checked,
+                "overhead": bare / its,
+                "checks_cost": bare / bare_checked,
+                "syncs_per_step": syncs,
             }
             rows.append(row)
             print(row, flush=True)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU"
+    options = "".join(f" --{k}" for k in ("amp", "compile") if getattr(args, k))
     meta = {
-        "command": f"python benchmarks/train_speed.py --threads {args.threads} --iterations {args.iterations}",
+        "command": f"python benchmarks/train_speed.py --device {args.device} --threads {args.threads} "
+                   f"--iterations {args.iterations} --warmup {args.warmup}{options}",
         "torch": torch.__version__,
-        "machine": platform.machine(),
+        "device": where,
         "threads": args.threads,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "train_speed.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    stem = "train_speed" if device.type == "cpu" else f"train_speed_{device.type}"
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     lines = [
-        "# Training speed (CPU)",
+        f"# Training speed ({where})",
         "",
-        f"`{meta['command']}` — torch {meta['torch']}, {args.threads} threads, {meta['machine']}; perceptual term off.",
+        f"`{meta['command']}` — torch {meta['torch']}, {args.threads} CPU threads; perceptual term off. "
+        "it/s: optimiser steps per second. *trainer*: `FERGuidedTrainer.fit` on in-memory items; *bare*: model, "
+        "loss and Adam on one batch already on the device; *overhead* = bare / trainer; *checks cost* = bare "
+        "with value checks off / on.",
         "",
-        "| model | setting | it/s | s/it |",
-        "| --- | --- | ---: | ---: |",
+        "| model | setting | trainer it/s | bare it/s | overhead | bare, checks on, it/s | checks cost |"
+        + (" host syncs / step |" if device.type == "cuda" else ""),
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if device.type == "cuda" else ""),
     ]
-    lines += [f"| {r['model']} | {r['mode']} | {r['iterations_per_second']:.3f} | {r['seconds_per_iteration']:.2f} |" for r in rows]
-    (RESULTS / "train_speed.md").write_text("\n".join(lines) + "\n")
+    for r in rows:
+        line = (f"| {r['model']} | {r['mode']} | {r['trainer_its']:.3f} | {r['bare_its']:.3f} | "
+                f"{r['overhead']:.2f}x | {r['bare_checked_its']:.3f} | {r['checks_cost']:.2f}x |")
+        if device.type == "cuda":
+            line += f" {r['syncs_per_step']:.2f} |"
+        lines.append(line)
+    (args.results / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    return {"meta": meta, "rows": rows}
 
 
 if __name__ == "__main__":

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
+
 import pytest
 import torch
 
+from llenhance import set_value_checks, value_checks
 from llenhance._checks import (
     check_image,
     check_image_pair,
@@ -10,6 +16,7 @@ from llenhance._checks import (
     check_logits,
     check_nonnegative,
     check_positive_int,
+    value_checks_enabled,
 )
 
 
@@ -87,3 +94,58 @@ class TestCheckNumbers:
             check_logits(torch.randn(2, 7, 1), "logits")
         with pytest.raises(ValueError, match="batch size 3, got 2"):
             check_logits(torch.randn(2, 7), "logits", batch=3)
+
+
+class TestValueCheckSwitch:
+    def test_off_skips_values_not_shapes(self) -> None:
+        bad = torch.full((1, 3, 4, 4), 255.0)
+        with value_checks(False):
+            assert check_image(bad, "x") is bad
+            with pytest.raises(ValueError, match="expected 3 channels"):
+                check_image(torch.rand(1, 4, 4, 4), "x")
+            check_logits(torch.full((2, 3), float("nan")), "logits")
+        with pytest.raises(ValueError, match=r"`x` expected values in \[0, 1\]"):
+            check_image(bad, "x")  # back on after the block
+
+    def test_block_is_per_thread(self) -> None:
+        bad = torch.full((1, 3, 4, 4), float("nan"))
+        seen: list[str] = []
+
+        def other() -> None:
+            try:
+                check_image(bad, "x")
+            except ValueError as err:
+                seen.append(str(err))
+
+        with value_checks(False):
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join()
+        assert seen == ["`x` expected finite values, got NaN or inf"]
+
+    def test_global_switch(self) -> None:
+        previous = set_value_checks(False)
+        try:
+            assert previous is True and not value_checks_enabled()
+            check_image(torch.full((1, 3, 2, 2), 2.0), "x")
+            with value_checks(True):  # a block may turn them back on
+                with pytest.raises(ValueError, match="expected values in"):
+                    check_image(torch.full((1, 3, 2, 2), 2.0), "x")
+        finally:
+            set_value_checks(previous)
+        with pytest.raises(TypeError, match="`enabled` expected a bool, got int"):
+            set_value_checks(0)  # type: ignore[arg-type]
+
+    def test_environment_variable(self) -> None:
+        code = "import llenhance._checks as c; print(c.value_checks_enabled())"
+        for value, expected in (("0", "False"), ("off", "False"), ("1", "True")):
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                 env={**os.environ, "LLENHANCE_VALUE_CHECKS": value})
+            assert out.stdout.strip() == expected
+
+    def test_pair_is_one_transfer(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        calls = []
+        tolist = torch.Tensor.tolist
+        monkeypatch.setattr(torch.Tensor, "tolist", lambda self: calls.append(1) or tolist(self))
+        check_image_pair(torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4))
+        assert len(calls) == 1

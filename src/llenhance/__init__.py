@@ -27,7 +27,9 @@ _EXPORTS = {
     "llenet_b": "llenhance.models",
     "list_pretrained": "llenhance.pretrained",
     "llenet_s": "llenhance.models",
+    "set_value_checks": "llenhance._checks",
     "synthesize_low_light": "llenhance.transforms",
+    "value_checks": "llenhance._checks",
     "wrap": "llenhance.wrapping",
 }
 _SUBMODULES = ("data", "losses", "metrics")
@@ -36,6 +38,7 @@ __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 if TYPE_CHECKING:
     from llenhance import data, losses, metrics
+    from llenhance._checks import set_value_checks, value_checks
     from llenhance.classifier import ClassifierPreprocess, FrozenClassifier, FrozenEnsemble
     from llenhance.inference import enhance
     from llenhance.models import LLENet, llenet_b, llenet_s

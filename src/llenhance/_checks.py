@@ -5,12 +5,24 @@ Every check raises ``TypeError`` (wrong kind of object or dtype) or
 "`name` expected ..., got ...", so the user sees which argument is wrong
 without reading a stack trace. They never use ``assert``, which ``python -O``
 removes.
+
+Type and shape checks cost nothing and always run. Value checks (finite, in
+range) need one device-to-host transfer each; they run where user data enters
+(the public functions and modules when a user calls them, the CLI, the data
+sets) and can be turned off for production loops with `set_value_checks` or,
+for one block of code in one thread, the `value_checks` context manager (or
+the environment variable ``LLENHANCE_VALUE_CHECKS=0``). Internal calls (a
+composite loss calling its parts, the trainer's step, tiled inference) run
+inside ``value_checks(False)`` after checking their inputs once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -24,6 +36,9 @@ __all__ = [
     "check_nonnegative",
     "check_positive_int",
     "check_same_shape",
+    "set_value_checks",
+    "value_checks",
+    "value_checks_enabled",
 ]
 
 #: How far a *prediction* (an unclamped network output during training) may
@@ -31,6 +46,67 @@ __all__ = [
 #: a network early in training or at a high learning rate overshoots by about 1.
 #: Targets and inputs get no slack.
 PRED_RANGE_SLACK = 4.0
+
+
+_enabled = os.environ.get("LLENHANCE_VALUE_CHECKS", "1").strip().lower() not in ("0", "false", "off", "no")
+_local = threading.local()  # per-thread override set by `value_checks`
+
+
+def value_checks_enabled() -> bool:
+    """Whether value checks (finite, in range) run here and now."""
+    override = getattr(_local, "override", None)
+    return _enabled if override is None else override
+
+
+def set_value_checks(enabled: bool) -> bool:
+    """Turn value checks (finite values, value ranges) on or off for the whole process.
+
+    Type and shape checks always run. Off, a NaN or a 0-255 image is no longer
+    caught at the door: turn them off only in loops whose inputs you trust.
+
+    Args:
+        enabled: ``True`` (the default state) or ``False``.
+
+    Returns:
+        The previous setting.
+
+    Examples:
+        >>> import llenhance
+        >>> previous = llenhance.set_value_checks(False)
+        >>> llenhance.set_value_checks(previous)
+        False
+    """
+    global _enabled
+    if not isinstance(enabled, bool):
+        raise TypeError(f"`enabled` expected a bool, got {type(enabled).__name__}")
+    previous, _enabled = _enabled, enabled
+    return previous
+
+
+@contextlib.contextmanager
+def value_checks(enabled: bool) -> Iterator[None]:
+    """Turn value checks on or off inside a ``with`` block, in this thread only.
+
+    Examples:
+        >>> import torch, llenhance
+        >>> from llenhance.metrics import psnr
+        >>> with llenhance.value_checks(False):
+        ...     psnr(torch.full((1, 3, 4, 4), 2.0), torch.ones(1, 3, 4, 4)).shape  # 2.0 is not rejected
+        torch.Size([1])
+    """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"`enabled` expected a bool, got {type(enabled).__name__}")
+    previous = getattr(_local, "override", None)
+    _local.override = enabled
+    try:
+        yield
+    finally:
+        _local.override = previous
+
+
+def unchecked() -> contextlib.AbstractContextManager[None]:
+    """Internal calls after their inputs were checked once: ``value_checks(False)``."""
+    return value_checks(False)
 
 
 def _tracing() -> bool:
@@ -50,6 +126,7 @@ def check_image(
     allow_unbatched: bool = False,
     channels: int | None = 3,
     slack: float = 0.0,
+    _values: bool = True,
 ) -> torch.Tensor:
     """Check that ``x`` is a float RGB image tensor with values in [0, 1].
 
@@ -86,10 +163,15 @@ def check_image(
         )
     if x.numel() == 0:
         raise ValueError(f"`{name}` expected a non-empty image, got shape {tuple(x.shape)}")
-    if _tracing():
-        return x  # value checks would freeze into a traced or exported graph
+    if not _values or _tracing() or not value_checks_enabled():
+        return x  # value checks would freeze into a traced or exported graph; or they are off
     # One device-to-host transfer: NaN and inf show in the min or max.
     lo_v, hi_v = torch.stack(torch.aminmax(x.detach())).tolist()
+    _check_values(lo_v, hi_v, name, slack)
+    return x
+
+
+def _check_values(lo_v: float, hi_v: float, name: str, slack: float) -> None:
     if not (math.isfinite(lo_v) and math.isfinite(hi_v)):
         raise ValueError(f"`{name}` expected finite values, got NaN or inf")
     if lo_v < -slack or hi_v > 1.0 + slack:
@@ -99,7 +181,6 @@ def check_image(
             f"`{name}` expected values in {allowed}, got range "
             f"[{lo_v:.8g}, {hi_v:.8g}]{hint}"  # 8 digits: 1.0000001 must not read as 1
         )
-    return x
 
 
 def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
@@ -111,15 +192,23 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
         )
 
 
-def check_image_pair(pred: object, target: object) -> tuple[torch.Tensor, torch.Tensor]:
+def check_image_pair(
+    pred: object, target: object, *, names: tuple[str, str] = ("pred", "target")
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Check a loss's (pred, target) pair: float RGB (B, 3, H, W), same shape.
 
     ``target`` must lie in [0, 1]; ``pred`` may leave it by
     ``PRED_RANGE_SLACK`` (a network output is unclamped while training).
+    Both value checks share one device-to-host transfer.
     """
-    check_image(pred, "pred", slack=PRED_RANGE_SLACK)
-    check_image(target, "target")
-    check_same_shape(pred, target, "pred", "target")  # type: ignore[arg-type]
+    for x, name in ((pred, names[0]), (target, names[1])):
+        check_image(x, name, _values=False)
+    check_same_shape(pred, target, *names)  # type: ignore[arg-type]
+    if not _tracing() and value_checks_enabled():
+        p, t = pred.detach(), target.detach()  # type: ignore[union-attr]
+        p_lo, p_hi, t_lo, t_hi = torch.stack([*torch.aminmax(p), *torch.aminmax(t.to(device=p.device, dtype=p.dtype))]).tolist()
+        _check_values(p_lo, p_hi, names[0], PRED_RANGE_SLACK)
+        _check_values(t_lo, t_hi, names[1], 0.0)
     return pred, target  # type: ignore[return-value]
 
 
@@ -185,6 +274,6 @@ def check_logits(x: object, name: str, *, batch: int | None = None) -> torch.Ten
         raise TypeError(f"`{name}` expected floating point logits, got dtype {x.dtype}")
     if batch is not None and x.shape[0] != batch:
         raise ValueError(f"`{name}` expected batch size {batch}, got {x.shape[0]}")
-    if not torch.isfinite(x).all():
+    if not _tracing() and value_checks_enabled() and not torch.isfinite(x).all():
         raise ValueError(f"`{name}` expected finite values, got NaN or inf")
     return x

@@ -15,7 +15,7 @@ import PIL.Image
 import torch
 from torch import nn
 
-from llenhance._checks import PRED_RANGE_SLACK, check_image, check_positive_int
+from llenhance._checks import PRED_RANGE_SLACK, check_image, check_positive_int, unchecked
 from llenhance.models.llenet import _LUMA
 from llenhance.pretrained import DEFAULT_WEIGHTS
 
@@ -345,14 +345,16 @@ def enhance(
             for start in range(0, x.shape[0], batch_size):
                 chunk = x[start : start + batch_size].to(device, torch.float32)
                 if image_tile is None:
-                    out = net(chunk)
+                    with unchecked():  # `chunk` was checked by _to_tensor
+                        out = net(chunk)
                     if not checked:
                         check_enhancer_output(out, chunk)
                         checked = True
                     outs.append(out.float())
                 else:
-                    outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
-                                for j in range(chunk.shape[0]))
+                    with unchecked():
+                        outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
+                                    for j in range(chunk.shape[0]))
             out = torch.cat(outs).clamp(0, 1)
             results.append(_from_tensor(out, kind, extra, image))
     return results if many else results[0]

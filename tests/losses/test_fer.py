@@ -97,7 +97,28 @@ class TestJointLoss:
         with pytest.raises(ValueError, match="`labels` expected class indices when the `cls` weight is > 0"):
             JointLoss(ReconstructionLoss(perceptual=0))(e, e, **o)
         terms = JointLoss(ReconstructionLoss(perceptual=0), cls=0).terms(e, e, **o)
-        assert set(terms) == {"rec", "ferp", "label", "total"}
+        # the FER terms and L_rec, with L_rec's own terms for logging
+        assert set(terms) == {"rec", "ferp", "label", "total", "l1", "mse", "color", "frequency", "structure"}
+
+    def test_reconstruction_only(self) -> None:
+        """Without classifier outputs the FER terms must be off; then it is L_rec, weighted, with its parts."""
+        rec = ReconstructionLoss(perceptual=0)
+        e, n = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+        with pytest.raises(ValueError, match="`enhanced_features` expected the classifier's outputs"):
+            JointLoss(rec).terms(e, n)
+        terms = JointLoss(rec, rec=2.0, ferp=0, cls=0, label=0).terms(e, n)
+        parts = rec.terms(e, n)
+        torch.testing.assert_close(terms["total"], 2.0 * parts["total"])
+        for name in ("l1", "mse", "color", "frequency", "structure"):
+            torch.testing.assert_close(terms[name], parts[name])
+
+    def test_checks_once_and_names_the_argument(self) -> None:
+        o = self._outputs()
+        with pytest.raises(ValueError, match=r"`normal` expected values in \[0, 1\]"):
+            JointLoss(ReconstructionLoss(perceptual=0))(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8) * 255, **o)
+        with pytest.raises(ValueError, match="`logits` expected finite values"):
+            JointLoss(ReconstructionLoss(perceptual=0))(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8),
+                                                        **(o | {"logits": torch.full((2, 5), float("nan"))}))
 
     def test_rec_off_builds_no_reconstruction_loss(self) -> None:
         assert JointLoss(rec=0).reconstruction is None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,8 @@ class TestReconstructionMode:
 
     def test_logs_reconstruction_terms(self) -> None:
         metrics = _trainer(tiny_enhancer()).fit(TinyPairs(labels=False), iterations=1)
-        assert set(metrics) == {"iteration", "loss", "l1", "mse", "color", "frequency", "structure"}
+        assert set(metrics) == {"iteration", "loss", "rec", "l1", "mse", "color", "frequency", "structure"}
+        assert metrics["loss"] == pytest.approx(metrics["rec"])  # rec weight 1, nothing else
 
     def test_nothing_to_train(self) -> None:
         with pytest.raises(ValueError, match="`rec` expected a positive weight without a classifier"):
@@ -83,6 +85,73 @@ class TestJointMode:
         with pytest.raises(ValueError, match="`labels` expected class indices"):
             _trainer(tiny_enhancer(), TinyClassifier()).fit(TinyPairs(labels=False), iterations=1)
         _trainer(tiny_enhancer(), TinyClassifier(), cls=0.0).fit(TinyPairs(labels=False), iterations=1)
+
+
+class NaNAfter(torch.utils.data.Dataset):
+    """Items whose normal-light image is NaN once ``n`` items were served."""
+
+    def __init__(self, base: TinyPairs, n: int) -> None:
+        self.base, self.n, self.served = base, n, 0
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> tuple:
+        low, normal, label = self.base[i]
+        self.served += 1
+        return low, normal if self.served <= self.n else torch.full_like(normal, float("nan")), label
+
+
+class TestHostSyncs:
+    def _reads(self, monkeypatch: pytest.MonkeyPatch, iterations: int, classifier: torch.nn.Module | None) -> int:
+        """Tensor reads to the host (tolist, item, bool) made by llenhance's code during one fit.
+
+        (torch's Adam reads its step counters, which live on the CPU even when training on a GPU.)
+        """
+        calls = []
+
+        def counted(original):  # type: ignore[no-untyped-def]
+            def read(self):  # type: ignore[no-untyped-def]
+                caller = sys._getframe(1).f_code.co_filename
+                if "llenhance" in Path(caller).parts:
+                    calls.append(caller)
+                return original(self)
+            return read
+
+        for name in ("tolist", "item", "__bool__"):
+            monkeypatch.setattr(torch.Tensor, name, counted(getattr(torch.Tensor, name)))
+        trainer = _trainer(tiny_enhancer(), classifier, log_every=4)
+        trainer.fit(TinyPairs(size=48), iterations=iterations)  # one epoch: one batch order drawn
+        monkeypatch.undo()
+        return len(calls)
+
+    @pytest.mark.parametrize("classifier", [None, TinyClassifier], ids=["reconstruction", "joint"])
+    def test_no_host_read_inside_a_step(self, monkeypatch: pytest.MonkeyPatch, classifier: type | None) -> None:
+        make = (lambda: classifier()) if classifier else (lambda: None)
+        four, twelve = self._reads(monkeypatch, 4, make()), self._reads(monkeypatch, 12, make())
+        assert twelve - four == 2  # 8 more steps cost only the two more logs
+
+    def test_logged_loss_is_the_window_mean(self) -> None:
+        trainer = _trainer(tiny_enhancer(), log_every=3)
+        trainer.fit(TinyPairs(), iterations=6)
+        assert [h["iteration"] for h in trainer.history] == [3, 6]
+        # a run stepping one iteration at a time logs each step's loss: the window mean is theirs
+        single = _trainer(tiny_enhancer(), log_every=1)
+        single.fit(TinyPairs(), iterations=6)
+        losses = [h["loss"] for h in single.history]
+        assert trainer.history[0]["loss"] == pytest.approx(sum(losses[:3]) / 3)
+        assert trainer.history[1]["loss"] == pytest.approx(sum(losses[3:]) / 3)
+
+    def test_nan_loss_is_reported_with_its_iterations(self) -> None:
+        data = NaNAfter(TinyPairs(), 4)  # after the first batch, which is checked at the door
+        with pytest.raises(FloatingPointError, match=r"NaN or infinite in iterations 1-3"):
+            _trainer(tiny_enhancer(), log_every=3).fit(data, iterations=3)
+
+    def test_first_batch_is_checked(self) -> None:
+        data = TinyPairs()
+        data.normal *= 255
+        with pytest.raises(ValueError, match=r"`train \(low-light images\)` expected values in \[0, 1\]"):
+            _trainer(tiny_enhancer()).fit(data, iterations=1)
 
 
 class TestCheckpoints:

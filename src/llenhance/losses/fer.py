@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llenhance._checks import check_logits, check_nonnegative
+from llenhance._checks import check_image_pair, check_logits, check_nonnegative, unchecked
 from llenhance.losses.reconstruction import ReconstructionLoss
 
 __all__ = [
@@ -163,7 +163,7 @@ class JointLoss(nn.Module):
         >>> terms = loss.terms(x, x, enhanced_features=feats, normal_features=feats,
         ...                    logits=logits, normal_logits=logits, labels=torch.tensor([0, 3]))
         >>> sorted(terms)
-        ['cls', 'ferp', 'label', 'rec', 'total']
+        ['cls', 'color', 'ferp', 'frequency', 'l1', 'label', 'mse', 'rec', 'structure', 'total']
     """
 
     def __init__(
@@ -191,30 +191,50 @@ class JointLoss(nn.Module):
         enhanced: torch.Tensor,
         normal: torch.Tensor,
         *,
-        enhanced_features: Sequence[torch.Tensor],
-        normal_features: Sequence[torch.Tensor],
-        logits: torch.Tensor,
-        normal_logits: torch.Tensor,
-        labels: torch.Tensor | None,
+        enhanced_features: Sequence[torch.Tensor] | None = None,
+        normal_features: Sequence[torch.Tensor] | None = None,
+        logits: torch.Tensor | None = None,
+        normal_logits: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Every computed term, unweighted, plus the weighted sum under ``"total"``.
 
-        ``labels`` may be ``None`` only when the ``cls`` weight is 0.
+        Besides ``rec``, ``ferp``, ``cls`` and ``label``, the reconstruction
+        loss's own terms (``l1``, ``mse``, ``color``, ...) are returned, for
+        logging. The classifier outputs may be ``None`` when the weights of the
+        terms that need them are 0 (reconstruction only: ``enhanced`` and
+        ``normal`` suffice); ``labels`` may be ``None`` only when ``cls`` is 0.
         """
-        if labels is None and self.weights["cls"] > 0:
-            raise ValueError("`labels` expected class indices when the `cls` weight is > 0, got None")
-        compute = {
-            "rec": lambda: self.reconstruction(enhanced, normal),  # type: ignore[misc]
-            "ferp": lambda: fer_feature_loss(enhanced_features, normal_features),
-            "cls": lambda: classification_loss(logits, labels),  # type: ignore[arg-type]
-            "label": lambda: label_loss(logits, normal_logits),
-        }
+        needs = {"ferp": ("enhanced_features", "normal_features"), "cls": ("logits", "labels"),
+                 "label": ("logits", "normal_logits")}
+        given = {"enhanced_features": enhanced_features, "normal_features": normal_features, "logits": logits,
+                 "normal_logits": normal_logits, "labels": labels}
+        for term, names in needs.items():
+            missing = [n for n in names if given[n] is None]
+            if self.weights[term] > 0 and missing:
+                what = "class indices" if missing[0] == "labels" else "the classifier's outputs"
+                raise ValueError(f"`{missing[0]}` expected {what} when the `{term}` weight is > 0, got None")
+        check_image_pair(enhanced, normal, names=("enhanced", "normal"))
+        if logits is not None:
+            check_logits(logits, "logits")
         out: dict[str, torch.Tensor] = {}
         total = enhanced.new_zeros(())
-        for name, weight in self.weights.items():
-            if weight > 0:
-                out[name] = compute[name]()
-                total = total + weight * out[name]
+        with unchecked():  # inputs checked once above
+            if self.weights["rec"] > 0:
+                rec_terms = self.reconstruction.terms(enhanced, normal)  # type: ignore[union-attr]
+                out["rec"] = rec_terms.pop("total")
+                total = total + self.weights["rec"] * out["rec"]
+            compute = {
+                "ferp": lambda: fer_feature_loss(enhanced_features, normal_features),  # type: ignore[arg-type]
+                "cls": lambda: classification_loss(logits, labels),  # type: ignore[arg-type]
+                "label": lambda: label_loss(logits, normal_logits),  # type: ignore[arg-type]
+            }
+            for name, term in compute.items():
+                if self.weights[name] > 0:
+                    out[name] = term()
+                    total = total + self.weights[name] * out[name]
+        if self.weights["rec"] > 0:
+            out.update(rec_terms)
         out["total"] = total
         return out
 

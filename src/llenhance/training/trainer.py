@@ -7,58 +7,75 @@ enhancer, and LOL-style training): the same code path with the FER terms off.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import math
 import os
-import random
 from collections.abc import Iterator, Sized
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
-from llenhance._atomic import atomic_path
-from llenhance._checks import check_nonnegative, check_positive_int
+from llenhance._checks import check_image, check_nonnegative, check_positive_int, unchecked
 from llenhance.classifier import FrozenClassifier
 from llenhance.losses.fer import JointLoss
 from llenhance.losses.reconstruction import ReconstructionLoss
 from llenhance.metrics import psnr, ssim
+from llenhance.training.state import CHECKPOINT_NAME, load_checkpoint, restore_rng, save_checkpoint
 
 __all__ = ["FERGuidedTrainer"]
 
-CHECKPOINT_NAME = "checkpoint.pt"
-#: Settings a resumed run may change (where and how fast it runs, not what it learns).
-_RESUME_MAY_DIFFER = frozenset({"amp", "world_size", "num_workers"})
 _SCHEDULES = ("constant", "cosine")
 
 
-class _EpochBatches(Sampler[list[int]]):
-    """Batches of one epoch: a permutation seeded by (seed, epoch), cut into global batches.
+class _RunBatches(Sampler[list[tuple[int, int]]]):
+    """The batches of a whole run, epoch after epoch, from ``(epoch, start)`` on.
 
-    Each rank takes its contiguous share of every global batch, so a run on N
-    ranks sees exactly the batches of a single-process run. The last partial
-    global batch is dropped. ``start`` skips batches already trained on
-    (resuming), without loading them.
+    Each epoch is a permutation seeded by (seed, epoch), cut into global
+    batches; the last partial global batch is dropped. Each rank takes its
+    contiguous share of every global batch, so a run on N ranks sees exactly
+    the batches of a single-process run. ``start`` skips the batches of the
+    first epoch already trained on (resuming), without loading them. Items
+    are ``(epoch, index)``: one DataLoader, and its worker processes, serve
+    every epoch (`_EpochItems` passes the epoch on to the data set).
     """
 
     def __init__(self, size: int, batch: int, *, seed: int, epoch: int, start: int, rank: int, world: int) -> None:
         self.size, self.batch, self.seed, self.epoch = size, batch, seed, epoch
         self.start, self.rank, self.world = start, rank, world
 
-    def __len__(self) -> int:
-        return self.size // self.batch - self.start
-
-    def __iter__(self) -> Iterator[list[int]]:
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(self.size, generator=g).tolist()
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         share = self.batch // self.world
-        for b in range(self.start, self.size // self.batch):
-            first = b * self.batch + self.rank * share
-            yield order[first : first + share]
+        for epoch in itertools.count(self.epoch):
+            g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+            order = torch.randperm(self.size, generator=g).tolist()
+            first_batch = self.start if epoch == self.epoch else 0
+            for b in range(first_batch, self.size // self.batch):
+                first = b * self.batch + self.rank * share
+                yield [(epoch, i) for i in order[first : first + share]]
+
+
+class _EpochItems(Dataset):
+    """``data[index]`` for keys ``(epoch, index)``, calling ``data.set_epoch`` when the epoch changes
+    (in whichever process loads the item: the main one or a DataLoader worker)."""
+
+    def __init__(self, data: Dataset) -> None:
+        self.data, self.epoch = data, None
+
+    def __len__(self) -> int:
+        return len(self.data)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        epoch, index = key
+        if epoch != self.epoch and hasattr(self.data, "set_epoch"):
+            self.data.set_epoch(epoch)
+        self.epoch = epoch
+        return self.data[index]
 
 
 def _describe_feature_net(loss: ReconstructionLoss) -> str:
@@ -99,10 +116,18 @@ class FERGuidedTrainer:
         schedule: ``"constant"`` (paper) or ``"cosine"`` (to 1% of ``lr``).
         clip_grad_norm: clip the gradient norm to this value; ``None`` = off.
         amp: bfloat16 autocast (CUDA only).
+        compile: run the enhancer and the loss through ``torch.compile``.
+        channels_last: keep the enhancer, the classifier and the batches in
+            channels-last memory format (faster convolutions on GPUs).
         device: where to train; under torchrun with CUDA, ``cuda:LOCAL_RANK``.
         seed: seeds the batch order (and, for datasets with ``set_epoch``,
             their augmentation through the epoch number).
-        num_workers: DataLoader workers.
+        num_workers: DataLoader workers (started once per ``fit``, serving
+            every epoch).
+        log_every: iterations between logged metrics (the loss terms' means
+            over those iterations, in `history` and the progress bar). The
+            loss terms add up on the device; reading them is the only
+            device-to-host synchronisation of the loop.
         checkpoint_dir: where ``checkpoint.pt`` is written (atomically).
         checkpoint_every: iterations between checkpoints (and at the end).
         val_every: iterations between validations (and at the end), when
@@ -116,7 +141,7 @@ class FERGuidedTrainer:
         >>> trainer = FERGuidedTrainer(llenet_s(), reconstruction=ReconstructionLoss(perceptual=0),
         ...                            batch_size=2, progress=False)
         >>> sorted(trainer.fit(data, iterations=2))
-        ['color', 'frequency', 'iteration', 'l1', 'loss', 'mse', 'structure']
+        ['color', 'frequency', 'iteration', 'l1', 'loss', 'mse', 'rec', 'structure']
     """
 
     def __init__(
@@ -134,9 +159,12 @@ class FERGuidedTrainer:
         schedule: str = "constant",
         clip_grad_norm: float | None = None,
         amp: bool = False,
+        compile: bool = False,
+        channels_last: bool = False,
         device: str | torch.device = "cpu",
         seed: int = 0,
         num_workers: int = 0,
+        log_every: int = 50,
         checkpoint_dir: str | Path | None = None,
         checkpoint_every: int = 500,
         val_every: int | None = None,
@@ -146,6 +174,7 @@ class FERGuidedTrainer:
             raise TypeError(f"`enhancer` expected an nn.Module, got {type(enhancer).__name__}")
         check_positive_int(batch_size, "batch_size")
         check_positive_int(checkpoint_every, "checkpoint_every")
+        check_positive_int(log_every, "log_every")
         if val_every is not None:
             check_positive_int(val_every, "val_every")
         if check_nonnegative(lr, "lr") == 0:
@@ -182,7 +211,11 @@ class FERGuidedTrainer:
         reconstruction = reconstruction if reconstruction is not None else ReconstructionLoss()
         self.loss = JointLoss(reconstruction, rec=rec, ferp=ferp, cls=cls, label=label).to(device)
 
-        self.enhancer = enhancer.to(device)
+        memory_format = torch.channels_last if channels_last else torch.preserve_format
+        self.enhancer = enhancer.to(device, memory_format=memory_format)
+        if self.classifier is not None and channels_last:
+            self.classifier.to(memory_format=torch.channels_last)
+        self._memory_format = memory_format
         self._model: nn.Module = self.enhancer
         if self.world > 1:
             if not dist.is_initialized():
@@ -190,10 +223,14 @@ class FERGuidedTrainer:
             self._model = nn.parallel.DistributedDataParallel(
                 self.enhancer, device_ids=[device.index] if device.type == "cuda" else None
             )
+        self._loss_terms = self.loss.terms
+        if compile:
+            self._model = torch.compile(self._model)  # type: ignore[assignment]
+            self._loss_terms = torch.compile(self.loss.terms)
         self.optimizer = torch.optim.Adam(self.enhancer.parameters(), lr=lr)
         self.lr, self.batch_size, self.schedule = lr, batch_size, schedule
         self.clip_grad_norm, self.amp, self.seed = clip_grad_norm, amp, seed
-        self.num_workers = num_workers
+        self.num_workers, self.log_every = num_workers, log_every
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.checkpoint_every, self.val_every = checkpoint_every, val_every
         self.progress = progress and self.rank == 0
@@ -216,6 +253,9 @@ class FERGuidedTrainer:
             "schedule": schedule,
             "clip_grad_norm": clip_grad_norm,
             "amp": amp,
+            "compile": compile,
+            "channels_last": channels_last,
+            "log_every": log_every,
             "seed": seed,
             "world_size": self.world,
         }
@@ -227,85 +267,42 @@ class FERGuidedTrainer:
                 "`train` items expected (low, normal) or (low, normal, label), "
                 f"got {type(batch).__name__} of length {len(batch) if isinstance(batch, (tuple, list)) else '-'}"
             )
-        low, normal = batch[0].to(self.device), batch[1].to(self.device)
-        labels = batch[2].to(self.device) if len(batch) == 3 else None
+        low, normal = (b.to(self.device, non_blocking=True, memory_format=self._memory_format) for b in batch[:2])
+        labels = batch[2].to(self.device, non_blocking=True) if len(batch) == 3 else None
         return low, normal, labels
 
     def _terms(self, low: torch.Tensor, normal: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Every loss term of one batch, and their weighted sum under ``"total"``; one path for every loss."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             enhanced = self._model(low)
         enhanced = enhanced.float()
-        if self.classifier is None:
-            terms = self.loss.reconstruction.terms(enhanced, normal)  # type: ignore[union-attr]
-            terms["total"] = self.loss.weights["rec"] * terms["total"]
-            return terms
-        logits, features = self.classifier.forward_features(enhanced)
-        with torch.no_grad():
-            normal_logits, normal_features = self.classifier.forward_features(normal)
-        return self.loss.terms(
-            enhanced,
-            normal,
-            enhanced_features=features,
-            normal_features=normal_features,
-            logits=logits,
-            normal_logits=normal_logits,
-            labels=labels,
-        )
+        outputs: dict[str, Any] = {"labels": labels}
+        if self.classifier is not None:
+            outputs["logits"], outputs["enhanced_features"] = self.classifier.forward_features(enhanced)
+            with torch.no_grad():
+                outputs["normal_logits"], outputs["normal_features"] = self.classifier.forward_features(normal)
+        return self._loss_terms(enhanced, normal, **outputs)
+
+    def _step(self, batch: Any, scheduler: Any) -> dict[str, torch.Tensor]:
+        terms = self._terms(*self._unpack(batch))
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        if self.clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.enhancer.parameters(), self.clip_grad_norm)
+        self.optimizer.step()
+        scheduler.step()
+        return {k: v.detach() for k, v in terms.items()}
+
+    def _check_first_batch(self, batch: Any) -> None:
+        """Value checks where the user's data enters: once per ``fit`` (the steps run unchecked)."""
+        low, normal, _ = self._unpack(batch)
+        check_image(low, "train (low-light images)")
+        check_image(normal, "train (normal-light images)")
 
     def _scheduler(self, iterations: int) -> torch.optim.lr_scheduler.LRScheduler:
         if self.schedule == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=iterations, eta_min=self.lr * 0.01)
         return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: 1.0)
-
-    # -- checkpoints --------------------------------------------------------
-    def _state(self, iteration: int, epoch: int, position: int, iterations: int, scheduler: Any) -> dict[str, Any]:
-        return {
-            "iteration": iteration,
-            "iterations": iterations,
-            "epoch": epoch,
-            "position": position,
-            "enhancer": self.enhancer.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "numpy": json.dumps(np.random.get_state()[1].tolist()),
-                "numpy_pos": int(np.random.get_state()[2]),
-                "python": json.dumps(random.getstate()),
-            },
-            "config": self.config,
-            "history": self.history,
-        }
-
-    def _restore(self, path: Path, iterations: int, scheduler: Any) -> tuple[int, int, int]:
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        if state["iterations"] != iterations:
-            raise ValueError(
-                f"`iterations` expected {state['iterations']} to resume {path} (its schedule), got {iterations}"
-            )
-        saved = state.get("config", {})
-        differ = [f"{k}: checkpoint {saved.get(k)!r}, now {self.config.get(k)!r}"
-                  for k in sorted(set(saved) | set(self.config))
-                  if k not in _RESUME_MAY_DIFFER and saved.get(k) != self.config.get(k)]
-        if differ:
-            raise ValueError(
-                f"`resume` expected the settings {path} was trained with; these differ: {'; '.join(differ)}. "
-                "Resume with the same settings, or start a new run in another folder"
-            )
-        self.enhancer.load_state_dict(state["enhancer"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"]["torch"].cpu())
-        if state["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
-        np_state = np.random.get_state()
-        keys = np.array(json.loads(state["rng"]["numpy"]), dtype=np.uint32)
-        np.random.set_state((np_state[0], keys, state["rng"]["numpy_pos"], 0, 0.0))
-        py_version, py_internal, py_gauss = json.loads(state["rng"]["python"])
-        random.setstate((py_version, tuple(py_internal), py_gauss))
-        self.history = list(state["history"])
-        return state["iteration"], state["epoch"], state["position"]
 
     # -- validation ---------------------------------------------------------
     @torch.no_grad()
@@ -355,67 +352,86 @@ class FERGuidedTrainer:
                 it exists; a path resumes from that file.
 
         Returns:
-            The last logged metrics (iteration, loss and its terms, and the
-            validation metrics when ``val`` is given).
+            The last logged metrics: the iteration, the loss and its terms
+            (means over the last ``log_every`` iterations), and the
+            validation metrics when ``val`` is given.
+
+        Raises:
+            FloatingPointError: the loss became NaN or infinite (named with
+                the iteration window where it happened).
         """
         check_positive_int(iterations, "iterations")
         if not isinstance(train, Sized) or len(train) < self.batch_size:
             size = len(train) if isinstance(train, Sized) else "unknown"
             raise ValueError(f"`train` expected at least batch_size={self.batch_size} items, got {size}")
+        per_epoch = len(train) // self.batch_size
         scheduler = self._scheduler(iterations)
-        iteration = epoch = position = 0
+        start = epoch = position = 0
+        window: dict[str, Any] = {"sums": {}, "steps": 0}
         self.trained_steps = 0
         checkpoint = self._resume_path(resume)
         if checkpoint is not None:
-            iteration, epoch, position = self._restore(checkpoint, iterations, scheduler)
+            state = load_checkpoint(checkpoint, iterations=iterations, config=self.config, device=self.device)
+            self.enhancer.load_state_dict(state["enhancer"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            restore_rng(state["rng"])
+            self.history = list(state["history"])
+            start, epoch, position = state["iteration"], state["epoch"], state["position"]
+            window = state.get("window", window)
         self.enhancer.train()
         if self.classifier is not None:
             self.classifier.train()  # keeps the classifier itself in eval mode
-        bar = tqdm(total=iterations, initial=iteration, disable=not self.progress, desc="train", dynamic_ncols=True)
-        last: dict[str, float] = {"iteration": iteration}
-        while iteration < iterations:
-            if hasattr(train, "set_epoch"):
-                train.set_epoch(epoch)
-            sampler = _EpochBatches(
-                len(train), self.batch_size, seed=self.seed, epoch=epoch, start=position,
-                rank=self.rank, world=self.world,
-            )
-            loader = DataLoader(train, batch_sampler=sampler, num_workers=self.num_workers,
-                                pin_memory=self.device.type == "cuda")
-            for batch in loader:
-                terms = self._terms(*self._unpack(batch))
-                self.optimizer.zero_grad(set_to_none=True)
-                terms["total"].backward()
-                if self.clip_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(self.enhancer.parameters(), self.clip_grad_norm)
-                self.optimizer.step()
-                scheduler.step()
-                iteration += 1
-                position += 1
-                self.trained_steps += 1
-                last = {"iteration": iteration, "loss": terms["total"].detach().item()}
-                last.update({k: v.detach().item() for k, v in terms.items() if k != "total"})
-                bar.update(1)
-                bar.set_postfix(loss=f"{last['loss']:.4f}", refresh=False)
-                done = iteration == iterations
-                if val is not None and self.rank == 0 and (done or (self.val_every and iteration % self.val_every == 0)):
-                    last.update(self.evaluate(val))
+        sampler = _RunBatches(len(train), self.batch_size, seed=self.seed, epoch=epoch, start=position,
+                              rank=self.rank, world=self.world)
+        loader = DataLoader(_EpochItems(train), batch_sampler=sampler, num_workers=self.num_workers,
+                            pin_memory=self.device.type == "cuda")
+        bar = tqdm(total=iterations, initial=start, disable=not self.progress, desc="train", dynamic_ncols=True)
+        last: dict[str, float] = {"iteration": start}
+        for iteration, batch in enumerate(itertools.islice(loader, iterations - start), start=start + 1):
+            if iteration == start + 1:
+                self._check_first_batch(batch)
+            with unchecked():  # checked once above; no device-to-host transfer inside a step
+                terms = self._step(batch, scheduler)
+            self.trained_steps += 1
+            sums = window["sums"]
+            window["sums"] = {k: sums[k] + v if k in sums else v for k, v in terms.items()}
+            window["steps"] += 1
+            bar.update(1)
+            done = iteration == iterations
+            validate = val is not None and self.rank == 0 and (
+                done or (self.val_every is not None and iteration % self.val_every == 0))
+            if done or validate or iteration % self.log_every == 0:
+                last = self._log(iteration, window)
+                window = {"sums": {}, "steps": 0}
+                if validate:
+                    last.update(self.evaluate(val))  # type: ignore[arg-type]
                     bar.write(json.dumps({k: round(v, 5) for k, v in last.items()}))
+                bar.set_postfix(loss=f"{last['loss']:.4f}")
                 if self.rank == 0:
                     self.history.append(last)
-                if done or iteration % self.checkpoint_every == 0:
-                    epoch_done = position == len(train) // self.batch_size
-                    self._save_checkpoint(iteration, epoch + epoch_done, 0 if epoch_done else position,
-                                          iterations, scheduler)
-                if done:
-                    break
-            else:
-                epoch, position = epoch + 1, 0
-                continue
-            break
+            if done or iteration % self.checkpoint_every == 0:
+                epoch, position = divmod(epoch * per_epoch + position + iteration - start, per_epoch)
+                start = iteration
+                self._save_checkpoint(iteration, epoch, position, iterations, scheduler, window)
         bar.close()
         if self.trained_steps == 0 and self.history:  # resumed a finished run: its own final metrics
             return dict(self.history[-1])
+        return last
+
+    def _log(self, iteration: int, window: dict[str, Any]) -> dict[str, float]:
+        """The window's mean loss terms: one device-to-host transfer."""
+        names = sorted(window["sums"])
+        values = torch.stack([window["sums"][k].float() for k in names]).div(window["steps"]).tolist()
+        means = dict(zip(names, values))
+        bad = [k for k, v in means.items() if not math.isfinite(v)]
+        if bad:
+            raise FloatingPointError(
+                f"the loss became NaN or infinite in iterations {iteration - window['steps'] + 1}-{iteration} "
+                f"(terms {bad}); lower `lr`, set `clip_grad_norm`, or check the data of those batches"
+            )
+        last = {"iteration": iteration, "loss": means.pop("total")}
+        last.update(means)
         return last
 
     def _resume_path(self, resume: bool | str | Path) -> Path | None:
@@ -431,9 +447,20 @@ class FERGuidedTrainer:
             raise FileNotFoundError(f"`resume` expected a checkpoint file, {path} does not exist")
         return path
 
-    def _save_checkpoint(self, iteration: int, epoch: int, position: int, iterations: int, scheduler: Any) -> None:
+    def _save_checkpoint(
+        self, iteration: int, epoch: int, position: int, iterations: int, scheduler: Any, window: dict[str, Any]
+    ) -> None:
         if self.checkpoint_dir is None or self.rank != 0:
             return
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.checkpoint_dir / CHECKPOINT_NAME) as tmp:
-            torch.save(self._state(iteration, epoch, position, iterations, scheduler), tmp)
+        save_checkpoint(self.checkpoint_dir / CHECKPOINT_NAME, {
+            "iteration": iteration,
+            "iterations": iterations,
+            "epoch": epoch,
+            "position": position,
+            "enhancer": self.enhancer.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "window": window,
+            "config": self.config,
+            "history": self.history,
+        })
