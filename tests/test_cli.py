@@ -241,6 +241,29 @@ def test_bad_device_is_refused_before_any_work(tmp_path: Path, device: str, matc
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+@pytest.mark.parametrize(("args", "match"), [
+    (["--half", "--device", "cpu"], "--half runs bfloat16 on CUDA; the device here is cpu"),
+    (["--threads", "0"], "--threads expected an int >= 1, got 0"),
+])
+def test_bad_speed_options_are_refused_before_any_work(tmp_path: Path, args: list[str], match: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    src = _dark_images(tmp_path / "in")
+    assert main(["enhance", str(src), "--output", str(tmp_path / "o"), *args]) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_threads_option_sets_torch_threads(tmp_path: Path) -> None:
+    src = _dark_images(tmp_path / "in")
+    before = torch.get_num_threads()
+    try:
+        assert main(["enhance", str(src), "--output", str(tmp_path / "o"), "--threads", "1", "--device", "cpu"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 class TestEnhanceKeepsWhatFilesHold:
     """Bit depth, alpha, orientation and colour profile survive `llenhance enhance`."""
 

@@ -171,3 +171,23 @@ class _Scale(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.factor
+
+
+def test_half_needs_cuda() -> None:
+    from llenhance import llenet_s
+
+    with pytest.raises(ValueError, match="`half` expected a CUDA `device`"):
+        enhance(torch.rand(3, 16, 16), llenet_s(), device="cpu", half=True)
+    with pytest.raises(TypeError, match="`half` expected a bool"):
+        enhance(torch.rand(3, 16, 16), llenet_s(), half="yes")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="bfloat16 inference runs on CUDA")
+def test_half_on_cuda_is_close_to_float32() -> None:
+    from llenhance import LLENet
+
+    net = LLENet.from_pretrained("llenet-sice").cuda()
+    x = torch.rand(2, 3, 64, 64, device="cuda") * 0.3
+    full, half = enhance(x, net), enhance(x, net, half=True)
+    assert half.dtype == torch.float32 and half.device == x.device
+    assert (full - half).abs().mean() < 0.01

@@ -94,6 +94,17 @@ def _device(spec: str) -> str:
     return str(device)
 
 
+def _threads(count: int | None) -> None:
+    """``--threads``: CPU threads of torch's intra-op pool (default: torch's own choice)."""
+    if count is None:
+        return
+    if count < 1:
+        raise CLIError(f"--threads expected an int >= 1, got {count}")
+    import torch
+
+    torch.set_num_threads(count)
+
+
 def _prepare_output(output: Path, resume: bool) -> None:
     if (output / "model.safetensors").exists() and not resume:
         raise CLIError(f"--output {output} already holds a model; choose another folder or pass --resume")
@@ -110,6 +121,9 @@ def _train(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     device = _device(args.device)
+    _threads(args.threads)
+    if args.amp and not device.startswith("cuda"):
+        raise CLIError(f"--amp runs bfloat16 autocast on CUDA; the device here is {device}")
     _prepare_output(output, args.resume)
     torch.manual_seed(args.seed)
     classifier = None
@@ -154,6 +168,9 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_dir=output / "checkpoints",
         checkpoint_every=args.checkpoint_every,
         val_every=args.val_every,
+        amp=args.amp,
+        compile=args.compile,
+        log_every=args.log_every,
     )
     # what the data pipeline does is part of the run: a resumed run must keep it
     trainer.config["data"] = {"mode": args.mode, "crop": args.crop, "classes": getattr(args, "classes", None),
@@ -303,6 +320,9 @@ def _enhance(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     device = _device(args.device)
+    if args.half and not device.startswith("cuda"):
+        raise CLIError(f"--half runs bfloat16 on CUDA; the device here is {device}")
+    _threads(args.threads)
     if args.overwrite and args.skip_existing:
         raise CLIError("--overwrite and --skip-existing exclude each other; pass one")
     found = _collect_inputs([Path(p) for p in args.inputs], output)
@@ -320,7 +340,7 @@ def _enhance(args: argparse.Namespace) -> int:
     for source, rel in tqdm(jobs, desc="enhance", unit="image", dynamic_ncols=True):
         try:
             img, exif, icc = _read_oriented(source)
-            result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=device)
+            result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=device, half=args.half)
             _save_atomic(result, output / rel, exif=exif, icc=icc)
             if args.side_by_side:
                 pair = PIL.Image.new("RGB", (img.width * 2, img.height))
@@ -386,6 +406,10 @@ def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the enhancer and the loss")
+    p.add_argument("--log-every", type=int, default=50, help="iterations between logged losses (default %(default)s)")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--val-every", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="resume from OUTPUT/checkpoints/checkpoint.pt")
@@ -450,6 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "are processed in 1024-px tiles anyway")
     enh.add_argument("--overlap", type=int, default=128, help="tile overlap in pixels (default %(default)s)")
     enh.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1")
+    enh.add_argument("--half", action="store_true", help="bfloat16 on CUDA (faster; output stays 8/16-bit as usual)")
+    enh.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     enh.add_argument("--side-by-side", action="store_true",
                      help="also write input|output comparisons to OUTPUT/side_by_side/")
     enh.add_argument("--overwrite", action="store_true", help="replace output files that exist already")

@@ -278,6 +278,7 @@ def enhance(
     batch_size: int = 8,
     device: str | torch.device | None = None,
     max_pixels: int | None = MAX_UNTILED_PIXELS,
+    half: bool = False,
 ) -> Any:
     """Enhance low-light images; returns the same kind of object it was given.
 
@@ -310,6 +311,8 @@ def enhance(
             processed in tiles of ``AUTO_TILE`` (1024) px anyway, so memory
             stays bounded (untiled, ``llenet_s`` needs about 430 bytes per
             pixel on CPU: 8 MP is about 3.4 GB). ``None`` never tiles on its own.
+        half: run the model in bfloat16 autocast (CUDA only; the output is
+            float32 as usual, and about 3 significant digits exact).
 
     Examples:
         >>> from llenhance import llenet_s
@@ -330,8 +333,13 @@ def enhance(
         else:
             device = items[0].device if isinstance(items[0], torch.Tensor) else torch.device("cpu")
     device = torch.device(device)
+    if not isinstance(half, bool):
+        raise TypeError(f"`half` expected a bool, got {type(half).__name__}")
+    if half and device.type != "cuda":
+        raise ValueError(f"`half` expected a CUDA `device` (bfloat16 autocast), got {device}")
     results = []
-    with _borrowed(model, device) as net, torch.inference_mode():
+    with _borrowed(model, device) as net, torch.inference_mode(), \
+            torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
         if tile is not None:
             _check_tile(net, tile, overlap)
         checked = False

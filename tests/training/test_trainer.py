@@ -154,6 +154,20 @@ class TestHostSyncs:
             _trainer(tiny_enhancer()).fit(data, iterations=1)
 
 
+class TestSpeedOptions:
+    def test_compiled_and_channels_last_train_the_same(self) -> None:
+        """torch.compile (the eager backend here: the graph capture without a C++ build) and
+        channels-last memory give the weights of a plain run."""
+        reference = tiny_enhancer()
+        _trainer(reference, TinyClassifier()).fit(TinyPairs(), iterations=3)
+        fast = tiny_enhancer()
+        trainer = _trainer(fast, TinyClassifier(), compile="eager", channels_last=True)
+        trainer.fit(TinyPairs(), iterations=3)
+        assert trainer.config["compile"] == "eager" and trainer.config["channels_last"]
+        for (name, x), y in zip(reference.state_dict().items(), fast.state_dict().values()):
+            torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5, msg=name)
+
+
 class TestCheckpoints:
     @pytest.mark.parametrize("classifier", [None, TinyClassifier], ids=["reconstruction", "joint"])
     def test_resume_is_exact(self, tmp_path: Path, classifier: type | None) -> None:

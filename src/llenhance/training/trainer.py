@@ -116,7 +116,8 @@ class FERGuidedTrainer:
         schedule: ``"constant"`` (paper) or ``"cosine"`` (to 1% of ``lr``).
         clip_grad_norm: clip the gradient norm to this value; ``None`` = off.
         amp: bfloat16 autocast (CUDA only).
-        compile: run the enhancer and the loss through ``torch.compile``.
+        compile: run the enhancer and the loss through ``torch.compile``
+            (``True``: its default backend, inductor; a string: that backend).
         channels_last: keep the enhancer, the classifier and the batches in
             channels-last memory format (faster convolutions on GPUs).
         device: where to train; under torchrun with CUDA, ``cuda:LOCAL_RANK``.
@@ -159,7 +160,7 @@ class FERGuidedTrainer:
         schedule: str = "constant",
         clip_grad_norm: float | None = None,
         amp: bool = False,
-        compile: bool = False,
+        compile: bool | str = False,
         channels_last: bool = False,
         device: str | torch.device = "cpu",
         seed: int = 0,
@@ -225,8 +226,9 @@ class FERGuidedTrainer:
             )
         self._loss_terms = self.loss.terms
         if compile:
-            self._model = torch.compile(self._model)  # type: ignore[assignment]
-            self._loss_terms = torch.compile(self.loss.terms)
+            backend = compile if isinstance(compile, str) else "inductor"
+            self._model = torch.compile(self._model, backend=backend)  # type: ignore[assignment]
+            self._loss_terms = torch.compile(self.loss.terms, backend=backend)
         self.optimizer = torch.optim.Adam(self.enhancer.parameters(), lr=lr)
         self.lr, self.batch_size, self.schedule = lr, batch_size, schedule
         self.clip_grad_norm, self.amp, self.seed = clip_grad_norm, amp, seed
