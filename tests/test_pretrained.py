@@ -157,3 +157,87 @@ def test_saved_card_claims_no_licence(tmp_path: Path) -> None:
     metadata = card.split("---")[1]
     assert "license" not in metadata and "pipeline_tag: image-to-image" in metadata
     assert "set it before publishing" in card and "[More Information Needed]" not in card
+
+
+class TestCards:
+    """Cards parsed with huggingface_hub.ModelCard, as the Hub reads them."""
+
+    @pytest.mark.parametrize("name", sorted(list_pretrained()))
+    def test_builtin_card_fields(self, name: str) -> None:
+        from huggingface_hub import ModelCard
+
+        folder = Path(__import__("llenhance").__file__).parent / "weights" / name
+        card = ModelCard.load(folder / "README.md")
+        data = card.data
+        assert data.library_name == "llenhance" and data.pipeline_tag == "image-to-image"
+        assert data.license and data.datasets and data.metrics
+        if data.license == "other":
+            assert data.license_name and data.license_link.startswith("https://")
+        results = data.eval_results
+        assert results and all(r.metric_value is not None and r.dataset_name for r in results)
+        assert {r.metric_type for r in results} <= set(data.metrics)
+        # the model-index numbers are the ones in the card's own results table
+        for r in results:
+            assert f"{r.metric_value:.2f}".rstrip("0").rstrip(".") in card.text, (r.metric_type, r.metric_value)
+
+    @pytest.mark.parametrize("name", sorted(list_pretrained()))
+    def test_save_keeps_the_card_of_unchanged_weights(self, tmp_path: Path, name: str) -> None:
+        from huggingface_hub import ModelCard
+
+        LLENet.from_pretrained(name).save_pretrained(tmp_path)
+        folder = Path(__import__("llenhance").__file__).parent / "weights" / name
+        saved, original = ModelCard.load(tmp_path / "README.md"), ModelCard.load(folder / "README.md")
+        assert saved.data.to_dict() == original.data.to_dict()
+        assert saved.text == original.text
+
+    def test_trained_weights_keep_licence_not_measurements(self, tmp_path: Path) -> None:
+        from huggingface_hub import ModelCard
+
+        net = LLENet.from_pretrained("llenet-faces")
+        with torch.no_grad():
+            net.stem[1].bias.add_(0.01)  # any change: these are other weights now
+        net.save_pretrained(tmp_path)
+        card = ModelCard.load(tmp_path / "README.md")
+        assert card.data.license == "other" and card.data.license_link and card.data.datasets == ["FER2013"]
+        assert not card.data.eval_results and "trained further from `llenet-faces`" in card.text
+        assert "49.68" not in card.text
+
+    def test_card_metadata_from_keywords(self, tmp_path: Path) -> None:
+        from huggingface_hub import ModelCard
+
+        llenet_s().save_pretrained(tmp_path, model_card_kwargs={"license": "cc-by-nc-4.0", "datasets": ["SICE"]})
+        card = ModelCard.load(tmp_path / "README.md")
+        assert card.data.license == "cc-by-nc-4.0" and card.data.datasets == ["SICE"]
+        assert card.data.pipeline_tag == "image-to-image"
+
+
+class TestTorchHub:
+    ROOT = Path(__file__).resolve().parents[1]
+
+    def test_entry_points_and_dependencies(self) -> None:
+        """What torch.hub reads from hubconf.py: the entry points and the importable dependencies."""
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("hubconf", self.ROOT / "hubconf.py")
+        hubconf = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(hubconf)  # type: ignore[union-attr]
+        assert callable(hubconf.llenet) and callable(hubconf.llenet_faces)
+        assert all(importlib.util.find_spec(name) for name in hubconf.dependencies)
+
+    @pytest.mark.parametrize(("args", "name"), [({"weights": "faces"}, "llenet-faces"), ({}, "llenet-sice"),
+                                                ({"weights": "llenet-faces"}, "llenet-faces")])
+    def test_load_gives_the_builtin_weights(self, args: dict, name: str) -> None:
+        net = torch.hub.load(str(self.ROOT), "llenet", source="local", **args)
+        reference = LLENet.from_pretrained(name)
+        assert not net.training
+        for (key, a), b in zip(net.state_dict().items(), reference.state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=key)
+
+    def test_untrained_and_folder(self, tmp_path: Path) -> None:
+        net = torch.hub.load(str(self.ROOT), "llenet", source="local", weights=None, width=8)
+        assert net.width == 8 and not net.training
+        net.save_pretrained(tmp_path)
+        again = torch.hub.load(str(self.ROOT), "llenet", source="local", weights=str(tmp_path))
+        assert again.width == 8
+        with pytest.raises(TypeError, match="LLENet arguments only with weights=None"):
+            torch.hub.load(str(self.ROOT), "llenet", source="local", weights="faces", width=8)

@@ -21,6 +21,8 @@ Reading of the paper (see the docs page "The paper and how we read it"):
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import inspect
 import io
 import json
 import math
@@ -246,7 +248,7 @@ class LLENet(
     pipeline_tag="image-to-image",
     # No licence here: weights carry the terms of their training data (SICE: CC BY-NC 4.0,
     # FER2013: research only), which the code's Apache-2.0 does not cover. Pass it with
-    # save_pretrained(..., model_card_kwargs={"license": ...}) or write the card by hand.
+    # save_pretrained(..., model_card_kwargs={"license": ...}) (see generate_model_card).
     model_card_template=_CARD_TEMPLATE,
 ):
     """Low-light enhancement network (LL-FER, paper Fig. 2).
@@ -436,7 +438,48 @@ class LLENet(
                 "folder or a built-in; with HF_HUB_OFFLINE=1 it must be in the Hugging Face cache."
             ) from err
         _flush_subnormals(model)
+        try:
+            card = _fetch(source, "README.md", kwargs)
+        except (LocalEntryNotFoundError, OfflineModeIsEnabled, HfHubHTTPError):
+            card = None  # the weights loaded; a card that cannot be fetched is no reason to fail
+        if card is not None:
+            model._source_card = {"name": str(pretrained_model_name_or_path), "text": card.read_text(),
+                                  "fingerprint": _fingerprint(model)}
         return model
+
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> Any:
+        """The model card that ``save_pretrained`` and ``push_to_hub`` write.
+
+        Weights loaded with `from_pretrained` keep their own card (licence,
+        data, metrics, ``model-index``) as long as they are unchanged. Once
+        trained further, the card keeps the licence and the data (the terms
+        of the data still apply), drops the measurements (they were of other
+        weights) and names the weights it started from. A new network gets a
+        card that says to set the licence. Keyword arguments that are card
+        metadata fields (``license``, ``license_name``, ``license_link``,
+        ``datasets``, ``metrics``, ``base_model``, ``tags``, ...) are written
+        into the metadata.
+
+        Examples:
+            >>> from llenhance import LLENet
+            >>> card = LLENet.from_pretrained("llenet-faces").generate_model_card()
+            >>> card.data.license, card.data.pipeline_tag
+            ('other', 'image-to-image')
+        """
+        from huggingface_hub import ModelCard, ModelCardData
+
+        fields = set(inspect.signature(ModelCardData.__init__).parameters) - {"self", "kwargs"}
+        metadata = {k: kwargs.pop(k) for k in list(kwargs) if k in fields}
+        source = getattr(self, "_source_card", None)
+        if source is None:
+            card = super().generate_model_card(*args, **kwargs)
+        elif _fingerprint(self) == source["fingerprint"]:
+            card = ModelCard(source["text"])
+        else:
+            card = _derived_card(ModelCard(source["text"]), source["name"])
+        for key, value in metadata.items():
+            setattr(card.data, key, value)
+        return card
 
     @classmethod
     def _from_pretrained(cls, *, model_id: str, **kwargs: Any) -> LLENet:  # type: ignore[override]
@@ -468,6 +511,36 @@ _CONFIG_BOUNDS = {"width": (2, 512), "mlp_ratio": (1, 16)}
 #: Keys the Hub tooling may add to config.json besides the model's own.
 _CONFIG_METADATA = ("_name_or_path", "architectures", "model_type", "library_name", "llenhance_version")
 _HUB_DOWNLOAD_ARGS = ("revision", "cache_dir", "force_download", "token", "local_files_only")
+
+
+def _fingerprint(model: nn.Module) -> str:
+    """SHA-256 of the state dict's names and values: whether weights changed since they were loaded."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _derived_card(card: Any, source: str) -> Any:
+    """The card of weights trained further from ``source``: its licence and data, not its measurements."""
+    from huggingface_hub import ModelCard
+
+    from llenhance.pretrained import looks_like_repo_id
+
+    data = card.data
+    for key in ("eval_results", "model_name"):
+        setattr(data, key, None)
+    if looks_like_repo_id(source):
+        data.base_model = source
+    body = (
+        f"\nLLENet low-light enhancement weights for [llenhance](https://github.com/llenhance/llenhance), "
+        f"trained further from `{source}`.\n\n"
+        "The licence and data above are those of the starting weights, whose terms still apply; add the data "
+        "you trained on and its terms. The measurements of the starting weights do not describe these weights "
+        "and were removed: say here how these were trained and how well they do.\n"
+    )
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
 
 def _fetch(source: str, filename: str, kwargs: dict[str, Any]) -> Path | None:
