@@ -140,14 +140,7 @@ def _train(args: argparse.Namespace) -> int:
             else None
         )
         model = _build_classifier(args.classifier, args.classifier_weights, len(classes))
-        mean = tuple(args.classifier_mean) if args.classifier_mean else None
-        std = tuple(args.classifier_std) if args.classifier_std else None
-        preprocess = ClassifierPreprocess(
-            size=args.classifier_size,
-            grayscale=args.classifier_grayscale,
-            **({} if mean is None and std is None else {"mean": mean, "std": std}),
-        )
-        classifier = FrozenClassifier(model, preprocess=preprocess, stages=args.stages)
+        classifier = FrozenClassifier(model, preprocess=_preprocess(args), stages=args.stages)
 
     enhancer = _enhancer(args)
     try:
@@ -224,8 +217,9 @@ def _collect_inputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Pa
                 raise CLIError(f"--output {output} is inside the input folder {item}; choose a folder outside it")
             files = [(p, p.relative_to(item)) for p in find_images(item, recursive=True)]
         elif item.is_file():
-            if item.suffix.lower() not in IMAGE_EXTENSIONS:
-                raise CLIError(f"{item} is not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+            if item.suffix.lower() not in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
+                raise CLIError(f"{item} is not an image or video file "
+                               f"({', '.join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))})")
             files = [(item, Path(item.name))]
         else:
             raise CLIError(f"input {item} does not exist")
@@ -234,16 +228,24 @@ def _collect_inputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Pa
                 raise CLIError(f"inputs {jobs[rel]} and {source} would both be written to {output / rel}")
             jobs[rel] = source
     if not jobs:
-        raise CLIError("no image files found in the inputs")
+        raise CLIError("no image or video files found in the inputs")
     return [(source, rel) for rel, source in sorted(jobs.items())]
 
 
-def _output_paths(rel: Path, output: Path, side_by_side: bool) -> list[Path]:
+#: Video containers `llenhance enhance` reads and writes (the same as llenhance.video.VIDEO_EXTENSIONS,
+#: kept here so that --help and input planning need no OpenCV).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".mov"})
+
+
+def _output_paths(rel: Path, output: Path, side_by_side: bool, faces_csv: bool = False) -> list[Path]:
+    if rel.suffix.lower() in VIDEO_EXTENSIONS:
+        return [output / rel] + ([output / rel.with_suffix(".faces.csv")] if faces_csv else [])
     return [output / rel] + ([output / "side_by_side" / rel] if side_by_side else [])
 
 
 def _plan_outputs(
-    jobs: list[tuple[Path, Path]], output: Path, *, side_by_side: bool, overwrite: bool, skip_existing: bool
+    jobs: list[tuple[Path, Path]], output: Path, *, side_by_side: bool, overwrite: bool, skip_existing: bool,
+    faces_csv: bool = False,
 ) -> list[tuple[Path, Path]]:
     """The jobs to run, after refusing any output that is an input file and handling existing outputs.
 
@@ -257,7 +259,7 @@ def _plan_outputs(
     resolved_inputs = {source.resolve(): source for source, _ in jobs}
     clashes, existing, todo = [], [], []
     for source, rel in jobs:
-        targets = _output_paths(rel, output, side_by_side)
+        targets = _output_paths(rel, output, side_by_side, faces_csv)
         for target in targets:
             same = inputs.get(_identity(target)) or resolved_inputs.get(target.resolve())
             if same is not None:
@@ -325,22 +327,47 @@ def _enhance(args: argparse.Namespace) -> int:
     _threads(args.threads)
     if args.overwrite and args.skip_existing:
         raise CLIError("--overwrite and --skip-existing exclude each other; pass one")
-    found = _collect_inputs([Path(p) for p in args.inputs], output)
-    jobs = _plan_outputs(found, output, side_by_side=args.side_by_side, overwrite=args.overwrite,
-                         skip_existing=args.skip_existing)
+    if not args.inputs and args.webcam is None:
+        raise CLIError("give image or video files, folders, or --webcam INDEX")
+    if args.classifier is not None and not args.faces:
+        raise CLIError("--classifier reads the expressions of faces: add --faces")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CLIError(f"--max-frames expected an int >= 1, got {args.max_frames}")
+    found = _collect_inputs([Path(p) for p in args.inputs], output) if args.inputs else []
+    webcam_rel = Path(f"webcam{args.webcam}.mp4") if args.webcam is not None else None
+    faces_csv = args.classifier is not None or args.faces
+    jobs = _plan_outputs(found + ([(Path(f"<webcam {args.webcam}>"), webcam_rel)] if webcam_rel else []), output,
+                         side_by_side=args.side_by_side, overwrite=args.overwrite,
+                         skip_existing=args.skip_existing, faces_csv=faces_csv)
     if not jobs:
         print(f"all {len(found)} outputs exist in {output} already (--skip-existing); nothing to do")
         return 0
+    videos = [(s, r) for s, r in jobs if r.suffix.lower() in VIDEO_EXTENSIONS]
+    images = [(s, r) for s, r in jobs if r.suffix.lower() not in VIDEO_EXTENSIONS]
+    model = args.model
+    if model is None and args.faces:
+        from llenhance.pretrained import DEFAULT_FACE_WEIGHTS
+
+        model = DEFAULT_FACE_WEIGHTS
     try:
-        load_enhancer(args.model)  # fail early, naming the weights; enhance() keeps one copy per device
+        load_enhancer(model)  # fail early, naming the weights; enhance() keeps one copy per device
     except (FileNotFoundError, OSError, ValueError) as err:
         raise CLIError(f"--model: {err}") from err
-    model = args.model
+    face_pass = _face_pass(args, model, device) if (args.faces or videos) else None
     failures = 0
-    for source, rel in tqdm(jobs, desc="enhance", unit="image", dynamic_ncols=True):
+    image_faces: list[tuple[str, Any]] = []
+    for source, rel in tqdm(images, desc="enhance", unit="image", dynamic_ncols=True, disable=not images):
         try:
             img, exif, icc = _read_oriented(source)
-            result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=device, half=args.half)
+            if args.faces:
+                import numpy as np
+
+                frame = np.asarray(img.convert("RGB"))
+                annotated, records = face_pass.run(frame, 0, 0.0)  # type: ignore[union-attr]
+                image_faces += [(str(rel), r) for r in records]
+                result = PIL.Image.fromarray(annotated)
+            else:
+                result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=device, half=args.half)
             _save_atomic(result, output / rel, exif=exif, icc=icc)
             if args.side_by_side:
                 pair = PIL.Image.new("RGB", (img.width * 2, img.height))
@@ -350,8 +377,87 @@ def _enhance(args: argparse.Namespace) -> int:
         except (OSError, ValueError, PIL.Image.DecompressionBombError) as err:
             failures += 1
             tqdm.write(f"llenhance: skipped {source}: {err}", file=sys.stderr)
-    print(f"enhanced {len(jobs) - failures} of {len(jobs)} images into {output}")
+    if args.faces and images:
+        _write_image_faces(output / "faces.csv", image_faces)
+    for source, rel in videos:
+        try:
+            failures += _enhance_one_video(args, face_pass, source if webcam_rel != rel else args.webcam,
+                                           output / rel, faces_csv)
+        except (OSError, ValueError) as err:
+            failures += 1
+            print(f"llenhance: skipped {source}: {err}", file=sys.stderr)
+    done = len(jobs) - failures
+    print(f"enhanced {done} of {len(jobs)} {'files' if videos and images else 'videos' if videos else 'images'} "
+          f"into {output}")
     return 1 if failures else 0
+
+
+class _Faces:
+    """The video module's pipeline, built once for all inputs of a command."""
+
+    def __init__(self, args: argparse.Namespace, model: str | None, device: str) -> None:
+        from llenhance import FrozenClassifier
+        from llenhance.data import FER2013_CLASSES
+        from llenhance.inference import load_enhancer
+        from llenhance.video import FaceDetector, _FacePass
+
+        classes = tuple(args.classes) if args.classes else FER2013_CLASSES
+        self.classifier = None
+        if args.classifier is not None:
+            net = _build_classifier(args.classifier, args.classifier_weights, len(classes))
+            self.classifier = FrozenClassifier(net, preprocess=_preprocess(args), stages=[]).to(device)
+        self.classes, self.model, self.device = classes, model, device
+        self._pass = None
+        if args.faces:
+            import torch
+
+            self._pass = _FacePass(load_enhancer(model).to(device), FaceDetector(), self.classifier, classes,
+                                   margin=0.2, max_face=112, device=torch.device(device), half=args.half)
+
+    def run(self, frame: Any, index: int, seconds: float) -> Any:
+        return self._pass(frame, index, seconds)  # type: ignore[misc]
+
+
+def _face_pass(args: argparse.Namespace, model: str | None, device: str) -> _Faces:
+    try:
+        return _Faces(args, model, device)
+    except ImportError as err:
+        raise CLIError(str(err)) from None
+
+
+def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, target: Path, faces_csv: bool) -> int:
+    from llenhance.video import enhance_video, write_face_records
+
+    def report(index: int, records: list) -> None:
+        if records and faces.classifier is not None and args.max_frames is None and isinstance(source, int):
+            print(f"frame {index}: " + ", ".join(f"{r.expression} ({r.confidence:.2f})" for r in records))
+
+    stats = enhance_video(source, target, faces.model, faces=args.faces, classifier=faces.classifier,
+                          classes=faces.classes, device=faces.device, half=args.half, max_frames=args.max_frames,
+                          on_frame=report)
+    if faces_csv:
+        write_face_records(target.with_suffix(".faces.csv"), stats.faces)
+        counts: dict[str, int] = {}
+        for record in stats.faces:
+            counts[record.expression or "face"] = counts.get(record.expression or "face", 0) + 1
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "no faces"
+        print(f"{target.name}: {stats.frames} frames, {len(stats.faces)} faces ({summary}); "
+              f"rows in {target.with_suffix('.faces.csv').name}")
+    print(f"{target.name}: {stats.frames} frames at {stats.frames_per_second:.1f} frames/s")
+    return 0
+
+
+def _write_image_faces(path: Path, rows: list[tuple[str, Any]]) -> None:
+    import csv
+
+    from llenhance._atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "face", "x", "y", "width", "height", "expression", "confidence"])
+        for name, r in rows:
+            writer.writerow([name, r.face, r.x, r.y, r.width, r.height, r.expression or "",
+                             "" if r.confidence is None else f"{r.confidence:.4f}"])
 
 
 def _preview(image: Any) -> Any:
@@ -415,6 +521,29 @@ def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations
     p.add_argument("--resume", action="store_true", help="resume from OUTPUT/checkpoints/checkpoint.pt")
 
 
+def _add_classifier_args(p: argparse.ArgumentParser, *, required: bool) -> None:
+    """The classifier options, one meaning in every subcommand."""
+    p.add_argument("--classifier", required=required, help="'module:factory' returning the classifier nn.Module")
+    p.add_argument("--classifier-weights", type=Path,
+                   help="classifier weights: .safetensors, or a state dict (loaded with weights_only=True)")
+    p.add_argument("--classifier-size", type=int, help="resize to this square size before the classifier")
+    p.add_argument("--classifier-grayscale", action="store_true", help="the classifier takes 1-channel images")
+    p.add_argument("--classifier-mean", type=float, nargs="+", help="normalisation mean (default ImageNet)")
+    p.add_argument("--classifier-std", type=float, nargs="+", help="normalisation std (default ImageNet)")
+
+
+def _preprocess(args: argparse.Namespace) -> Any:
+    from llenhance.classifier import ClassifierPreprocess
+
+    mean = tuple(args.classifier_mean) if args.classifier_mean else None
+    std = tuple(args.classifier_std) if args.classifier_std else None
+    return ClassifierPreprocess(
+        size=args.classifier_size,
+        grayscale=args.classifier_grayscale,
+        **({} if mean is None and std is None else {"mean": mean, "std": std}),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from llenhance import __version__
 
@@ -444,13 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Paper defaults: batch 32, 2000 iterations.")
     joint.add_argument("--data", type=Path, required=True, help="class-folder FER data set (normal light)")
     joint.add_argument("--classes", nargs="+", help="class folder names in label order (default: FER2013 order)")
-    joint.add_argument("--classifier", required=True, help="'module:factory' returning the classifier nn.Module")
-    joint.add_argument("--classifier-weights", type=Path,
-                       help="classifier weights: .safetensors, or a state dict (loaded with weights_only=True)")
-    joint.add_argument("--classifier-size", type=int, help="resize to this square size before the classifier")
-    joint.add_argument("--classifier-grayscale", action="store_true", help="the classifier takes 1-channel images")
-    joint.add_argument("--classifier-mean", type=float, nargs="+", help="normalisation mean (default ImageNet)")
-    joint.add_argument("--classifier-std", type=float, nargs="+", help="normalisation std (default ImageNet)")
+    _add_classifier_args(joint, required=True)
     joint.add_argument("--stages", nargs="*", help="classifier stage module names (default: found automatically)")
     _add_common_train_args(joint, batch=32, iterations=2000, crop=48)
     joint.set_defaults(preload=False)
@@ -459,13 +582,22 @@ def build_parser() -> argparse.ArgumentParser:
         "enhance",
         help="enhance image files and folders",
         description=(
-            "Enhance low-light images (png, jpg, bmp, tiff, webp; folders recursively) into --output, "
-            "keeping relative names and formats. Never writes into an input folder or over an input "
+            "Enhance low-light images (png, jpg, bmp, tiff, webp; folders recursively), videos and webcams into "
+            "--output, keeping relative names and formats (videos: same frame rate and size, no audio track). "
+            "Never writes into an input folder or over an input "
             "file; refuses to replace existing output files unless --overwrite (or --skip-existing) is "
             "given; unreadable files are skipped with a message and a non-zero exit code."
         ),
     )
-    enh.add_argument("inputs", nargs="+", help="image files and folders")
+    enh.add_argument("inputs", nargs="*", help="image files, folders (images) and video files (mp4, avi, mkv, mov)")
+    enh.add_argument("--webcam", type=int, default=None, metavar="INDEX",
+                     help="read this webcam (0 = the first) into OUTPUT/webcamINDEX.mp4 until Ctrl-C or --max-frames")
+    enh.add_argument("--max-frames", type=int, default=None, help="stop each video or webcam after this many frames")
+    enh.add_argument("--faces", action="store_true",
+                     help="find faces (OpenCV's bundled detector), enhance only them, box them; with --classifier "
+                          "label their expressions and write NAME.faces.csv (videos) or faces.csv (images)")
+    _add_classifier_args(enh, required=False)
+    enh.add_argument("--classes", nargs="+", help="names of the classifier's outputs in order (default: FER2013's 7)")
     enh.add_argument("--output", type=Path, required=True, help="output folder (outside the inputs)")
     enh.add_argument("--model", default=None,
                      help="built-in weights name, folder, or Hub repo id (default: the built-in default)")
@@ -504,7 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as err:
         print(f"llenhance: error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, FileNotFoundError, OSError) as err:
+    except (ValueError, TypeError, FileNotFoundError, OSError, ImportError) as err:
         print(f"llenhance: error: {err}", file=sys.stderr)
         return 2
     parser.error(f"unknown command {args.command!r}")

@@ -1,0 +1,366 @@
+"""Video files and webcams: enhance every frame, or find the faces, enhance them and read their expressions.
+
+Needs OpenCV (``pip install "llenhance[video]"``), imported on first use.
+Faces are found with the frontal-face Haar cascade that OpenCV ships inside
+its package (no download at run time), on a copy of the frame whose
+exposure is normalised first: in a dark frame the detector finds nothing.
+
+The written video has the frame rate and size of the input and **no audio**
+(OpenCV writes pictures only). To keep the sound, copy it back from the
+input, e.g. ``ffmpeg -i out.mp4 -i in.mp4 -map 0:v -map 1:a? -c copy with_sound.mp4``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from llenhance._atomic import atomic_path
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "FaceDetector",
+    "FaceRecord",
+    "VideoStats",
+    "enhance_video",
+    "read_frames",
+    "require_cv2",
+    "write_face_records",
+]
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".mov"})
+#: Codec written per container.
+_FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
+_INSTALL = 'pip install "llenhance[video]"'
+
+
+def require_cv2() -> Any:
+    """OpenCV, or an ImportError that says how to install it."""
+    try:
+        import cv2
+    except ImportError as err:
+        raise ImportError(f"video files, webcams and face detection need OpenCV: {_INSTALL}") from err
+    if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
+        raise ImportError(
+            f"OpenCV {cv2.__version__} ships no Haar face cascades (OpenCV 5 dropped them): "
+            "pip install 'opencv-python-headless>=4.8,<5'"
+        )
+    return cv2
+
+
+def _exposure_lut(grey_mean: float, target: float) -> np.ndarray:
+    """A 256-entry gamma table that lifts a mean grey level (0-1) to ``target``; never darkens."""
+    gamma = min(1.0, math.log(target) / math.log(min(max(grey_mean, 1e-4), 0.999)))
+    return np.round(255 * (np.arange(256) / 255) ** gamma).astype(np.uint8)
+
+
+class FaceDetector:
+    """Frontal faces in RGB frames: OpenCV's bundled Haar cascade on an exposure-normalised grey copy.
+
+    Args:
+        min_size: smallest face, in frame pixels.
+        detect_width: frames wider than this are searched at this width (faster).
+        target: the grey level the frame's mean is lifted to before searching.
+        neighbours: the cascade's ``minNeighbors`` (higher: fewer, surer faces).
+
+    Examples:
+        >>> import numpy as np
+        >>> FaceDetector()(np.zeros((120, 160, 3), np.uint8))  # nothing in a black frame
+        []
+    """
+
+    def __init__(self, *, min_size: int = 32, detect_width: int = 320, target: float = 0.45,
+                 neighbours: int = 5) -> None:
+        cv2 = require_cv2()
+        path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
+        self._cascade = cv2.CascadeClassifier(path)
+        if self._cascade.empty():
+            raise ImportError(f"OpenCV's face cascade {path} is missing or unreadable; reinstall: {_INSTALL}")
+        self.min_size, self.detect_width, self.target, self.neighbours = min_size, detect_width, target, neighbours
+
+    def __call__(self, frame: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Faces of an (H, W, 3) uint8 RGB frame as ``(x, y, width, height)``, largest first."""
+        cv2 = require_cv2()
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"`frame` expected an (H, W, 3) uint8 RGB array, got "
+                             f"{getattr(frame, 'shape', type(frame).__name__)} {getattr(frame, 'dtype', '')}")
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        scale = min(1.0, self.detect_width / grey.shape[1])
+        if scale < 1:
+            grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        grey = cv2.LUT(grey, _exposure_lut(float(grey.mean()) / 255, self.target))
+        smallest = max(8, round(self.min_size * scale))
+        found = self._cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=self.neighbours,
+                                               minSize=(smallest, smallest))
+        boxes = [tuple(round(v / scale) for v in box) for box in (found if len(found) else [])]
+        return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    """One face in one frame: where, and (with a classifier) its expression."""
+
+    frame: int
+    seconds: float
+    face: int
+    x: int
+    y: int
+    width: int
+    height: int
+    expression: str | None = None
+    confidence: float | None = None
+
+
+@dataclass
+class VideoStats:
+    """What `enhance_video` did."""
+
+    frames: int
+    fps: float
+    size: tuple[int, int]
+    seconds: float
+    faces: list[FaceRecord]
+
+    @property
+    def frames_per_second(self) -> float:
+        """Processing speed (frames per wall-clock second)."""
+        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _open(source: str | int | Path) -> Any:
+    cv2 = require_cv2()
+    if isinstance(source, int):
+        capture = cv2.VideoCapture(source)
+        if not capture.isOpened():
+            raise OSError(f"could not open webcam {source} (is a camera connected, and is it free?)")
+        return capture
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"`source` {path} does not exist")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise OSError(f"could not read {path} as a video (unknown codec or not a video file)")
+    return capture
+
+
+def read_frames(source: str | int | Path, *, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Frames of a video file or a webcam (an int index) as (H, W, 3) uint8 RGB arrays."""
+    cv2 = require_cv2()
+    capture = _open(source)
+    try:
+        count = 0
+        ok, frame = capture.read()
+        while ok and (max_frames is None or count < max_frames):
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            count += 1
+            ok, frame = capture.read()
+    finally:
+        capture.release()
+
+
+def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(2, 0, 1).float().div_(255).unsqueeze(0)
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    return image[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def _grow(box: tuple[int, int, int, int], margin: float, width: int, height: int) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    dx, dy = round(w * margin), round(h * margin)
+    x0, y0 = max(0, x - dx), max(0, y - dy)
+    return x0, y0, min(width, x + w + dx) - x0, min(height, y + h + dy) - y0
+
+
+class _FacePass:
+    """Per frame: faces found, their crops enhanced (and pasted into an exposure-normalised frame), classified."""
+
+    def __init__(self, enhancer: nn.Module, detector: FaceDetector, classifier: nn.Module | None,
+                 classes: Sequence[str] | None, margin: float, max_face: int, device: torch.device,
+                 half: bool) -> None:
+        self.enhancer, self.detector, self.classifier = enhancer, detector, classifier
+        self.classes, self.margin, self.max_face, self.device, self.half = classes, margin, max_face, device, half
+
+    @torch.inference_mode()
+    def __call__(self, frame: np.ndarray, index: int, seconds: float) -> tuple[np.ndarray, list[FaceRecord]]:
+        cv2 = require_cv2()
+        height, width = frame.shape[:2]
+        luma = float(frame.mean()) / 255
+        out = cv2.LUT(frame, _exposure_lut(luma, 0.45))  # the rest of the frame: the exposure curve only
+        records = []
+        for number, box in enumerate(self.detector(frame)):
+            x, y, w, h = _grow(box, self.margin, width, height)
+            crop = frame[y : y + h, x : x + w]
+            scale = min(1.0, self.max_face / max(w, h))
+            if scale < 1:
+                crop = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                  interpolation=cv2.INTER_AREA)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.half):
+                enhanced = self.enhancer(_to_tensor(crop, self.device)).float().clamp(0, 1)
+            pasted = _to_uint8(enhanced)
+            if scale < 1:
+                pasted = cv2.resize(pasted, (w, h), interpolation=cv2.INTER_LINEAR)
+            out[y : y + h, x : x + w] = pasted
+            label, confidence = None, None
+            if self.classifier is not None:
+                bx, by, bw, bh = box  # the classifier reads the face box itself, as in training crops
+                face = enhanced[..., round((by - y) * scale) : round((by - y + bh) * scale),
+                                round((bx - x) * scale) : round((bx - x + bw) * scale)]
+                probs = self.classifier(face).float().softmax(1)[0]
+                top = int(probs.argmax())
+                label = self.classes[top] if self.classes is not None else str(top)
+                confidence = float(probs[top])
+            records.append(FaceRecord(index, round(seconds, 3), number, *box, label, confidence))
+            bx, by, bw, bh = box
+            cv2.rectangle(out, (bx, by), (bx + bw, by + bh), (0, 255, 0), 2)
+            if label is not None:
+                cv2.putText(out, f"{label} {confidence:.2f}", (bx, max(12, by - 6)), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.5, (0, 255, 0), 1, cv2.LINE_AA)
+        return out, records
+
+
+def enhance_video(
+    source: str | int | Path,
+    output: str | Path | None,
+    enhancer: nn.Module | str | None = None,
+    *,
+    faces: bool = False,
+    classifier: nn.Module | None = None,
+    classes: Sequence[str] | None = None,
+    detector: FaceDetector | None = None,
+    margin: float = 0.2,
+    max_face: int = 112,
+    device: str | torch.device = "cpu",
+    half: bool = False,
+    max_frames: int | None = None,
+    progress: bool = True,
+    on_frame: Callable[[int, list[FaceRecord]], None] | None = None,
+) -> VideoStats:
+    """Enhance a video file or a webcam stream; optionally find faces and read their expressions.
+
+    Without ``faces``, every frame goes through the enhancer whole. With
+    ``faces``, only the faces are enhanced (crops with a ``margin``, at most
+    ``max_face`` pixels a side, pasted back), the rest of the frame gets the
+    cheap exposure curve, faces are boxed, and with a ``classifier`` each face
+    is labelled with its expression: the speed a live FER pipeline needs.
+
+    Args:
+        source: a video file (mp4, avi, mkv, mov) or a webcam index.
+        output: the video to write (same frame rate and size, no audio),
+            written atomically; ``None`` writes nothing (for the records).
+        enhancer: an enhancer module, a weights name / folder / Hub repo id,
+            or ``None``: ``llenet-faces`` with ``faces``, else ``llenet-sice``.
+        faces: detect faces and enhance only them.
+        classifier: a frozen FER classifier that takes RGB images in [0, 1]
+            (wrap yours in `FrozenClassifier` with its preprocessing); needs
+            ``faces``.
+        classes: names of the classifier's outputs (default: their indices).
+        detector: the face detector (default `FaceDetector()`).
+        margin: share of the face box added on each side of the crop.
+        max_face: crops larger than this many pixels a side are enhanced at
+            this size and scaled back.
+        device: where the enhancer and the classifier run.
+        half: bfloat16 autocast (CUDA only).
+        max_frames: stop after this many frames (a webcam runs until Ctrl-C
+            otherwise).
+        progress: a tqdm bar.
+        on_frame: called with (frame index, the frame's face records).
+
+    Returns:
+        `VideoStats`: frames, frame rate, size, wall time and the face records.
+    """
+    from tqdm.auto import tqdm
+
+    from llenhance.inference import load_enhancer
+    from llenhance.pretrained import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS
+
+    cv2 = require_cv2()
+    device = torch.device(device)
+    if half and device.type != "cuda":
+        raise ValueError(f"`half` expected a CUDA `device` (bfloat16 autocast), got {device}")
+    if classifier is not None and not faces:
+        raise ValueError("`classifier` expected `faces=True` (expressions are read from face crops)")
+    if output is not None and Path(output).suffix.lower() not in VIDEO_EXTENSIONS:
+        raise ValueError(f"`output` expected a video file name ({', '.join(sorted(VIDEO_EXTENSIONS))}), got {output}")
+    if not isinstance(source, int):
+        source = Path(source)
+        if output is not None and Path(output).resolve() == source.resolve():
+            raise ValueError(f"`output` {output} is the input video; choose another file")
+    if enhancer is None:
+        enhancer = DEFAULT_FACE_WEIGHTS if faces else DEFAULT_WEIGHTS
+    net = load_enhancer(enhancer) if isinstance(enhancer, str) else enhancer
+    net = net.to(device).eval()
+    if classifier is not None:
+        classifier = classifier.to(device).eval()
+    capture = _open(source)
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not isinstance(source, int) else None
+    capture.release()
+    if max_frames is not None:
+        total = min(total, max_frames) if total else max_frames
+    face_pass = _FacePass(net, detector or FaceDetector(), classifier, classes, margin, max_face, device, half) \
+        if faces else None
+    records: list[FaceRecord] = []
+    started = time.perf_counter()
+    count = 0
+
+    def run(writer: Any) -> None:
+        nonlocal count
+        bar = tqdm(total=total or None, desc="video", unit="frame", disable=not progress, dynamic_ncols=True)
+        try:
+            for frame in read_frames(source, max_frames=max_frames):
+                if face_pass is not None:
+                    out, found = face_pass(frame, count, count / fps)
+                else:
+                    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
+                        out = _to_uint8(net(_to_tensor(frame, device)).float())
+                    found = []
+                records.extend(found)
+                if writer is not None:
+                    writer.write(cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+                if on_frame is not None:
+                    on_frame(count, found)
+                count += 1
+                bar.update(1)
+        except KeyboardInterrupt:
+            if not isinstance(source, int):
+                raise  # a file stopped half way leaves no half-written video
+        finally:
+            bar.close()
+
+    if output is None:
+        run(None)
+    else:
+        with atomic_path(output) as tmp:
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*_FOURCC[tmp.suffix.lower()]), fps, size)
+            if not writer.isOpened():
+                raise OSError(f"could not write a {tmp.suffix} video with OpenCV (codec {_FOURCC[tmp.suffix.lower()]})")
+            try:
+                run(writer)
+            finally:
+                writer.release()
+            if count == 0:
+                raise OSError(f"no frames could be read from {source}")
+    return VideoStats(frames=count, fps=fps, size=size, seconds=time.perf_counter() - started, faces=records)
+
+
+def write_face_records(path: str | Path, records: Sequence[FaceRecord]) -> None:
+    """The records as CSV (one row per face per frame), written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([f.name for f in fields(FaceRecord)])
+        for record in records:
+            row = astuple(record)
+            writer.writerow(["" if v is None else (f"{v:.4f}" if isinstance(v, float) else v) for v in row])

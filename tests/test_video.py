@@ -1,0 +1,158 @@
+"""Videos, webcams and faces: real files written by the tests, read back with OpenCV; the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import shared_data
+
+cv2 = pytest.importorskip("cv2", reason='video support needs OpenCV: pip install "llenhance[video]"')
+
+from llenhance.video import FaceDetector, enhance_video, read_frames, write_face_records  # noqa: E402
+
+FPS, SIZE = 12.0, (160, 120)
+
+
+def _dark_video(path: Path, frames: int = 6, face: np.ndarray | None = None, size: tuple[int, int] = SIZE) -> Path:
+    """A dark test video: a gradient (and a face, moving) at 12 frames/s, mp4v."""
+    w, h = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, size)
+    assert writer.isOpened()
+    ramp = np.linspace(60, 200, w, dtype=np.float64)[None, :, None].repeat(h, 0).repeat(3, 2)
+    for i in range(frames):
+        frame = ramp.copy()
+        if face is not None:
+            y, x = h // 5 + i, w // 3 + 2 * i
+            frame[y : y + face.shape[0], x : x + face.shape[1]] = face
+        dark = (0.25 * (frame / 255) ** 1.8 * 255).round().astype(np.uint8)
+        writer.write(cv2.cvtColor(dark, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def _face(side: int) -> np.ndarray:
+    """A real FER2013 face (val split), upscaled, RGB; skips without the shared data."""
+    from PIL import Image
+
+    folder = shared_data("fer2013", "val", "happy")
+    image = Image.open(sorted(folder.glob("*.png"))[0]).convert("RGB").resize((side, side), Image.BICUBIC)
+    return np.asarray(image).astype(np.float64)
+
+
+def _properties(path: Path) -> tuple[float, int, int, int]:
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return (capture.get(cv2.CAP_PROP_FPS), int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
+                int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    finally:
+        capture.release()
+
+
+def test_whole_frames_keep_rate_and_size_and_are_enhanced(tmp_path: Path) -> None:
+    from llenhance import enhance
+
+    src = _dark_video(tmp_path / "dark.mp4")
+    for suffix in (".mp4", ".avi", ".mkv", ".mov"):
+        out = tmp_path / f"out{suffix}"
+        stats = enhance_video(src, out, "llenet-sice", progress=False)
+        assert stats.frames == 6 and stats.size == SIZE
+        assert _properties(out) == (FPS, 6, *SIZE), suffix
+    # frame by frame, the written video is enhance() of the read frames (up to the codec's loss)
+    written = list(read_frames(tmp_path / "out.avi"))
+    expected = [enhance(f, "llenet-sice") for f in read_frames(src)]
+    assert len(written) == len(expected) == 6
+    for got, want in zip(written, expected):
+        assert np.abs(got.astype(float) - want.astype(float)).mean() < 6  # MJPG at default quality
+        assert got.mean() > 2 * next(read_frames(src)).mean()  # brighter than the dark input
+
+
+def test_input_is_never_overwritten_and_errors_name_the_argument(tmp_path: Path) -> None:
+    src = _dark_video(tmp_path / "dark.mp4")
+    before = src.read_bytes()
+    with pytest.raises(ValueError, match="`output` .* is the input video"):
+        enhance_video(src, src, "llenet-sice", progress=False)
+    with pytest.raises(ValueError, match="`output` expected a video file name"):
+        enhance_video(src, tmp_path / "out.png", "llenet-sice", progress=False)
+    with pytest.raises(FileNotFoundError, match="`source` .* does not exist"):
+        enhance_video(tmp_path / "missing.mp4", tmp_path / "o.mp4", "llenet-sice", progress=False)
+    (tmp_path / "notes.mp4").write_text("not a video")
+    with pytest.raises(OSError, match="could not read .* as a video"):
+        enhance_video(tmp_path / "notes.mp4", tmp_path / "o.mp4", "llenet-sice", progress=False)
+    with pytest.raises(ValueError, match="`classifier` expected `faces=True`"):
+        enhance_video(src, tmp_path / "o.mp4", "llenet-sice", classifier=torch.nn.Identity(), progress=False)
+    assert src.read_bytes() == before and not (tmp_path / "o.mp4").exists()
+    assert not list(tmp_path.glob(".llenhance-*"))  # no temporary files left
+
+
+def test_webcam_that_is_absent_is_named(tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="could not open webcam 99"):
+        enhance_video(99, tmp_path / "cam.mp4", "llenet-sice", progress=False)
+
+
+def test_faces_are_found_enhanced_and_classified(tmp_path: Path) -> None:
+    from llenhance import FrozenClassifier
+    from llenhance.classifier import ClassifierPreprocess
+
+    face = _face(64)
+    src = _dark_video(tmp_path / "dark.mp4", frames=5, face=face, size=(240, 180))
+    assert FaceDetector()(next(read_frames(src)))  # the detector sees the dark face
+
+    class Bright(torch.nn.Module):
+        """Class 1 when the face's mean grey is above 0.3, else class 0: an independent, checkable classifier
+        (the dark faces here average about 0.08; llenet-faces lifts a face's mean grey to about 0.45)."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            m = x.mean(dim=(1, 2, 3))
+            return torch.stack([0.3 - m, m - 0.3], 1) * 20
+
+    classifier = FrozenClassifier(Bright(), preprocess=ClassifierPreprocess(mean=(0, 0, 0), std=(1, 1, 1)),
+                                  stages=[])
+    stats = enhance_video(src, tmp_path / "faces.mp4", faces=True, classifier=classifier, classes=["dark", "lit"],
+                          progress=False)
+    assert stats.frames == 5 and len(stats.faces) == 5
+    for i, record in enumerate(stats.faces):
+        assert record.frame == i and record.seconds == pytest.approx(i / FPS, abs=1e-3)
+        # the box covers the face drawn at (x, y) = (240 // 3 + 2i, 180 // 5 + i), 64 px
+        assert abs(record.x - (80 + 2 * i)) < 16 and abs(record.y - (36 + i)) < 16 and 40 < record.width < 90
+        # the dark face reads "dark" to this classifier; enhanced, it reads "lit"
+        assert record.expression == "lit" and record.confidence > 0.5
+    first = next(read_frames(src))
+    r = stats.faces[0]
+    dark_face = torch.from_numpy(first[r.y : r.y + r.height, r.x : r.x + r.width].copy()).permute(2, 0, 1)
+    assert int(classifier(dark_face[None].float() / 255).argmax()) == 0  # without enhancement: "dark"
+    write_face_records(tmp_path / "faces.csv", stats.faces)
+    rows = list(csv.DictReader(open(tmp_path / "faces.csv")))
+    assert [r["expression"] for r in rows] == ["lit"] * 5 and rows[0]["frame"] == "0"
+    frame = next(read_frames(tmp_path / "faces.mp4"))
+    x, y, w, h = stats.faces[0].x, stats.faces[0].y, stats.faces[0].width, stats.faces[0].height
+    inside = frame[y + 5 : y + h - 5, x + 5 : x + w - 5]
+    assert inside.mean() > 0.4 * 255  # the face was enhanced in the written frame
+
+
+def test_cli_video_and_faces(tmp_path: Path) -> None:
+    face = _face(64)
+    (tmp_path / "in").mkdir()
+    src = _dark_video(tmp_path / "in" / "clip.mp4", frames=4, face=face, size=(240, 180))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "llenhance.cli", "enhance", str(src), "--output", str(out), "--device", "cpu",
+           "--faces", "--classifier", "torchvision.models:resnet18", "--classifier-size", "48"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert _properties(out / "clip.mp4") == (FPS, 4, 240, 180)
+    rows = list(csv.DictReader(open(out / "clip.faces.csv")))
+    assert len(rows) == 4 and all(r["expression"] in
+                                  ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral") for r in rows)
+    assert "clip.mp4: 4 frames" in done.stdout
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # outputs exist: refused
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    plain = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", str(src), "--output",
+                            str(tmp_path / "o2"), "--classifier", "torchvision.models:resnet18"],
+                           capture_output=True, text=True, timeout=300)
+    assert plain.returncode == 2 and "--classifier reads the expressions of faces: add --faces" in plain.stderr
