@@ -223,7 +223,7 @@ class TestEnhanceCommand:
         assert "does not exist" in capsys.readouterr().err
         (tmp_path / "notes.txt").write_text("x")
         assert main(["enhance", str(tmp_path / "notes.txt"), "--output", str(tmp_path / "o")]) == 2
-        assert "not an image file" in capsys.readouterr().err
+        assert "not an image or video file" in capsys.readouterr().err
         src = _dark_images(tmp_path / "in")
         assert main(["enhance", str(src), "--output", str(tmp_path / "o"), "--model", "nope"]) == 2
         assert "--model" in capsys.readouterr().err
