@@ -11,7 +11,9 @@ from llenhance.data import FER2013_CLASSES, RAFDB, FERFolder, FERPlus
 
 DATASETS = ("folder", "rafdb", "ferplus")
 #: The FER2013 copy the published numbers come from.
-FER2013 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013"
+from _paths import DATA as SHARED  # noqa: E402  (one data root for all benchmarks)
+
+FER2013 = SHARED / "fer2013"
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

@@ -43,7 +43,9 @@ from llenhance.data import PairedImageFolder  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
 from llenhance.metrics import psnr, ssim  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sice"
+from _paths import DATA as SHARED  # noqa: E402  (one data root for all benchmarks)
+
+DATA = SHARED / "sice"
 RESULTS = Path(__file__).resolve().parent / "results"
 SMALL = {"width": 16, "stem_stride": 2, "fe_depthwise": True, "mlp_ratio": 2}  # llenet_s
 DEFAULT_LOSS = {"perceptual": 0.0}  # the default weights' loss: paper weights, perceptual off

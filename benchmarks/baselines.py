@@ -14,19 +14,19 @@ Not part of the public API. Each baseline maps a (B, 3, H, W) float image in
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
-import kornia
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llenhance.baselines import clahe, global_gamma, histogram_equalization  # noqa: F401 (re-exported)
 from llenhance.models.llenet import _flush_subnormals
 
-WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "weights"
-_LUMA = (0.299, 0.587, 0.114)
+from _paths import DATA as SHARED  # noqa: E402  (one data root for all benchmarks)
+
+WEIGHTS = SHARED / "weights"
 
 
 def identity(x: torch.Tensor) -> torch.Tensor:
@@ -34,18 +34,8 @@ def identity(x: torch.Tensor) -> torch.Tensor:
 
 
 def auto_gamma(x: torch.Tensor, *, target: float = 0.5) -> torch.Tensor:
-    """Global gamma per image mapping the mean luminance to ``target``."""
-    luma = (x * x.new_tensor(_LUMA).view(1, 3, 1, 1)).sum(1).flatten(1).mean(1)
-    gamma = math.log(target) / torch.log(luma.clamp(1e-4, 0.999))
-    return x.clamp_min(0).pow(gamma.view(-1, 1, 1, 1)).clamp(0, 1)
-
-
-def histogram_equalization(x: torch.Tensor) -> torch.Tensor:
-    return kornia.enhance.equalize(x).clamp(0, 1)
-
-
-def clahe(x: torch.Tensor) -> torch.Tensor:
-    return kornia.enhance.equalize_clahe(x, clip_limit=2.0, grid_size=(8, 8)).clamp(0, 1)
+    """Global gamma per image mapping the mean luminance to ``target`` (`llenhance.baselines.global_gamma`)."""
+    return global_gamma(x, target=target)
 
 
 class ZeroDCE(nn.Module):

@@ -18,11 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from llenhance._checks import PRED_RANGE_SLACK, check_image, check_logits
+from llenhance._color import LUMA
 from llenhance.losses.perceptual import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["ClassifierPreprocess", "FrozenClassifier", "FrozenEnsemble", "find_stages"]
 
-_GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as PIL's "L" mode
 
 
 class ClassifierPreprocess(nn.Module):
@@ -73,7 +73,7 @@ class ClassifierPreprocess(nn.Module):
                 raise ValueError(f"`std` expected positive values, got {tuple(std)}")
         self.register_buffer("mean", torch.tensor(mean or [0.0] * channels).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std or [1.0] * channels).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("gray", torch.tensor(_GRAY_WEIGHTS).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("gray", torch.tensor(LUMA).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.size is not None and tuple(x.shape[-2:]) != self.size:

@@ -474,6 +474,84 @@ def _preview(image: Any) -> Any:
     return image.convert("RGB")
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from llenhance import evaluation
+    from llenhance.baselines import clahe, global_gamma
+    from llenhance.inference import load_enhancer
+    from llenhance.pretrained import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS
+
+    device = _device(args.device)
+    _threads(args.threads)
+    if args.output is not None and not args.overwrite:
+        present = [p for p in (args.output.with_name(args.output.name + ".json"),
+                               args.output.with_name(args.output.name + ".md")) if p.exists()]
+        if present:
+            raise CLIError(f"--output: {', '.join(map(str, present))} exist(s); pass --overwrite to replace")
+    methods: dict[str, Any] = {"input (no enhancement)": None}
+    if args.baselines:
+        methods["global gamma (mean grey -> 0.5)"] = global_gamma
+        methods["CLAHE (kornia, clip 2, 8x8)"] = clahe
+    for name in args.model or [DEFAULT_FACE_WEIGHTS if args.kind == "fer" else DEFAULT_WEIGHTS]:
+        try:
+            methods[name] = load_enhancer(name).to(device).eval()
+        except (FileNotFoundError, OSError, ValueError) as err:
+            raise CLIError(f"--model: {err}") from err
+    command = "llenhance " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["evaluate"] \
+        else f"llenhance evaluate {args.kind}"
+    if args.kind == "pairs":
+        from llenhance.data import PairedImageFolder
+
+        data = PairedImageFolder(args.data)
+        scores = {name: evaluation.evaluate_pairs(m, data, device=device) for name, m in methods.items()}
+        table = evaluation.markdown_table(
+            ["method", "PSNR (dB)", "SSIM", "CIEDE2000"],
+            [(n, s["psnr"], s["ssim"], s["ciede2000"]) for n, s in scores.items()])
+        title = f"Paired quality on {args.data} ({len(data)} pairs; per-image means, RGB in [0, 1])"
+        results: dict[str, Any] = {"kind": "pairs", "data": str(args.data),
+                                   "methods": {n: {k: v for k, v in s.items() if k != "per_image"}
+                                               for n, s in scores.items()}}
+    elif args.kind == "niqe":
+        from llenhance.data import find_images, read_image
+        from llenhance.data._io import to_float
+
+        files = find_images(args.data)[: args.limit]
+        if not files:
+            raise CLIError(f"--data {args.data}: no images found")
+        images = [to_float(read_image(f)) for f in files]
+        images = [x.expand(3, -1, -1) if x.shape[0] == 1 else x[:3] for x in images]
+        scores = {name: evaluation.evaluate_niqe(m, images, device=device) for name, m in methods.items()}
+        table = evaluation.markdown_table(["method", "NIQE (lower is better)"],
+                                          [(n, s["niqe"]) for n, s in scores.items()])
+        title = f"NIQE on {args.data} ({len(files)} images)"
+        results = {"kind": "niqe", "data": str(args.data),
+                   "methods": {n: {"niqe": s["niqe"], "images": s["images"]} for n, s in scores.items()}}
+    else:
+        from llenhance import FrozenClassifier
+        from llenhance.data import FER2013_CLASSES, FERFolder
+
+        classes = tuple(args.classes) if args.classes else FER2013_CLASSES
+        faces = FERFolder(args.data, classes=classes)
+        net = _build_classifier(args.classifier, args.classifier_weights, len(classes))
+        classifier = FrozenClassifier(net, preprocess=_preprocess(args), stages=[])
+        scored = evaluation.evaluate_fer(classifier, faces, methods, darkening=args.darkening, size=args.size,
+                                         device=device)
+        table = evaluation.markdown_table(
+            ["method", "accuracy, dark (%)", "recovered", "accuracy, well lit (%)", "well-lit change (points)"],
+            [(n, 100 * r["accuracy"], r["recovered_fraction"], 100 * r["well_lit_accuracy"],
+              100 * r["well_lit_change"]) for n, r in scored["methods"].items()])
+        title = (f"FER accuracy on {args.data} ({scored['faces']} faces, {args.darkening} darkening, seed "
+                 f"{scored['seed']}); classifier {args.classifier}: {100 * scored['normal_accuracy']:.2f} % in "
+                 f"normal light, {100 * scored['dark_accuracy']:.2f} % in the dark")
+        results = {"kind": "fer", "data": str(args.data), "classifier": args.classifier, **scored}
+    results["command"] = command
+    markdown = f"# {title}\n\n`{command}`\n\n{table}"
+    print(markdown)
+    if args.output is not None:
+        for path in evaluation.write_results(args.output, results, markdown):
+            print(f"wrote {path}")
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from llenhance.export import export_onnx, export_torchscript
     from llenhance.inference import load_enhancer
@@ -614,6 +692,36 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--skip-existing", action="store_true",
                      help="leave output files that exist already and skip their inputs")
 
+    ev = commands.add_parser(
+        "evaluate",
+        help="score enhancers: paired PSNR/SSIM/CIEDE2000, NIQE, FER accuracy in the dark",
+        description=("Score one or more enhancers (--model, repeatable; the input itself is always the first row) "
+                     "and, with --baselines, the classical baselines. Prints a Markdown table; --output STEM also "
+                     "writes STEM.json and STEM.md."),
+    )
+    kinds = ev.add_subparsers(dest="kind", required=True)
+    pairs = kinds.add_parser("pairs", help="low/high pairs (folder with low/ and high/): PSNR, SSIM, CIEDE2000")
+    pairs.add_argument("--data", type=Path, required=True, help="folder with low/ and high/ (same file names)")
+    nq = kinds.add_parser("niqe", help="NIQE (no reference) over a folder of low-light images")
+    nq.add_argument("--data", type=Path, required=True, help="folder of low-light images")
+    nq.add_argument("--limit", type=int, default=None, help="only the first N images (sorted by name)")
+    fer = kinds.add_parser("fer", help="FER accuracy on darkened faces, enhanced, and on well-lit faces")
+    fer.add_argument("--data", type=Path, required=True, help="class-folder FER data set (normal light)")
+    fer.add_argument("--classes", nargs="+", help="class folder names in label order (default: FER2013 order)")
+    _add_classifier_args(fer, required=True)
+    fer.add_argument("--darkening", choices=("paper", "realistic"), default="paper",
+                     help="paper: Eq. 14; realistic: plus sensor noise and 8 bits (default %(default)s)")
+    fer.add_argument("--size", type=int, default=None, help="resize the faces to SIZE x SIZE first")
+    for sub in (pairs, nq, fer):
+        sub.add_argument("--model", action="append", default=None,
+                         help="enhancer weights: built-in name, folder or Hub repo id (repeatable; default: "
+                              "llenet-faces for fer, llenet-sice otherwise)")
+        sub.add_argument("--baselines", action="store_true", help="also score global gamma and CLAHE")
+        sub.add_argument("--output", type=Path, default=None, help="write OUTPUT.json and OUTPUT.md")
+        sub.add_argument("--overwrite", action="store_true", help="replace OUTPUT.json/.md if they exist")
+        sub.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1")
+        sub.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+
     exp = commands.add_parser("export", help="export an enhancer to ONNX or TorchScript",
                               description="ONNX graphs have dynamic batch, height and width.")
     exp.add_argument("--format", choices=("onnx", "torchscript"), required=True)
@@ -633,6 +741,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _enhance(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
     except CLIError as err:
         print(f"llenhance: error: {err}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from llenhance._checks import PRED_RANGE_SLACK, check_image, check_positive_int, unchecked
-from llenhance.models.llenet import _LUMA
+from llenhance._color import LUMA
 from llenhance.pretrained import DEFAULT_WEIGHTS
 
 __all__ = ["check_enhancer_output", "enhance", "load_enhancer"]
@@ -225,7 +225,7 @@ def _pil_to_tensor(image: PIL.Image.Image, index: int) -> tuple[torch.Tensor, tu
 def _tensor_to_pil(out: torch.Tensor, mode: str, alpha: PIL.Image.Image | None) -> PIL.Image.Image:
     rgb = out[0].clamp(0, 1).permute(1, 2, 0).cpu().double().numpy()
     if mode in HIGH_DEPTH_MODES:  # back to one channel at the input's depth (Rec. 601 luma, as PIL's "L")
-        gray = rgb @ np.array(_LUMA)
+        gray = rgb @ np.array(LUMA)
         if mode == "F":
             return PIL.Image.fromarray(gray.astype(np.float32), mode="F")
         values = np.round(gray * HIGH_DEPTH_MODES[mode])

@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 import math
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import astuple, dataclass, fields
@@ -168,6 +170,49 @@ def read_frames(source: str | int | Path, *, max_frames: int | None = None) -> I
         capture.release()
 
 
+def _prefetch(items: Iterator[Any], depth: int = 4) -> Iterator[Any]:
+    """``items``, produced in a background thread (OpenCV's decoding and detection release the GIL,
+    so they overlap the network); the thread stops when the consumer does."""
+    done, stop = object(), threading.Event()
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as err:  # noqa: BLE001 (re-raised in the consumer)
+            failure.append(err)
+        finally:
+            getattr(items, "close", lambda: None)()  # releases the capture
+            while not stop.is_set():
+                try:
+                    buffer.put(done, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    worker = threading.Thread(target=produce, name="llenhance-video-reader", daemon=True)
+    worker.start()
+    try:
+        item = buffer.get()
+        while item is not done:
+            yield item
+            item = buffer.get()
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
 def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(2, 0, 1).float().div_(255).unsqueeze(0)
 
@@ -193,13 +238,14 @@ class _FacePass:
         self.classes, self.margin, self.max_face, self.device, self.half = classes, margin, max_face, device, half
 
     @torch.inference_mode()
-    def __call__(self, frame: np.ndarray, index: int, seconds: float) -> tuple[np.ndarray, list[FaceRecord]]:
+    def __call__(self, frame: np.ndarray, index: int, seconds: float,
+                 boxes: list[tuple[int, int, int, int]] | None = None) -> tuple[np.ndarray, list[FaceRecord]]:
         cv2 = require_cv2()
         height, width = frame.shape[:2]
         luma = float(frame.mean()) / 255
         out = cv2.LUT(frame, _exposure_lut(luma, 0.45))  # the rest of the frame: the exposure curve only
         records = []
-        for number, box in enumerate(self.detector(frame)):
+        for number, box in enumerate(self.detector(frame) if boxes is None else boxes):
             x, y, w, h = _grow(box, self.margin, width, height)
             crop = frame[y : y + h, x : x + w]
             scale = min(1.0, self.max_face / max(w, h))
@@ -320,10 +366,15 @@ def enhance_video(
         nonlocal count
         bar = tqdm(total=total or None, desc="video", unit="frame", disable=not progress, dynamic_ncols=True)
         try:
-            for frame in read_frames(source, max_frames=max_frames):
+            frames = read_frames(source, max_frames=max_frames)
+            if face_pass is not None:  # detection runs beside the network, in the reader thread
+                frames = ((frame, face_pass.detector(frame)) for frame in frames)
+            for item in _prefetch(frames):
                 if face_pass is not None:
-                    out, found = face_pass(frame, count, count / fps)
+                    frame, boxes = item
+                    out, found = face_pass(frame, count, count / fps, boxes)
                 else:
+                    frame = item
                     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
                         out = _to_uint8(net(_to_tensor(frame, device)).float())
                     found = []

@@ -1,0 +1,13 @@
+"""Where the benchmarks find their data: one place.
+
+``LLENHANCE_DATA`` (a folder laid out as ``../shared/data``: ``fer2013/``,
+``sice/``, ``dicm/``, ``weights/``) or, by default, ``../shared/data`` beside
+the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA = Path(os.environ.get("LLENHANCE_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
