@@ -311,3 +311,14 @@ class TestEnhanceKeepsWhatFilesHold:
         out_exif = out.getexif()
         assert out_exif.get(0x0112, 1) == 1 and out_exif.get(0x010F) == "TestMaker"
         assert out.info.get("icc_profile") == icc
+
+
+def test_train_arch_option_and_its_old_spelling(capsys: pytest.CaptureFixture[str]) -> None:
+    from llenhance.cli import _enhancer, build_parser
+
+    parse = build_parser().parse_args
+    base = ["train", "reconstruction", "--data", "d", "--output", "o"]
+    assert _enhancer(parse(base + ["--arch", "llenet_b"])).width == 32  # llenet_b
+    assert _enhancer(parse(base)).width == 16  # llenet_s by default
+    assert _enhancer(parse(base + ["--model", "llenet_b"])).width == 32
+    assert "`train --model` is now `train --arch`" in capsys.readouterr().err

@@ -69,9 +69,15 @@ def _build_classifier(spec: str, weights: Path | None, num_classes: int) -> torc
 def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
     from llenhance import LLENet, llenet_b, llenet_s
 
+    if args.arch_old is not None:
+        if args.arch is not None and args.arch != args.arch_old:
+            raise CLIError(f"--arch {args.arch} and --model {args.arch_old} disagree; pass --arch only")
+        print("llenhance: note: `train --model` is now `train --arch` (--model names weights elsewhere)",
+              file=sys.stderr)
+    arch = args.arch or args.arch_old or "llenet_s"
     if args.init is not None:
         return LLENet.from_pretrained(args.init)
-    return {"llenet_s": llenet_s, "llenet_b": llenet_b}[args.model]()
+    return {"llenet_s": llenet_s, "llenet_b": llenet_b}[arch]()
 
 
 def _device(spec: str) -> str:
@@ -574,7 +580,10 @@ def _export(args: argparse.Namespace) -> int:
 def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations: int, crop: int) -> None:
     p.add_argument("--val", type=Path, help="validation folder of the same layout")
     p.add_argument("--output", type=Path, required=True, help="folder for the model, training.json and checkpoints")
-    p.add_argument("--model", choices=("llenet_s", "llenet_b"), default="llenet_s", help="enhancer size")
+    p.add_argument("--arch", choices=("llenet_s", "llenet_b"), default=None,
+                   help="enhancer architecture (default llenet_s; --model is the weights everywhere else)")
+    # the old spelling, kept working: in every other subcommand --model names weights
+    p.add_argument("--model", dest="arch_old", choices=("llenet_s", "llenet_b"), default=None, help=argparse.SUPPRESS)
     p.add_argument("--init", help="start from these enhancer weights (folder or name) instead of a new model")
     p.add_argument("--iterations", type=int, default=iterations, help="optimiser steps (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=batch, help="global batch size (default %(default)s)")
