@@ -5,8 +5,9 @@ classifier trained in normal light (``train_fer_classifier.py``):
 
 0. normal light (upper bound);
 1. low light straight into the classifier (baseline);
-2. classical enhancement, then the classifier: global gamma, CLAHE, Zero-DCE,
-   SCI (the paper's "KFER" slot);
+2. fixed enhancement, then the classifier (the paper's "KFER" slot): the
+   classical global gamma and CLAHE, and two learned peers with their
+   published weights, Zero-DCE and SCI;
 3. IFER: ``llenet_s`` trained with the reconstruction loss only on dark/normal
    pairs made from ``fer2013/train``, then the classifier;
 4. joint: ``llenet_s`` trained with ``FERGuidedTrainer`` in front of the frozen
@@ -187,6 +188,10 @@ def predict(classifier: FrozenClassifier, images: torch.Tensor, batch: int = 256
     return torch.cat([classifier(images[i : i + batch]).argmax(1) for i in range(0, len(images), batch)])
 
 
+#: The classical (not learned) methods of scheme 2.
+CLASSICAL = ("global gamma", "CLAHE")
+
+
 def _classical() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"global gamma": auto_gamma, "CLAHE": clahe}
     if (WEIGHTS / "zero-dce" / "Epoch99.pth").is_file():
@@ -270,7 +275,7 @@ def write_markdown(path: Path, results: dict) -> None:
         f"({results['iterations']} iterations, batch 32, seeds {', '.join(map(str, seeds))}, perceptual term off, "
         f"colour weight {results['color_weight']}; schemes 3–5: `llenet_s`, Adam 3e-4 as in the paper; scheme 6: "
         f"the recipe of the built-in `llenet-faces`, {RECIPE}). "
-        "Accuracy in %, mean ± sd over the training seeds (classical methods are deterministic); "
+        "Accuracy in %, mean ± sd over the training seeds (schemes 1–2 are deterministic); "
         "recovered = (acc - acc_low) / (acc_normal - acc_low); well-lit = accuracy change (points) when the "
         "*well-lit* val faces pass through the method; PSNR (dB) / SSIM per image against the normal-light face, "
         "mean over the faces.",
@@ -353,7 +358,8 @@ def main(argv: list[str] | None = None) -> dict:
         "protocols": {},
     }
     fixed: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = {"none (low light)": ("1 baseline", identity)}
-    fixed.update({name: ("2 classical", method) for name, method in classical.items()})
+    fixed.update({name: ("2 classical" if name in CLASSICAL else "2 peer (learned, published weights)", method)
+                  for name, method in classical.items()})
     runs = [("IFER (reconstruction only)", "3 IFER", "ifer", None, False)]
     runs += [(f"joint, guided by {ARCHS[a]}", "4 joint" if a == "resnet18" else "5 joint (2nd classifier)",
               f"joint-{a}", a, False) for a in args.archs]

@@ -418,7 +418,7 @@ class _Faces:
             import torch
 
             self._pass = _FacePass(load_enhancer(model).to(device), FaceDetector(), self.classifier, classes,
-                                   margin=0.2, max_face=112, device=torch.device(device), half=args.half)
+                                   margin=0.2, face_size=112, device=torch.device(device), half=args.half)
 
     def run(self, frame: Any, index: int, seconds: float) -> Any:
         return self._pass(frame, index, seconds)  # type: ignore[misc]

@@ -232,10 +232,10 @@ class _FacePass:
     """Per frame: faces found, their crops enhanced (and pasted into an exposure-normalised frame), classified."""
 
     def __init__(self, enhancer: nn.Module, detector: FaceDetector, classifier: nn.Module | None,
-                 classes: Sequence[str] | None, margin: float, max_face: int, device: torch.device,
+                 classes: Sequence[str] | None, margin: float, face_size: int, device: torch.device,
                  half: bool) -> None:
         self.enhancer, self.detector, self.classifier = enhancer, detector, classifier
-        self.classes, self.margin, self.max_face, self.device, self.half = classes, margin, max_face, device, half
+        self.classes, self.margin, self.face_size, self.device, self.half = classes, margin, face_size, device, half
 
     @torch.inference_mode()
     def __call__(self, frame: np.ndarray, index: int, seconds: float,
@@ -247,22 +247,19 @@ class _FacePass:
         records = []
         for number, box in enumerate(self.detector(frame) if boxes is None else boxes):
             x, y, w, h = _grow(box, self.margin, width, height)
-            crop = frame[y : y + h, x : x + w]
-            scale = min(1.0, self.max_face / max(w, h))
-            if scale < 1:
-                crop = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
-                                  interpolation=cv2.INTER_AREA)
+            # every crop at one size: one shape for the network (no per-shape kernel set-up), bounded cost
+            side = self.face_size
+            crop = cv2.resize(frame[y : y + h, x : x + w], (side, side),
+                              interpolation=cv2.INTER_AREA if max(w, h) > side else cv2.INTER_LINEAR)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.half):
                 enhanced = self.enhancer(_to_tensor(crop, self.device)).float().clamp(0, 1)
-            pasted = _to_uint8(enhanced)
-            if scale < 1:
-                pasted = cv2.resize(pasted, (w, h), interpolation=cv2.INTER_LINEAR)
-            out[y : y + h, x : x + w] = pasted
+            out[y : y + h, x : x + w] = cv2.resize(_to_uint8(enhanced), (w, h), interpolation=cv2.INTER_LINEAR)
             label, confidence = None, None
             if self.classifier is not None:
                 bx, by, bw, bh = box  # the classifier reads the face box itself, as in training crops
-                face = enhanced[..., round((by - y) * scale) : round((by - y + bh) * scale),
-                                round((bx - x) * scale) : round((bx - x + bw) * scale)]
+                sx, sy = side / w, side / h
+                face = enhanced[..., round((by - y) * sy) : round((by - y + bh) * sy),
+                                round((bx - x) * sx) : round((bx - x + bw) * sx)]
                 probs = self.classifier(face).float().softmax(1)[0]
                 top = int(probs.argmax())
                 label = self.classes[top] if self.classes is not None else str(top)
@@ -286,7 +283,7 @@ def enhance_video(
     classes: Sequence[str] | None = None,
     detector: FaceDetector | None = None,
     margin: float = 0.2,
-    max_face: int = 112,
+    face_size: int = 112,
     device: str | torch.device = "cpu",
     half: bool = False,
     max_frames: int | None = None,
@@ -296,8 +293,8 @@ def enhance_video(
     """Enhance a video file or a webcam stream; optionally find faces and read their expressions.
 
     Without ``faces``, every frame goes through the enhancer whole. With
-    ``faces``, only the faces are enhanced (crops with a ``margin``, at most
-    ``max_face`` pixels a side, pasted back), the rest of the frame gets the
+    ``faces``, only the faces are enhanced (crops with a ``margin``, resized
+    to ``face_size`` pixels a side, pasted back), the rest of the frame gets the
     cheap exposure curve, faces are boxed, and with a ``classifier`` each face
     is labelled with its expression: the speed a live FER pipeline needs.
 
@@ -314,8 +311,8 @@ def enhance_video(
         classes: names of the classifier's outputs (default: their indices).
         detector: the face detector (default `FaceDetector()`).
         margin: share of the face box added on each side of the crop.
-        max_face: crops larger than this many pixels a side are enhanced at
-            this size and scaled back.
+        face_size: the size (square) every face crop is enhanced at: one
+            shape for the network, a bounded cost per face.
         device: where the enhancer and the classifier run.
         half: bfloat16 autocast (CUDA only).
         max_frames: stop after this many frames (a webcam runs until Ctrl-C
@@ -356,7 +353,7 @@ def enhance_video(
     capture.release()
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
-    face_pass = _FacePass(net, detector or FaceDetector(), classifier, classes, margin, max_face, device, half) \
+    face_pass = _FacePass(net, detector or FaceDetector(), classifier, classes, margin, face_size, device, half) \
         if faces else None
     records: list[FaceRecord] = []
     started = time.perf_counter()
