@@ -168,6 +168,52 @@ class TestSpeedOptions:
             torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5, msg=name)
 
 
+def test_workers_see_every_epoch_as_the_main_process_does() -> None:
+    """One DataLoader serves the whole run; its worker processes get the epoch with each item, so a run with
+    workers draws the same epoch-seeded darkening as a run without (exact weights)."""
+    from llenhance import LowLightSynth
+    from llenhance.data import SyntheticLowLight
+
+    faces = [(torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(i)), 0) for i in range(12)]
+    data = SyntheticLowLight(faces, LowLightSynth(), seed=5)
+    nets = []
+    for workers in (0, 2):
+        net = tiny_enhancer()
+        _trainer(net, num_workers=workers).fit(data, iterations=7)  # 3 batches an epoch: crosses two epoch ends
+        nets.append(net)
+    _same_weights(*nets)
+
+
+class _EpochEcho(torch.utils.data.Dataset):
+    """Items say which epoch the data set was set to, and which index was asked for."""
+
+    def __init__(self) -> None:
+        self.epoch = -1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return 10
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return torch.tensor([self.epoch, i])
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_run_batches_carry_their_epoch(workers: int) -> None:
+    from llenhance.training.trainer import _EpochItems, _RunBatches
+
+    sampler = _RunBatches(10, 4, seed=3, epoch=1, start=1, rank=0, world=1)  # resume at epoch 1, batch 1
+    loader = torch.utils.data.DataLoader(_EpochItems(_EpochEcho()), batch_sampler=sampler, num_workers=workers)
+    got = [batch.tolist() for batch, _ in zip(loader, range(5))]
+    expected = []
+    for epoch in (1, 2, 3):  # 2 batches an epoch (10 // 4), the first batch of epoch 1 skipped
+        order = torch.randperm(10, generator=torch.Generator().manual_seed(3 * 100_003 + epoch)).tolist()
+        expected += [[[epoch, i] for i in order[b * 4 : b * 4 + 4]] for b in range(2)]
+    assert got == expected[1:6]
+
+
 class TestCheckpoints:
     @pytest.mark.parametrize("classifier", [None, TinyClassifier], ids=["reconstruction", "joint"])
     def test_resume_is_exact(self, tmp_path: Path, classifier: type | None) -> None:
