@@ -77,7 +77,7 @@ def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
     arch = args.arch or args.arch_old or "llenet_s"
     if args.init is not None:
         return LLENet.from_pretrained(args.init)
-    return {"llenet_s": llenet_s, "llenet_b": llenet_b}[arch]()
+    return {"llenet_s": llenet_s, "llenet_b": llenet_b}[arch](curve_target=args.curve_target)
 
 
 def _device(spec: str) -> str:
@@ -134,7 +134,8 @@ def _train(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     classifier = None
     if args.mode == "reconstruction":
-        train = PairedImageFolder(args.data, crop=args.crop, flip=True, seed=args.seed, preload=args.preload)
+        train = PairedImageFolder(args.data, crop=args.crop, flip=True, seed=args.seed, preload=args.preload,
+                                  normal_fraction=args.normal_fraction)
         val = PairedImageFolder(args.val, preload=args.preload) if args.val else None
     else:
         classes = tuple(args.classes) if args.classes else FER2013_CLASSES
@@ -174,6 +175,8 @@ def _train(args: argparse.Namespace) -> int:
     # what the data pipeline does is part of the run: a resumed run must keep it
     trainer.config["data"] = {"mode": args.mode, "crop": args.crop, "classes": getattr(args, "classes", None),
                               "classifier": getattr(args, "classifier", None)}
+    if getattr(args, "normal_fraction", 0.0):  # only when used: runs from before the option resume as they were
+        trainer.config["data"]["normal_fraction"] = args.normal_fraction
     start = time.time()
     metrics = trainer.fit(train, val, iterations=args.iterations, resume=args.resume)
     if trainer.rank != 0:
@@ -580,6 +583,8 @@ def _export(args: argparse.Namespace) -> int:
 def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations: int, crop: int) -> None:
     p.add_argument("--val", type=Path, help="validation folder of the same layout")
     p.add_argument("--output", type=Path, required=True, help="folder for the model, training.json and checkpoints")
+    p.add_argument("--curve-target", type=float, default=None,
+                   help="put a brighten-only exposure curve (mean grey -> this level) under the network")
     p.add_argument("--arch", choices=("llenet_s", "llenet_b"), default=None,
                    help="enhancer architecture (default llenet_s; --model is the weights everywhere else)")
     # the old spelling, kept working: in every other subcommand --model names weights
@@ -654,6 +659,8 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Paper defaults for LOL: 48x48 crops, batch 80, 5000 iterations.")
     rec.add_argument("--data", type=Path, required=True, help="folder with low/ and high/")
     rec.add_argument("--preload", action="store_true", help="decode all images once and keep them in memory")
+    rec.add_argument("--normal-fraction", type=float, default=0.0,
+                     help="share of the pairs given as (normal, normal): well-lit input whose target is itself")
     _add_common_train_args(rec, batch=80, iterations=5000, crop=48)
 
     joint = modes.add_parser("joint", help="FER folders + frozen classifier, joint loss",

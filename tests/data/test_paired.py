@@ -54,6 +54,23 @@ class TestPairedImageFolder:
             crops.add(a[0][1].sum().item())
         assert len(crops) > 1
 
+    def test_normal_fraction_gives_well_lit_pairs(self, tmp_path: Path) -> None:
+        _make_pairs(tmp_path, [f"{i}.png" for i in range(40)])
+        data = PairedImageFolder(tmp_path, crop=8, flip=True, seed=2, normal_fraction=0.25)
+        plain = PairedImageFolder(tmp_path, crop=8, flip=True, seed=2)
+        same = 0
+        for i in range(40):
+            (low, high), (plain_low, plain_high) = data[i], plain[i]
+            torch.testing.assert_close(high, plain_high)  # the same crop and flip as without well-lit pairs
+            if torch.equal(low, high):
+                same += 1
+            else:
+                torch.testing.assert_close(low, plain_low)
+        assert 4 <= same <= 18  # about a quarter of 40 (binomial, 3 sd)
+        assert all(torch.equal(*PairedImageFolder(tmp_path, normal_fraction=1.0)[i]) for i in range(3))
+        with pytest.raises(ValueError, match=r"`normal_fraction` expected a share in \[0, 1\], got 1.5"):
+            PairedImageFolder(tmp_path, normal_fraction=1.5)
+
     def test_preload_gives_the_same_items(self, tmp_path: Path) -> None:
         _make_pairs(tmp_path, ["a.png", "b.png"])
         torch.testing.assert_close(PairedImageFolder(tmp_path, preload=True)[0], PairedImageFolder(tmp_path)[0])

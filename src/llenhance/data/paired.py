@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from llenhance._checks import check_positive_int
+from llenhance._checks import check_finite_number, check_positive_int
 from llenhance.data._io import find_images, read_image, to_float
 from llenhance.data._random import EpochSeeded, random_crop_flip
 
@@ -29,6 +29,9 @@ class PairedImageFolder(EpochSeeded, Dataset):
             and resumed runs see the same data; ``None`` uses the global RNG.
         preload: decode every image once at construction and keep them in
             memory (uint8), which saves decoding every epoch.
+        normal_fraction: share of the items returned as ``(normal, normal)``
+            (drawn per item, with the seed): well-lit input whose target is
+            itself, which teaches an enhancer to leave good images alone.
 
     Raises:
         FileNotFoundError: ``root``, ``low/`` or ``high/`` is missing.
@@ -45,10 +48,14 @@ class PairedImageFolder(EpochSeeded, Dataset):
         flip: bool = False,
         seed: int | None = None,
         preload: bool = False,
+        normal_fraction: float = 0.0,
     ) -> None:
         self.root = Path(root)
         if crop is not None:
             check_positive_int(crop, "crop")
+        self.normal_fraction = check_finite_number(normal_fraction, "normal_fraction")
+        if not 0.0 <= self.normal_fraction <= 1.0:
+            raise ValueError(f"`normal_fraction` expected a share in [0, 1], got {normal_fraction}")
         self.crop, self.flip, self.seed = crop, flip, seed
         for sub in (self.root, self.root / "low", self.root / "high"):
             if not sub.is_dir():
@@ -91,7 +98,10 @@ class PairedImageFolder(EpochSeeded, Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         low, high = self._cache[index] if self._cache is not None else self._read(index)
-        low, high = random_crop_flip((low, high), self.crop, self.flip, self.generator(index))
+        generator = self.generator(index)
+        low, high = random_crop_flip((low, high), self.crop, self.flip, generator)
+        if self.normal_fraction > 0 and bool(torch.rand(1, generator=generator) < self.normal_fraction):
+            low = high
         return to_float(low), to_float(high)
 
     def __repr__(self) -> str:
