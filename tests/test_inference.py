@@ -191,3 +191,13 @@ def test_half_on_cuda_is_close_to_float32() -> None:
     full, half = enhance(x, net), enhance(x, net, half=True)
     assert half.dtype == torch.float32 and half.device == x.device
     assert (full - half).abs().mean() < 0.01
+
+
+def test_strength_blends_input_and_output() -> None:
+    x = torch.rand(2, 3, 24, 20) * 0.2
+    net = llenet_s(curve_target=0.45).eval()
+    full = enhance(x, net)
+    torch.testing.assert_close(enhance(x, net, strength=0.0), x)
+    torch.testing.assert_close(enhance(x, net, strength=0.25), x + 0.25 * (full - x))
+    with pytest.raises(ValueError, match=r"`strength` expected a value in \[0, 1\], got 1.5"):
+        enhance(x, net, strength=1.5)

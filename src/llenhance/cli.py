@@ -376,7 +376,8 @@ def _enhance(args: argparse.Namespace) -> int:
                 image_faces += [(str(rel), r) for r in records]
                 result = PIL.Image.fromarray(annotated)
             else:
-                result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=device, half=args.half)
+                result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=device, half=args.half,
+                                 strength=args.strength)
             _save_atomic(result, output / rel, exif=exif, icc=icc)
             if args.side_by_side:
                 pair = PIL.Image.new("RGB", (img.width * 2, img.height))
@@ -700,6 +701,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "are processed in 1024-px tiles anyway")
     enh.add_argument("--overlap", type=int, default=128, help="tile overlap in pixels (default %(default)s)")
     enh.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1")
+    enh.add_argument("--strength", type=float, default=1.0,
+                     help="how much of the enhancement to apply, 0 (input) to 1 (full; default)")
     enh.add_argument("--half", action="store_true", help="bfloat16 on CUDA (faster; output stays 8/16-bit as usual)")
     enh.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     enh.add_argument("--side-by-side", action="store_true",

@@ -15,7 +15,7 @@ import PIL.Image
 import torch
 from torch import nn
 
-from llenhance._checks import PRED_RANGE_SLACK, check_image, check_positive_int, unchecked
+from llenhance._checks import PRED_RANGE_SLACK, check_finite_number, check_image, check_positive_int, unchecked
 from llenhance._color import LUMA
 from llenhance.pretrained import DEFAULT_WEIGHTS
 
@@ -279,6 +279,7 @@ def enhance(
     device: str | torch.device | None = None,
     max_pixels: int | None = MAX_UNTILED_PIXELS,
     half: bool = False,
+    strength: float = 1.0,
 ) -> Any:
     """Enhance low-light images; returns the same kind of object it was given.
 
@@ -313,6 +314,9 @@ def enhance(
             pixel on CPU: 8 MP is about 3.4 GB). ``None`` never tiles on its own.
         half: run the model in bfloat16 autocast (CUDA only; the output is
             float32 as usual, and about 3 significant digits exact).
+        strength: how much of the enhancement to apply, in [0, 1]: the
+            output is ``input + strength * (model(input) - input)``; 0 returns
+            the input, 1 (default) the model's output.
 
     Examples:
         >>> from llenhance import llenet_s
@@ -337,6 +341,9 @@ def enhance(
         raise TypeError(f"`half` expected a bool, got {type(half).__name__}")
     if half and device.type != "cuda":
         raise ValueError(f"`half` expected a CUDA `device` (bfloat16 autocast), got {device}")
+    strength = check_finite_number(strength, "strength")
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"`strength` expected a value in [0, 1], got {strength}")
     results = []
     with _borrowed(model, device) as net, torch.inference_mode(), \
             torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
@@ -364,6 +371,8 @@ def enhance(
                         outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
                                     for j in range(chunk.shape[0]))
             out = torch.cat(outs).clamp(0, 1)
+            if strength < 1.0:
+                out = torch.lerp(x.to(out.device, out.dtype), out, strength)
             results.append(_from_tensor(out, kind, extra, image))
     return results if many else results[0]
 
