@@ -232,16 +232,20 @@ def plot_schemes(path: Path, results: dict) -> None:
     import matplotlib.pyplot as plt
 
     panels = [(p, a) for p in results["protocols"] for a in results["protocols"][p]["classifiers"]]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), constrained_layout=True, sharey=True)
+    rows_per_panel = len(next(iter(results["protocols"].values()))["schemes"])
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, len(panels) * (0.34 * rows_per_panel + 1.0)),
+                             constrained_layout=True, sharex=True, squeeze=False)
+    axes = axes[:, 0]
     for ax, (protocol, arch) in zip(axes, panels):
         rows = results["protocols"][protocol]["classifiers"][arch]["methods"]
         names = list(rows)
         ax.barh(range(len(names)), [rows[n]["accuracy"] * 100 for n in names], color="tab:blue",
                 xerr=[rows[n].get("accuracy_sd", 0) * 100 for n in names], capsize=2)
-        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set_yticks(range(len(names)), names, fontsize=10)
         ax.invert_yaxis()
-        ax.set_xlabel("val accuracy (%)", fontsize=8)
-        ax.set_title(f"{protocol} protocol, {ARCHS[arch]}", fontsize=9)
+        ax.set_xlabel("val accuracy (%)", fontsize=10)
+        ax.set_title(f"{protocol} protocol, {ARCHS[arch]}", fontsize=11)
+        ax.grid(axis="x", alpha=0.3)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

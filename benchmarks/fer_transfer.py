@@ -224,18 +224,21 @@ def plot(path: Path, results: dict) -> None:
     panels = [("recovered_paper", "recovered fraction, paper darkening", 1.0),
               ("recovered_realistic", "recovered fraction, realistic darkening", 1.0),
               ("normal_change", "accuracy change on well-lit faces (points)", 100.0)]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 0.42 * len(names) + 1.6), sharey=True, constrained_layout=True)
+    # one panel under the other: the page column is narrow, the method names are long
+    fig, axes = plt.subplots(3, 1, figsize=(9, 3 * (0.34 * len(names) + 1.0)), sharey=True,
+                             constrained_layout=True)
     for ax, (key, title, scale) in zip(axes, panels):
         means = [rows[n][key]["mean"] * scale if key in rows[n] else 0.0 for n in names]
         sds = [rows[n][key]["sd"] * scale if key in rows[n] else 0.0 for n in names]
         ax.barh(range(len(names)), means, xerr=sds, color="tab:blue", ecolor="black", capsize=2)
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_yticks(range(len(names)), names, fontsize=8)
-        ax.set_title(title, fontsize=10)
-        ax.tick_params(axis="x", labelsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=10)
+        ax.set_title(title, fontsize=11)
+        ax.tick_params(axis="x", labelsize=10)
+        ax.grid(axis="x", alpha=0.3)
     axes[0].invert_yaxis()
-    fig.suptitle(f"{results['data']} val, mean over held-out classifiers (error bars: sd over seeds)", fontsize=10)
-    fig.savefig(path, dpi=110)
+    fig.suptitle(f"{results['data']} val, mean over held-out classifiers (error bars: sd over seeds)", fontsize=11)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

@@ -68,7 +68,7 @@ def set_value_checks(enabled: bool) -> bool:
         enabled: ``True`` (the default state) or ``False``.
 
     Returns:
-        The previous setting.
+        bool: The previous setting.
 
     Examples:
         >>> import llenhance

@@ -55,7 +55,7 @@ def ciede2000(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     Dalal (2005) with kL = kC = kH = 1, pixel by pixel, then the mean per image.
 
     Returns:
-        (B,) tensor.
+        Tensor: (B,) values.
 
     Examples:
         >>> x = torch.rand(2, 3, 8, 8)
@@ -133,8 +133,8 @@ def evaluate_pairs(
         progress: a tqdm bar.
 
     Returns:
-        Means over the pairs (``psnr`` in dB, ``ssim``, ``ciede2000``), the
-        number of ``images``, and ``per_image`` rows.
+        dict: Means over the pairs (``psnr`` in dB, ``ssim``, ``ciede2000``),
+            the number of ``images``, and ``per_image`` rows.
     """
     from llenhance.metrics import psnr, ssim
 
@@ -245,11 +245,12 @@ def evaluate_fer(
         progress: a tqdm bar.
 
     Returns:
-        ``normal_accuracy`` and ``dark_accuracy`` (no enhancement), and per
-        method its ``accuracy`` on the dark faces, ``recovered_fraction``
-        (share of the accuracy lost to the dark that comes back; ``None``
-        when the dark costs nothing) and ``well_lit_change`` (accuracy on
-        the well-lit faces through the method minus without it).
+        dict: ``normal_accuracy`` and ``dark_accuracy`` (no enhancement),
+            and per method its ``accuracy`` on the dark faces,
+            ``recovered_fraction`` (share of the accuracy lost to the dark
+            that comes back; ``None`` when the dark costs nothing) and
+            ``well_lit_change`` (accuracy on the well-lit faces through the
+            method minus without it).
     """
     from llenhance.data import SyntheticLowLight
     from llenhance.metrics import accuracy, recovered_fraction
@@ -297,7 +298,7 @@ def write_results(stem: str | Path, results: dict[str, Any], markdown: str) -> t
     """Write ``stem.json`` (``results``) and ``stem.md`` (``markdown``), each atomically.
 
     Returns:
-        The two paths.
+        tuple: The two paths.
     """
     stem = Path(stem)
     paths = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".md")

@@ -321,7 +321,7 @@ def enhance_video(
         on_frame: called with (frame index, the frame's face records).
 
     Returns:
-        `VideoStats`: frames, frame rate, size, wall time and the face records.
+        VideoStats: frames, frame rate, size, wall time and the face records.
     """
     from tqdm.auto import tqdm
 

@@ -61,7 +61,7 @@ def wrap(
             default ImageNet mean/std.
 
     Returns:
-        `EnhancedClassifier`: the wrapped model, in eval mode.
+        EnhancedClassifier: the wrapped model, in eval mode.
 
     Examples:
         >>> import torchvision

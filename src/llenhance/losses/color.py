@@ -29,7 +29,7 @@ def rgb_to_hsi(image: torch.Tensor, *, eps: float = _EPS) -> torch.Tensor:
         eps: numerical guard.
 
     Returns:
-        Tensor of the input's shape: hue, saturation, intensity.
+        Tensor: hue, saturation and intensity, in the input's shape.
 
     Examples:
         >>> rgb_to_hsi(torch.tensor([0.0, 1.0, 0.0]).view(3, 1, 1)).flatten()

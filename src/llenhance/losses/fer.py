@@ -37,7 +37,7 @@ def fer_feature_loss(
         normal_features: the same stages for the normal-light image.
 
     Returns:
-        Scalar tensor: the sum over stages of the mean absolute difference.
+        Tensor: a scalar, the sum over stages of the mean absolute difference.
 
     Examples:
         >>> e = [torch.zeros(1, 4, 8, 8), torch.zeros(1, 8, 4, 4)]

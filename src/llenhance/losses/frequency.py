@@ -39,9 +39,9 @@ def haar_dwt(
         image: (B, C, H, W) float tensor, any C.
 
     Returns:
-        ``(ll, (lh, hl, hh))``: approximation and the horizontal, vertical and
-        diagonal detail sub-bands (pywt's cA, cH, cV, cD), each
-        (B, C, ceil(H/2), ceil(W/2)).
+        tuple: ``(ll, (lh, hl, hh))``, the approximation and the horizontal,
+            vertical and diagonal detail sub-bands (pywt's cA, cH, cV, cD),
+            each (B, C, ceil(H/2), ceil(W/2)).
 
     Examples:
         >>> ll, (lh, hl, hh) = haar_dwt(torch.ones(1, 1, 4, 4))

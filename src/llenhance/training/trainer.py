@@ -354,9 +354,9 @@ class FERGuidedTrainer:
                 it exists; a path resumes from that file.
 
         Returns:
-            The last logged metrics: the iteration, the loss and its terms
-            (means over the last ``log_every`` iterations), and the
-            validation metrics when ``val`` is given.
+            dict: The last logged metrics: the iteration, the loss and its
+                terms (means over the last ``log_every`` iterations), and the
+                validation metrics when ``val`` is given.
 
         Raises:
             FloatingPointError: the loss became NaN or infinite (named with
