@@ -11,8 +11,8 @@ Steps (each a script in ``benchmarks/`` that can also run alone):
    schemes under both low-light protocols, on FER2013 and on FERPlus
    (``fer_experiments.py``);
 4. ``ablations``: architecture and loss ablations on SICE (``ablations.py``);
-5. ``quality``, ``model-cost``, ``speed``, ``train-speed``: enhancement quality
-   against the baselines, and the cost benchmarks.
+5. ``quality``, ``model-cost``, ``speed``, ``train-speed``, ``video-fer-speed``:
+   enhancement quality against the baselines, and the cost benchmarks.
 
 Every step is resumable: finished classifiers, enhancers and ablation runs are
 kept in ``--work`` (default ``~/.cache/llenhance``) and reused, and training
@@ -20,7 +20,7 @@ resumes from its last checkpoint, so running the command again after an
 interruption continues where it stopped. ``--fresh`` starts over.
 
 On a 2-core CPU the classifiers take about 3 hours together, the transfer
-table about 1.5 hours, the schemes about 1 hour per data set; a GPU does it
+table about 1.5 hours, the schemes (3 seeds) about 2 hours per data set; a GPU does it
 all in well under an hour. ``--quick`` is a smoke run on a few hundred images
 and a few iterations (minutes); its numbers mean nothing and go to
 ``benchmarks/results/quick/``, leaving the published results alone.
@@ -44,7 +44,7 @@ CLASSIFIERS = (("classifier-resnet18", "resnet18", "folder", 12), ("classifier-v
                ("classifier-convnext_atto", "convnext_atto", "folder", 16),
                ("classifier-ferplus-resnet18", "resnet18", "ferplus", 8))
 STEPS = (*(c[0] for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
-         "quality", "model-cost", "speed", "train-speed")
+         "quality", "model-cost", "speed", "train-speed", "video-fer-speed")
 QUICK_STEPS = STEPS[:8]  # the cost benchmarks have no quick form; their numbers are kept as published
 
 
@@ -71,7 +71,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
         cmds[step] = py + [
             str(HERE / "fer_experiments.py"), "--dataset", dataset, "--archs", *archs, "--name", name,
             "--classifiers", str(work), "--work", str(work / name.replace("_", "-")), "--results", str(results),
-        ] + (["--iterations", "4", "--limit", "96"] if quick else ["--iterations", "500"])
+        ] + (["--iterations", "4", "--limit", "96"] if quick else ["--iterations", "500", "--seeds", "0", "1", "2"])
     cmds["ablations"] = py + [
         str(HERE / "ablations.py"), "--classifiers", str(work), "--work", str(work / "ablations"),
         "--results", str(results),
@@ -80,6 +80,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     cmds["model-cost"] = py + [str(HERE / "model_cost.py")]
     cmds["speed"] = py + [str(HERE / "speed.py")]
     cmds["train-speed"] = py + [str(HERE / "train_speed.py")]
+    cmds["video-fer-speed"] = py + [str(HERE / "video_fer_speed.py")]
     return cmds
 
 
