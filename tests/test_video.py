@@ -156,3 +156,26 @@ def test_cli_video_and_faces(tmp_path: Path) -> None:
                             str(tmp_path / "o2"), "--classifier", "torchvision.models:resnet18"],
                            capture_output=True, text=True, timeout=300)
     assert plain.returncode == 2 and "--classifier reads the expressions of faces: add --faces" in plain.stderr
+
+
+def test_cli_faces_on_images_keeps_the_csv(tmp_path: Path) -> None:
+    import PIL.Image
+
+    face = _face(64)
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        frame = np.full((180, 240, 3), 120.0)
+        frame[40:104, 80:144] = face
+        PIL.Image.fromarray((255 * 0.25 * (frame / 255) ** 1.8).round().astype(np.uint8)).save(
+            tmp_path / "in" / f"{name}.png")
+    out = tmp_path / "out"
+    base = [sys.executable, "-m", "llenhance.cli", "enhance", "--output", str(out), "--device", "cpu", "--faces"]
+    first = subprocess.run(base + [str(tmp_path / "in" / "a.png")], capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert [r["file"] for r in csv.DictReader(open(out / "faces.csv"))] == ["a.png"]
+    refused = subprocess.run(base + [str(tmp_path / "in" / "b.png")], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "faces.csv" in refused.stderr  # no silent replacement
+    added = subprocess.run(base + ["--skip-existing", str(tmp_path / "in")], capture_output=True, text=True,
+                           timeout=300)
+    assert added.returncode == 0, added.stderr
+    assert [r["file"] for r in csv.DictReader(open(out / "faces.csv"))] == ["a.png", "b.png"]

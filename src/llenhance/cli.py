@@ -353,6 +353,10 @@ def _enhance(args: argparse.Namespace) -> int:
         return 0
     videos = [(s, r) for s, r in jobs if r.suffix.lower() in VIDEO_EXTENSIONS]
     images = [(s, r) for s, r in jobs if r.suffix.lower() not in VIDEO_EXTENSIONS]
+    image_csv = output / "faces.csv"
+    if args.faces and images and image_csv.exists() and not (args.overwrite or args.skip_existing):
+        raise CLIError(f"--output {output} already holds {image_csv.name}; pass --overwrite to replace it or "
+                       "--skip-existing to add the new images' rows to it")
     model = args.model
     if model is None and args.faces:
         from llenhance.pretrained import DEFAULT_FACE_WEIGHTS
@@ -388,7 +392,7 @@ def _enhance(args: argparse.Namespace) -> int:
             failures += 1
             tqdm.write(f"llenhance: skipped {source}: {err}", file=sys.stderr)
     if args.faces and images:
-        _write_image_faces(output / "faces.csv", image_faces)
+        _write_image_faces(image_csv, image_faces, append=args.skip_existing)
     for source, rel in videos:
         try:
             failures += _enhance_one_video(args, face_pass, source if webcam_rel != rel else args.webcam,
@@ -457,14 +461,18 @@ def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, tar
     return 0
 
 
-def _write_image_faces(path: Path, rows: list[tuple[str, Any]]) -> None:
+def _write_image_faces(path: Path, rows: list[tuple[str, Any]], *, append: bool) -> None:
+    """faces.csv of the images, written atomically; ``append`` keeps the rows already there."""
     import csv
 
     from llenhance._atomic import atomic_path
 
+    header = ["file", "face", "x", "y", "width", "height", "expression", "confidence"]
+    kept = list(csv.reader(path.open(newline="")))[1:] if append and path.is_file() else []
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "face", "x", "y", "width", "height", "expression", "confidence"])
+        writer.writerow(header)
+        writer.writerows(kept)
         for name, r in rows:
             writer.writerow([name, r.face, r.x, r.y, r.width, r.height, r.expression or "",
                              "" if r.confidence is None else f"{r.confidence:.4f}"])
