@@ -36,7 +36,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_fer_classifier import MEAN, STD, load_classifier  # noqa: E402
+from _fer_models import MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import FERGuidedTrainer, LLENet  # noqa: E402
 from llenhance.data import PairedImageFolder  # noqa: E402

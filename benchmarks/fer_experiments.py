@@ -54,26 +54,31 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch import nn
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
-from _fer_data import FER2013, add_data_arguments, fer_split  # noqa: E402
-from train_fer_classifier import MEAN, STD, load_classifier  # noqa: E402
+from _fer_data import FER2013, add_data_arguments  # noqa: E402
+from _fer_eval import (  # noqa: E402,F401
+    PROTOCOLS,
+    TEST_SEED,
+    apply,
+    classifier_folder,
+    dark_test_set,
+    frozen_classifier,
+    load_faces,
+    predict,
+)
 
 from llenhance import FERGuidedTrainer, FrozenClassifier, LLENet, LowLightSynth, llenet_s  # noqa: E402
-from llenhance.classifier import ClassifierPreprocess  # noqa: E402
 from llenhance.data import SyntheticLowLight  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
 from llenhance.metrics import accuracy, confusion_matrix, per_class_accuracy, psnr, recovered_fraction, ssim  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-PROTOCOLS: dict[str, dict[str, bool]] = {"paper": {}, "realistic": {"noise": True, "quantize": True}}
-TEST_SEED = 2025  # darkening of the test faces
 TRAIN_SEED = 0  # darkening, crops/flips and batch order of the training pairs
 ARCHS = {"resnet18": "ResNet-18", "vgg": "VGG-style CNN"}
 #: Training recipe of the built-in face enhancer ``llenet-faces`` (see ``fer_transfer.py``).
@@ -90,42 +95,6 @@ def _sd(values: list[float]) -> float:
         return 0.0
     m = _mean(values)
     return (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-
-
-def classifier_folder(arch: str, root: Path, dataset: str = "folder") -> Path:
-    """Where ``train_fer_classifier.py`` runs are expected: ``root/fer-<arch>`` (FER2013) or ``root/<dataset>-<arch>``."""
-    return root / (f"fer-{arch}" if dataset == "folder" else f"{dataset}-{arch}")
-
-
-def frozen_classifier(arch: str, root: Path, dataset: str = "folder") -> FrozenClassifier:
-    """The normal-light classifier ``arch`` from ``classifier_folder(...)/model.safetensors``, frozen."""
-    path = classifier_folder(arch, root, dataset) / "model.safetensors"
-    if not path.is_file():
-        data = "" if dataset == "folder" else f" --dataset {dataset}"
-        raise FileNotFoundError(
-            f"`--classifiers` expected {path}; train it with "
-            f"python benchmarks/train_fer_classifier.py --arch {arch}{data} --output {path.parent}"
-        )
-    net = load_classifier(arch, path)
-    stages = None  # ResNet-18: layer1..layer4, found automatically
-    if arch == "vgg":  # the output of each block (its max-pool)
-        stages = [f"features.{i}" for i, m in enumerate(net.features) if isinstance(m, nn.MaxPool2d)]
-    return FrozenClassifier(net, preprocess=ClassifierPreprocess(mean=MEAN, std=STD), stages=stages)
-
-
-def load_faces(args: argparse.Namespace, split: str) -> Dataset:
-    """The ``split`` faces of ``--data``; with ``--limit``, about that many (every k-th, all classes kept)."""
-    data = fer_split(args.dataset, args.data, split, size=args.size)
-    if args.limit is not None and args.limit < len(data):
-        data.samples = data.samples[:: max(1, len(data) // args.limit)][: args.limit]
-    return data
-
-
-def dark_test_set(faces: Dataset, protocol: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(low, normal, labels) of all ``faces``, darkened with the protocol's fixed test seed."""
-    data = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), seed=TEST_SEED)
-    low, normal, labels = zip(*(data[i] for i in tqdm(range(len(data)), desc=f"dark val ({protocol})", leave=False)))
-    return torch.stack(low), torch.stack(normal), torch.tensor(labels)
 
 
 def train_enhancer(
@@ -176,16 +145,6 @@ def train_enhancer(
               "train_images": len(faces), "last": last, "wall_seconds_last_session": round(time.time() - started, 1)}
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return enhancer.eval(), record
-
-
-@torch.no_grad()
-def apply(method: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    return torch.cat([method(images[i : i + batch]).clamp(0, 1) for i in range(0, len(images), batch)])
-
-
-@torch.no_grad()
-def predict(classifier: FrozenClassifier, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    return torch.cat([classifier(images[i : i + batch]).argmax(1) for i in range(0, len(images), batch)])
 
 
 #: The classical (not learned) methods of scheme 2.

@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
 from baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
-from fer_experiments import PROTOCOLS, apply, dark_test_set, frozen_classifier, load_faces, predict  # noqa: E402
+from _fer_eval import PROTOCOLS, apply, dark_test_set, frozen_classifier, load_faces, predict  # noqa: E402
 
 from llenhance import FERGuidedTrainer, FrozenEnsemble, LLENet, LowLightSynth, llenet_s  # noqa: E402
 from llenhance.data import SyntheticLowLight  # noqa: E402

@@ -38,7 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fer_data import FER2013  # noqa: E402
-from train_fer_classifier import ARCHS, MEAN, STD, load_classifier  # noqa: E402
+from _fer_models import ARCHS, MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import FrozenClassifier, LLENet  # noqa: E402
 from llenhance.classifier import ClassifierPreprocess  # noqa: E402

@@ -121,7 +121,6 @@ def _train(args: argparse.Namespace) -> int:
     import torch
 
     from llenhance import FERGuidedTrainer, FrozenClassifier, LowLightSynth
-    from llenhance.classifier import ClassifierPreprocess
     from llenhance.data import FER2013_CLASSES, FERFolder, PairedImageFolder, SyntheticLowLight
     from llenhance.losses import ReconstructionLoss
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import colorsys
-import math
 
 import pytest
 import torch

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llenhance._checks import check_image, check_image_pair
+from llenhance._checks import check_image_pair
 
 __all__ = ["FrequencyLoss", "frequency_loss", "haar_dwt"]
 

@@ -1,0 +1,74 @@
+"""Shared FER evaluation helpers of the benchmark scripts: classifiers, faces, dark test sets, predictions.
+
+Not part of the llenhance API; the darkening protocols and the test seed are
+the library's (`llenhance.evaluation`), so the library and the scripts
+darken the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from _fer_data import fer_split
+from _fer_models import MEAN, STD, load_classifier
+from llenhance import FrozenClassifier, LowLightSynth
+from llenhance.classifier import ClassifierPreprocess
+from llenhance.data import SyntheticLowLight
+from llenhance.evaluation import DARKENING as PROTOCOLS
+from llenhance.evaluation import TEST_SEED
+
+__all__ = ["PROTOCOLS", "TEST_SEED", "apply", "classifier_folder", "dark_test_set", "frozen_classifier",
+           "load_faces", "predict"]
+
+
+def classifier_folder(arch: str, root: Path, dataset: str = "folder") -> Path:
+    """Where ``train_fer_classifier.py`` runs are expected: ``root/fer-<arch>`` (FER2013) or ``root/<dataset>-<arch>``."""
+    return root / (f"fer-{arch}" if dataset == "folder" else f"{dataset}-{arch}")
+
+
+def frozen_classifier(arch: str, root: Path, dataset: str = "folder") -> FrozenClassifier:
+    """The normal-light classifier ``arch`` from ``classifier_folder(...)/model.safetensors``, frozen."""
+    path = classifier_folder(arch, root, dataset) / "model.safetensors"
+    if not path.is_file():
+        data = "" if dataset == "folder" else f" --dataset {dataset}"
+        raise FileNotFoundError(
+            f"`--classifiers` expected {path}; train it with "
+            f"python benchmarks/train_fer_classifier.py --arch {arch}{data} --output {path.parent}"
+        )
+    net = load_classifier(arch, path)
+    stages = None  # ResNet-18: layer1..layer4, found automatically
+    if arch == "vgg":  # the output of each block (its max-pool)
+        stages = [f"features.{i}" for i, m in enumerate(net.features) if isinstance(m, nn.MaxPool2d)]
+    return FrozenClassifier(net, preprocess=ClassifierPreprocess(mean=MEAN, std=STD), stages=stages)
+
+
+def load_faces(args: argparse.Namespace, split: str) -> Dataset:
+    """The ``split`` faces of ``--data``; with ``--limit``, about that many (every k-th, all classes kept)."""
+    data = fer_split(args.dataset, args.data, split, size=args.size)
+    if args.limit is not None and args.limit < len(data):
+        data.samples = data.samples[:: max(1, len(data) // args.limit)][: args.limit]
+    return data
+
+
+def dark_test_set(faces: Dataset, protocol: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(low, normal, labels) of all ``faces``, darkened with the protocol's fixed test seed."""
+    data = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), seed=TEST_SEED)
+    low, normal, labels = zip(*(data[i] for i in tqdm(range(len(data)), desc=f"dark val ({protocol})", leave=False)))
+    return torch.stack(low), torch.stack(normal), torch.tensor(labels)
+
+
+@torch.no_grad()
+def apply(method: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    return torch.cat([method(images[i : i + batch]).clamp(0, 1) for i in range(0, len(images), batch)])
+
+
+@torch.no_grad()
+def predict(classifier: FrozenClassifier, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    return torch.cat([classifier(images[i : i + batch]).argmax(1) for i in range(0, len(images), batch)])
