@@ -11,12 +11,12 @@ threads:
   classifier=...)``: decode, detect, enhance the crop (``llenet-faces``),
   classify, draw, encode: frames per second over the video;
 - the same without the enhancer (identity) and without the classifier, to
-  say what each adds;
+  say what each adds (faces searched in every 2nd frame, the default);
 - whole frames through the enhancer (no face detection), for comparison;
 - the median milliseconds of each stage alone.
 
 Run:
-    python benchmarks/video_fer_speed.py [--threads 2] [--frames 150]
+    python benchmarks/video_fer_speed.py [--threads 1] [--frames 150]
 
 Writes ``benchmarks/results/video_fer_speed.{json,md}``.
 """
@@ -90,7 +90,8 @@ def median_ms(fn, repeats: int = 30) -> float:  # type: ignore[no-untyped-def]
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: the reader thread decodes and detects on the other core)")
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--face", type=int, default=128, help="face size in pixels")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance")
@@ -130,13 +131,13 @@ def main(argv: list[str] | None = None) -> dict:
     detector = FaceDetector()
     box = detector(frame)[0]
     crop = torch.from_numpy(frame[box[1] : box[1] + box[3], box[0] : box[0] + box[2]].copy())
-    crop = torch.nn.functional.interpolate(crop.permute(2, 0, 1)[None].float() / 255, size=(112, 112),
+    crop = torch.nn.functional.interpolate(crop.permute(2, 0, 1)[None].float() / 255, size=(64, 64),
                                            mode="bilinear", antialias=True)
     with torch.inference_mode():
         stages = {
             "decode one frame": median_ms(decode),
             "detect (Haar, 320 px wide)": median_ms(lambda: detector(frame)),
-            "enhance one 112x112 crop (llenet-faces)": median_ms(lambda: enhancer(crop)),
+            "enhance one 64x64 crop (llenet-faces, the default face size)": median_ms(lambda: enhancer(crop)),
             "classify one face (48x48)": median_ms(lambda: clf(crop)),
         }
     print(stages)

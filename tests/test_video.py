@@ -179,3 +179,19 @@ def test_cli_faces_on_images_keeps_the_csv(tmp_path: Path) -> None:
                            timeout=300)
     assert added.returncode == 0, added.stderr
     assert [r["file"] for r in csv.DictReader(open(out / "faces.csv"))] == ["a.png", "b.png"]
+
+
+def test_detect_every(tmp_path: Path) -> None:
+    src = _dark_video(tmp_path / "dark.mp4", frames=7)
+    calls = []
+
+    class Fixed(FaceDetector):
+        def __call__(self, frame: np.ndarray) -> list[tuple[int, int, int, int]]:
+            calls.append(int(frame.sum()))
+            return [(10 + len(calls), 20, 40, 40)]  # a different box per search: which one a frame got shows
+
+    stats = enhance_video(src, None, "llenet-faces", faces=True, detector=Fixed(), detect_every=3, progress=False)
+    assert len(calls) == 3  # frames 0, 3 and 6
+    assert [r.x for r in stats.faces] == [11, 11, 11, 12, 12, 12, 13]
+    with pytest.raises(ValueError, match="`detect_every` expected an int >= 1, got 0"):
+        enhance_video(src, None, "llenet-faces", faces=True, detect_every=0, progress=False)

@@ -365,6 +365,8 @@ def _enhance(args: argparse.Namespace) -> int:
         load_enhancer(model)  # fail early, naming the weights; enhance() keeps one copy per device
     except (FileNotFoundError, OSError, ValueError) as err:
         raise CLIError(f"--model: {err}") from err
+    if args.faces and videos and args.threads is None:
+        _threads(1)  # live FER: one torch thread, the other core decodes and finds faces (see --threads)
     face_pass = _face_pass(args, model, device) if (args.faces or videos) else None
     failures = 0
     image_faces: list[tuple[str, Any]] = []
@@ -425,7 +427,7 @@ class _Faces:
             import torch
 
             self._pass = _FacePass(load_enhancer(model).to(device), FaceDetector(), self.classifier, classes,
-                                   margin=0.2, face_size=112, device=torch.device(device), half=args.half)
+                                   margin=0.2, face_size=args.face_size, device=torch.device(device), half=args.half)
 
     def run(self, frame: Any, index: int, seconds: float) -> Any:
         return self._pass(frame, index, seconds)  # type: ignore[misc]
@@ -446,6 +448,7 @@ def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, tar
             print(f"frame {index}: " + ", ".join(f"{r.expression} ({r.confidence:.2f})" for r in records))
 
     stats = enhance_video(source, target, faces.model, faces=args.faces, classifier=faces.classifier,
+                          detect_every=args.detect_every, face_size=args.face_size,
                           classes=faces.classes, device=faces.device, half=args.half, max_frames=args.max_frames,
                           on_frame=report)
     if faces_csv:
@@ -698,6 +701,10 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--faces", action="store_true",
                      help="find faces (OpenCV's bundled detector), enhance only them, box them; with --classifier "
                           "label their expressions and write NAME.faces.csv (videos) or faces.csv (images)")
+    enh.add_argument("--detect-every", type=int, default=2,
+                     help="search for faces in every N-th video frame, keep the boxes between (default %(default)s)")
+    enh.add_argument("--face-size", type=int, default=64,
+                     help="size the face crops are enhanced at (default %(default)s; larger: sharper, slower)")
     _add_classifier_args(enh, required=False)
     enh.add_argument("--classes", nargs="+", help="names of the classifier's outputs in order (default: FER2013's 7)")
     enh.add_argument("--output", type=Path, required=True, help="output folder (outside the inputs)")
@@ -711,7 +718,9 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--strength", type=float, default=1.0,
                      help="how much of the enhancement to apply, 0 (input) to 1 (full; default)")
     enh.add_argument("--half", action="store_true", help="bfloat16 on CUDA (faster; output stays 8/16-bit as usual)")
-    enh.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    enh.add_argument("--threads", type=int, default=None,
+                     help="CPU threads (default: torch's choice; 1 for videos with --faces, where the other core "
+                          "decodes and finds faces)")
     enh.add_argument("--side-by-side", action="store_true",
                      help="also write input|output comparisons to OUTPUT/side_by_side/")
     enh.add_argument("--overwrite", action="store_true", help="replace output files that exist already")
