@@ -214,7 +214,7 @@ def _fmt(x: float | None, pct: bool = True, sd: float | None = None) -> str:
         return "–"
     scale, digits = (100, 2) if pct else (1, 3)
     text = f"{scale * x:.{digits}f}"
-    return text if not sd else text + f" ± {scale * sd:.{digits}f}"
+    return text if not sd or abs(sd) < 1e-12 else text + f" ± {scale * sd:.{digits}f}"  # deterministic: no ±
 
 
 def write_markdown(path: Path, results: dict) -> None:

@@ -20,7 +20,8 @@ For each case:
   ``torch.cuda.set_sync_debug_mode`` (``log_every`` larger than the run: the
   one log at the end is the only read).
 
-Each timing runs ``--warmup`` untimed iterations first.
+Each timing runs ``--warmup`` untimed iterations first, and the first case
+is run once untimed before anything is timed (a new process starts slow).
 
 Run:
     python benchmarks/train_speed.py [--device cpu|cuda|auto] [--threads 2] [--iterations 5] [--amp] [--compile]
@@ -156,6 +157,9 @@ def main(argv: list[str] | None = None) -> dict:
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: CUDA is not available here")
     torch.set_num_threads(args.threads)
+    # The first seconds of a process run slower on this machine (allocator and kernel caches filling):
+    # one untimed pass of the first case, so that every timed case starts warm.
+    trainer_speed(MODELS[args.models[0]], args.modes[0] == "joint", device, args)
     rows = []
     for name in args.models:
         for mode in args.modes:
