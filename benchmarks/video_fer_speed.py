@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="torch threads (default 1: the reader thread decodes and detects on the other core)")
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--face", type=int, default=128, help="face size in pixels")
+    parser.add_argument("--classifier-threads", type=int, default=2,
+                        help="CPU threads for the classifier's calls (enhance_video(classifier_threads=))")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -105,8 +107,10 @@ def main(argv: list[str] | None = None) -> dict:
     enhancer = LLENet.from_pretrained("llenet-faces").eval()
 
     runs = {
-        "detect + enhance crop + classify (the pipeline)": {"enhancer": enhancer, "faces": True, "classifier": clf},
-        "detect + classify, no enhancer": {"enhancer": torch.nn.Identity(), "faces": True, "classifier": clf},
+        "detect + enhance crop + classify (the pipeline)": {"enhancer": enhancer, "faces": True, "classifier": clf,
+                                                            "classifier_threads": args.classifier_threads},
+        "detect + classify, no enhancer": {"enhancer": torch.nn.Identity(), "faces": True, "classifier": clf,
+                                           "classifier_threads": args.classifier_threads},
         "detect + enhance crop, no classifier": {"enhancer": enhancer, "faces": True, "classifier": None},
         "whole frames through the enhancer": {"enhancer": enhancer, "faces": False, "classifier": None},
     }
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(stages)
     meta = {
         "command": f"python benchmarks/video_fer_speed.py --threads {args.threads} --frames {args.frames} "
-                   f"--face {args.face}",
+                   f"--face {args.face} --classifier-threads {args.classifier_threads}",
         "torch": torch.__version__,
         "opencv": require_cv2().__version__,
         "machine": f"{platform.machine()} CPU, {args.threads} threads",

@@ -365,9 +365,17 @@ def _enhance(args: argparse.Namespace) -> int:
         load_enhancer(model)  # fail early, naming the weights; enhance() keeps one copy per device
     except (FileNotFoundError, OSError, ValueError) as err:
         raise CLIError(f"--model: {err}") from err
+    classifier_threads = None
     if args.faces and videos and args.threads is None:
-        _threads(1)  # live FER: one torch thread, the other core decodes and finds faces (see --threads)
+        import os
+
+        # live FER: one torch thread, the other core decodes and finds faces; the classifier, bound by
+        # reading its weights, gets every core for its own call (see enhance_video's classifier_threads)
+        classifier_threads = min(2, os.cpu_count() or 1)
+        _threads(1)
     face_pass = _face_pass(args, model, device) if (args.faces or videos) else None
+    if face_pass is not None:
+        face_pass.classifier_threads = classifier_threads
     failures = 0
     image_faces: list[tuple[str, Any]] = []
     for source, rel in tqdm(images, desc="enhance", unit="image", dynamic_ncols=True, disable=not images):
@@ -422,6 +430,7 @@ class _Faces:
             net = _build_classifier(args.classifier, args.classifier_weights, len(classes))
             self.classifier = FrozenClassifier(net, preprocess=_preprocess(args), stages=[]).to(device)
         self.classes, self.model, self.device = classes, model, device
+        self.classifier_threads: int | None = None  # set for live video (see _enhance)
         self._pass = None
         if args.faces:
             import torch
@@ -449,6 +458,7 @@ def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, tar
 
     stats = enhance_video(source, target, faces.model, faces=args.faces, classifier=faces.classifier,
                           detect_every=args.detect_every, face_size=args.face_size,
+                          classifier_threads=faces.classifier_threads,
                           classes=faces.classes, device=faces.device, half=args.half, max_frames=args.max_frames,
                           on_frame=report)
     if faces_csv:
