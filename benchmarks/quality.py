@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"`{command}`. PSNR / SSIM / CIEDE2000: mean over the {len(pairs)} pairs of SICE `val` (real low/normal "
         f"exposures; RGB, [0, 1], per image). NIQE: mean over {len(dicm)} DICM images (no reference; lower is "
         "better). Passthrough: the method run on the *normal-light* frames of SICE `val`, scored against "
-        "themselves (what a plug-in does to well-lit photos).\n\n" + table
+        "themselves (what a plug-in does to well-lit photos; identical images score 100 dB, the cap of `psnr`)."
+        "\n\n" + table
     )
     args.results.mkdir(parents=True, exist_ok=True)
     write_results(args.results / "quality", {"meta": meta, "rows": rows}, markdown)
