@@ -195,3 +195,11 @@ def test_detect_every(tmp_path: Path) -> None:
     assert [r.x for r in stats.faces] == [11, 11, 11, 12, 12, 12, 13]
     with pytest.raises(ValueError, match="`detect_every` expected an int >= 1, got 0"):
         enhance_video(src, None, "llenet-faces", faces=True, detect_every=0, progress=False)
+
+
+def test_cli_absent_webcam(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", "--webcam", "99", "--output",
+                           str(tmp_path / "cam"), "--device", "cpu"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "could not open webcam 99" in done.stderr and "WARN" not in done.stderr  # one clear line, no backend noise
+    assert not list((tmp_path / "cam").glob("*.mp4")) if (tmp_path / "cam").exists() else True

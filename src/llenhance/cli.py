@@ -444,6 +444,11 @@ class _Faces:
 
 def _face_pass(args: argparse.Namespace, model: str | None, device: str) -> _Faces:
     try:
+        from llenhance.video import require_cv2
+
+        cv2 = require_cv2()
+        # our own messages name the failing input; OpenCV's backend warnings would only repeat them
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         return _Faces(args, model, device)
     except ImportError as err:
         raise CLIError(str(err)) from None
