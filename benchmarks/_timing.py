@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
 import torch
+
+
+def device_from_arg(parser: argparse.ArgumentParser, spec: str) -> torch.device:
+    """``--device``: auto (CUDA when present), cpu, cuda or cuda:N; a parser error when CUDA is absent."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {spec}: CUDA is not available here")
+    return device
 
 
 def _sync(x: torch.Tensor) -> None:

@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import median_seconds  # noqa: E402
+from _timing import device_from_arg, median_seconds  # noqa: E402
 from baselines import WEIGHTS, load_sci, load_zero_dce  # noqa: E402
 
 import torchvision  # noqa: E402
@@ -74,10 +74,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="faces of 112x112 per batch")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if args.device == "auto" else args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: CUDA is not available here")
+    device = device_from_arg(parser, args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     models: dict[str, torch.nn.Module] = {

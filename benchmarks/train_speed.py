@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -43,8 +44,12 @@ import torch
 import torchvision
 from torch import nn
 
-from llenhance import FERGuidedTrainer, FrozenClassifier, llenet_b, llenet_s, value_checks
-from llenhance.losses import JointLoss, ReconstructionLoss
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import device_from_arg  # noqa: E402
+
+from llenhance import FERGuidedTrainer, FrozenClassifier, llenet_b, llenet_s, value_checks  # noqa: E402
+from llenhance.losses import JointLoss, ReconstructionLoss  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = {"llenet_s": llenet_s, "llenet_b": llenet_b}
@@ -152,10 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--compile", action="store_true", help="torch.compile the enhancer and the loss")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if args.device == "auto" else args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: CUDA is not available here")
+    device = device_from_arg(parser, args.device)
     torch.set_num_threads(args.threads)
     # The first seconds of a process run slower on this machine (allocator and kernel caches filling):
     # one untimed pass of the first case, so that every timed case starts warm.

@@ -68,7 +68,7 @@ def test_evaluate_pairs_is_the_mean_of_per_pair_metrics() -> None:
         np.mean([float(ciede2000(o, h[None])) for o, (_, h) in zip(outs, pairs)]), rel=1e-5)
     plain = evaluate_pairs(None, pairs, progress=False)  # no method: the input itself
     assert plain["psnr"] == pytest.approx(np.mean([float(psnr(low[None], h[None])) for low, h in pairs]))
-    with pytest.raises(ValueError, match="`method` expected to return a tensor of the input's shape"):
+    with pytest.raises(ValueError, match=r"`method` returned shape \(1, 3, 4, 4\) for an input of shape \(1, 3, 12, 10\)"):
         evaluate_pairs(lambda x: x[..., :4, :4], pairs, progress=False)
 
 

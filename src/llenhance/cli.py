@@ -404,8 +404,7 @@ def _enhance(args: argparse.Namespace) -> int:
         _write_image_faces(image_csv, image_faces, append=args.skip_existing)
     for source, rel in videos:
         try:
-            failures += _enhance_one_video(args, face_pass, source if webcam_rel != rel else args.webcam,
-                                           output / rel, faces_csv)
+            _enhance_one_video(args, face_pass, source if webcam_rel != rel else args.webcam, output / rel, faces_csv)
         except (OSError, ValueError) as err:
             failures += 1
             print(f"llenhance: skipped {source}: {err}", file=sys.stderr)
@@ -454,7 +453,7 @@ def _face_pass(args: argparse.Namespace, model: str | None, device: str) -> _Fac
         raise CLIError(str(err)) from None
 
 
-def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, target: Path, faces_csv: bool) -> int:
+def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, target: Path, faces_csv: bool) -> None:
     from llenhance.video import enhance_video, write_face_records
 
     def report(index: int, records: list) -> None:
@@ -475,7 +474,6 @@ def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, tar
         print(f"{target.name}: {stats.frames} frames, {len(stats.faces)} faces ({summary}); "
               f"rows in {target.with_suffix('.faces.csv').name}")
     print(f"{target.name}: {stats.frames} frames at {stats.frames_per_second:.1f} frames/s")
-    return 0
 
 
 def _write_image_faces(path: Path, rows: list[tuple[str, Any]], *, append: bool) -> None:

@@ -101,12 +101,11 @@ def ciede2000(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def _run(method: Method | None, image: torch.Tensor) -> torch.Tensor:
     if method is None:
         return image
+    from llenhance.inference import check_enhancer_output
+
     with torch.inference_mode():
         out = method(image)
-    if not isinstance(out, torch.Tensor) or out.shape != image.shape:
-        raise ValueError(f"`method` expected to return a tensor of the input's shape {tuple(image.shape)}, "
-                         f"got {getattr(out, 'shape', type(out).__name__)}")
-    return out.float().clamp(0, 1)
+    return check_enhancer_output(out, image, "method").float().clamp(0, 1)
 
 
 def _progress(items: Iterable[Any], total: int, desc: str, progress: bool) -> Iterable[Any]:

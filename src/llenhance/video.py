@@ -177,27 +177,26 @@ def _prefetch(items: Iterator[Any], depth: int = 4) -> Iterator[Any]:
     buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
     failure: list[BaseException] = []
 
+    def put(item: Any) -> bool:
+        """Hand ``item`` to the consumer; False once the consumer has stopped."""
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
         except BaseException as err:  # noqa: BLE001 (re-raised in the consumer)
             failure.append(err)
         finally:
             getattr(items, "close", lambda: None)()  # releases the capture
-            while not stop.is_set():
-                try:
-                    buffer.put(done, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            put(done)
 
     worker = threading.Thread(target=produce, name="llenhance-video-reader", daemon=True)
     worker.start()
