@@ -140,6 +140,7 @@ def test_cli_video_and_faces(tmp_path: Path) -> None:
     face = _face(64)
     (tmp_path / "in").mkdir()
     src = _dark_video(tmp_path / "in" / "clip.mp4", frames=4, face=face, size=(240, 180))
+    source_bytes = src.read_bytes()
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "llenhance.cli", "enhance", str(src), "--output", str(out), "--device", "cpu",
            "--faces", "--classifier", "torchvision.models:resnet18", "--classifier-size", "48"]
@@ -150,6 +151,16 @@ def test_cli_video_and_faces(tmp_path: Path) -> None:
     assert len(rows) == 4 and all(r["expression"] in
                                   ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral") for r in rows)
     assert "clip.mp4: 4 frames" in done.stdout
+    # the files on disk: the mode open() would give (not the temporary file's private 0600), nothing left half
+    # written, the input untouched
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for written in (out / "clip.mp4", out / "clip.faces.csv"):
+        assert written.stat().st_mode & 0o777 == 0o666 & ~umask, written
+    assert sorted(p.name for p in out.iterdir()) == ["clip.faces.csv", "clip.mp4"]
+    assert src.read_bytes() == source_bytes
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # outputs exist: refused
     assert again.returncode == 2 and "--overwrite" in again.stderr
     plain = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", str(src), "--output",
