@@ -220,6 +220,27 @@ class TestEnhanceCommand:
         assert "enhanced 3 of 4 images" in captured.out
         assert (tmp_path / "o" / "a.png").is_file()
 
+    def test_batches_match_one_at_a_time_and_a_bad_image_fails_alone(
+            self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        src = _dark_images(tmp_path / "in")
+        rng = np.random.default_rng(5)
+        for name in ("d.png", "e.png"):  # two more of a.png's size: a.png, d.png, e.png can share a batch
+            PIL.Image.fromarray(rng.integers(0, 60, (20, 30, 3), dtype=np.uint8)).save(src / name)
+        # a 32-bit image of a.png's size with values past 16 bits: enhance() refuses it, inside a batch
+        PIL.Image.fromarray(np.full((20, 30), 70000, np.int32), mode="I").save(src / "big.tiff")
+        assert main(["enhance", str(src), "--output", str(tmp_path / "one")]) == 1
+        capsys.readouterr()
+        assert main(["enhance", str(src), "--output", str(tmp_path / "two"), "--batch-size", "2"]) == 1
+        captured = capsys.readouterr()
+        assert "big.tiff" in captured.err and "[0, 65535]" in captured.err
+        assert "enhanced 5 of 6 images" in captured.out
+        names = sorted(str(p.relative_to(tmp_path / "one")) for p in (tmp_path / "one").rglob("*") if p.is_file())
+        assert names == ["a.png", "d.png", "e.png", "sub/b.jpg", "sub/c.bmp"]
+        for name in names:
+            one = np.asarray(PIL.Image.open(tmp_path / "one" / name), np.int16)
+            two = np.asarray(PIL.Image.open(tmp_path / "two" / name), np.int16)
+            assert np.abs(one - two).max() <= (1 if name.endswith("png") else 3), name
+
     def test_bad_inputs(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["enhance", str(tmp_path / "missing.png"), "--output", str(tmp_path / "o")]) == 2
         assert "does not exist" in capsys.readouterr().err
@@ -247,6 +268,7 @@ def test_bad_device_is_refused_before_any_work(tmp_path: Path, device: str, matc
 @pytest.mark.parametrize(("args", "match"), [
     (["--half", "--device", "cpu"], "--half runs bfloat16 on CUDA; the device here is cpu"),
     (["--threads", "0"], "--threads expected an int >= 1, got 0"),
+    (["--batch-size", "0"], "--batch-size expected an int >= 1, got 0"),
 ])
 def test_bad_speed_options_are_refused_before_any_work(tmp_path: Path, args: list[str], match: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,6 +45,27 @@ class TestEnhance:
         outs = enhance([torch.rand(3, 8, 8), np.zeros((5, 6, 3), np.uint8)], net)
         assert isinstance(outs, list) and outs[0].shape == (3, 8, 8) and outs[1].shape == (5, 6, 3)
 
+    def test_list_of_one_size_runs_in_batches(self, net: torch.nn.Module) -> None:
+        rng = np.random.default_rng(2)
+        sizes = [(20, 30), (20, 30), (24, 16), (20, 30), (20, 30)]
+        images = [PIL.Image.fromarray((rng.random((h, w, 3)) * 60).astype(np.uint8)) for h, w in sizes]
+        images[1] = torch.rand(3, 20, 30) * 0.2  # a tensor between PIL images of its size joins their batch
+        calls: list[int] = []
+        hook = net.register_forward_pre_hook(lambda _m, args: calls.append(args[0].shape[0]))
+        try:
+            batched = enhance(images, net, batch_size=2)
+            assert calls == [2, 1, 2]  # consecutive images of one size, at most 2 at a time, in order
+            calls.clear()
+            single = enhance(images, net, batch_size=1)
+            assert calls == [1] * 5
+        finally:
+            hook.remove()
+        torch.testing.assert_close(batched[1], single[1], atol=1e-6, rtol=0)
+        assert batched[1].shape == (3, 20, 30)
+        for i in (0, 2, 3, 4):
+            a, b = np.asarray(batched[i], np.int16), np.asarray(single[i], np.int16)
+            assert batched[i].size == images[i].size and np.abs(a - b).max() <= 1
+
     def test_default_weights(self) -> None:
         out = enhance(torch.rand(3, 16, 16) * 0.1)
         assert out.shape == (3, 16, 16)

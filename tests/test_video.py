@@ -73,6 +73,29 @@ def test_whole_frames_keep_rate_and_size_and_are_enhanced(tmp_path: Path) -> Non
         assert got.mean() > 2 * next(read_frames(src)).mean()  # brighter than the dark input
 
 
+def test_frames_in_batches_match_one_at_a_time(tmp_path: Path) -> None:
+    src = _dark_video(tmp_path / "dark.mp4")
+    calls: list[int] = []
+    from llenhance.inference import load_enhancer
+
+    net = load_enhancer("llenet-sice")
+    hook = net.register_forward_pre_hook(lambda _m, args: calls.append(args[0].shape[0]))
+    try:
+        enhance_video(src, tmp_path / "one.avi", net, progress=False)
+        assert calls == [1] * 6
+        calls.clear()
+        stats = enhance_video(src, tmp_path / "four.avi", net, batch_size=4, progress=False)
+        assert calls == [4, 2] and stats.frames == 6  # 6 frames: a batch of 4, then the 2 left
+    finally:
+        hook.remove()
+    one, four = list(read_frames(tmp_path / "one.avi")), list(read_frames(tmp_path / "four.avi"))
+    assert len(one) == len(four) == 6
+    for a, b in zip(one, four):
+        assert np.abs(a.astype(float) - b.astype(float)).mean() < 0.5
+    with pytest.raises(ValueError, match="`batch_size` expected an int >= 1, got 0"):
+        enhance_video(src, tmp_path / "o.avi", net, batch_size=0, progress=False)
+
+
 def test_input_is_never_overwritten_and_errors_name_the_argument(tmp_path: Path) -> None:
     src = _dark_video(tmp_path / "dark.mp4")
     before = src.read_bytes()
@@ -190,6 +213,28 @@ def test_cli_faces_on_images_keeps_the_csv(tmp_path: Path) -> None:
                            timeout=300)
     assert added.returncode == 0, added.stderr
     assert [r["file"] for r in csv.DictReader(open(out / "faces.csv"))] == ["a.png", "b.png"]
+
+
+def test_face_records_of_several_files_and_kept_rows(tmp_path: Path) -> None:
+    from llenhance.video import FaceRecord
+
+    path = tmp_path / "faces.csv"
+    write_face_records(path, [FaceRecord(0, 0.0, 0, 1, 2, 3, 4, "happy", 0.91234)], files=["a.png"])
+    write_face_records(path, [FaceRecord(0, 0.0, 0, 5, 6, 7, 8), FaceRecord(0, 0.0, 1, 9, 9, 9, 9, "sad", 0.5)],
+                       files=["b.png", "b.png"], keep_existing=True)
+    rows = list(csv.reader(open(path)))
+    assert rows == [
+        ["file", "frame", "seconds", "face", "x", "y", "width", "height", "expression", "confidence"],
+        ["a.png", "0", "0.0000", "0", "1", "2", "3", "4", "happy", "0.9123"],
+        ["b.png", "0", "0.0000", "0", "5", "6", "7", "8", "", ""],
+        ["b.png", "0", "0.0000", "1", "9", "9", "9", "9", "sad", "0.5000"],
+    ]
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="`files` expected one name per record \\(1\\), got 2"):
+        write_face_records(path, [FaceRecord(0, 0.0, 0, 1, 2, 3, 4)], files=["a", "b"])
+    with pytest.raises(ValueError, match="holds other columns"):
+        write_face_records(path, [FaceRecord(0, 0.0, 0, 1, 2, 3, 4)], keep_existing=True)  # no file column
+    assert path.read_bytes() == before  # refused: the rows there are kept
 
 
 def test_detect_every(tmp_path: Path) -> None:

@@ -326,7 +326,7 @@ def _enhance(args: argparse.Namespace) -> int:
     import PIL.Image
     from tqdm.auto import tqdm
 
-    from llenhance.inference import enhance, load_enhancer
+    from llenhance.inference import load_enhancer
 
     output = Path(args.output)
     device = _device(args.device)
@@ -341,6 +341,8 @@ def _enhance(args: argparse.Namespace) -> int:
         raise CLIError("--classifier reads the expressions of faces: add --faces")
     if args.max_frames is not None and args.max_frames < 1:
         raise CLIError(f"--max-frames expected an int >= 1, got {args.max_frames}")
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size expected an int >= 1, got {args.batch_size}")
     found = _collect_inputs([Path(p) for p in args.inputs], output) if args.inputs else []
     webcam_rel = Path(f"webcam{args.webcam}.mp4") if args.webcam is not None else None
     faces_csv = args.classifier is not None or args.faces
@@ -356,6 +358,17 @@ def _enhance(args: argparse.Namespace) -> int:
     if args.faces and images and image_csv.exists() and not (args.overwrite or args.skip_existing):
         raise CLIError(f"--output {output} already holds {image_csv.name}; pass --overwrite to replace it or "
                        "--skip-existing to add the new images' rows to it")
+    if args.faces and images and image_csv.exists() and args.skip_existing:
+        import csv
+        from dataclasses import fields
+
+        from llenhance.video import FaceRecord
+
+        with image_csv.open(newline="") as handle:
+            header = next(csv.reader(handle), [])
+        if header != ["file"] + [f.name for f in fields(FaceRecord)]:
+            raise CLIError(f"--output {output} holds a {image_csv.name} of other columns ({', '.join(header)}); "
+                           "move it away or pass --overwrite to replace it")
     model = args.model
     if model is None and args.faces:
         from llenhance.pretrained import DEFAULT_FACE_WEIGHTS
@@ -378,30 +391,40 @@ def _enhance(args: argparse.Namespace) -> int:
         face_pass.classifier_threads = classifier_threads
     failures = 0
     image_faces: list[tuple[str, Any]] = []
-    for source, rel in tqdm(images, desc="enhance", unit="image", dynamic_ncols=True, disable=not images):
-        try:
-            img, exif, icc = _read_oriented(source)
-            if args.faces:
-                import numpy as np
-
-                frame = np.asarray(img.convert("RGB"))
-                annotated, records = face_pass.run(frame, 0, 0.0)  # type: ignore[union-attr]
-                image_faces += [(str(rel), r) for r in records]
-                result = PIL.Image.fromarray(annotated)
-            else:
-                result = enhance(img, model, tile=args.tile, overlap=args.overlap, device=device, half=args.half,
-                                 strength=args.strength)
-            _save_atomic(result, output / rel, exif=exif, icc=icc)
-            if args.side_by_side:
-                pair = PIL.Image.new("RGB", (img.width * 2, img.height))
-                pair.paste(_preview(img), (0, 0))
-                pair.paste(_preview(result), (img.width, 0))
-                _save_atomic(pair, output / "side_by_side" / rel, icc=icc)
-        except (OSError, ValueError, PIL.Image.DecompressionBombError) as err:
-            failures += 1
-            tqdm.write(f"llenhance: skipped {source}: {err}", file=sys.stderr)
+    bar = tqdm(total=len(images), desc="enhance", unit="image", dynamic_ncols=True, disable=not images)
+    for start in range(0, len(images), args.batch_size):
+        read = []
+        for source, rel in images[start : start + args.batch_size]:
+            try:
+                read.append((source, rel, *_read_oriented(source)))
+            except (OSError, ValueError, PIL.Image.DecompressionBombError) as err:
+                failures += 1
+                bar.update(1)
+                tqdm.write(f"llenhance: skipped {source}: {err}", file=sys.stderr)
+        if args.faces:
+            results: list[Any] = [_faces_on_image(face_pass, img, str(rel), image_faces) for _, rel, img, _, _ in read]
+        else:
+            results = _enhanced([img for _, _, img, _, _ in read], args, model, device)
+        for (source, rel, img, exif, icc), result in zip(read, results):
+            bar.update(1)
+            try:
+                if isinstance(result, Exception):
+                    raise result
+                _save_atomic(result, output / rel, exif=exif, icc=icc)
+                if args.side_by_side:
+                    pair = PIL.Image.new("RGB", (img.width * 2, img.height))
+                    pair.paste(_preview(img), (0, 0))
+                    pair.paste(_preview(result), (img.width, 0))
+                    _save_atomic(pair, output / "side_by_side" / rel, icc=icc)
+            except (OSError, ValueError) as err:
+                failures += 1
+                tqdm.write(f"llenhance: skipped {source}: {err}", file=sys.stderr)
+    bar.close()
     if args.faces and images:
-        _write_image_faces(image_csv, image_faces, append=args.skip_existing)
+        from llenhance.video import write_face_records
+
+        write_face_records(image_csv, [r for _, r in image_faces], files=[name for name, _ in image_faces],
+                           keep_existing=args.skip_existing)
     for source, rel in videos:
         try:
             _enhance_one_video(args, face_pass, source if webcam_rel != rel else args.webcam, output / rel, faces_csv)
@@ -412,6 +435,36 @@ def _enhance(args: argparse.Namespace) -> int:
     print(f"enhanced {done} of {len(jobs)} {'files' if videos and images else 'videos' if videos else 'images'} "
           f"into {output}")
     return 1 if failures else 0
+
+
+def _enhanced(images: list[Any], args: argparse.Namespace, model: str | None, device: str) -> list[Any]:
+    """enhance() of the images, ``--batch-size`` at a time; where the batch fails, each image alone (its own error)."""
+    from llenhance.inference import enhance
+
+    options = {"tile": args.tile, "overlap": args.overlap, "device": device, "half": args.half,
+               "strength": args.strength, "batch_size": args.batch_size}
+    try:
+        return enhance(images, model, **options) if images else []
+    except ValueError as err:
+        if len(images) == 1:
+            return [err]
+    results: list[Any] = []
+    for image in images:
+        try:
+            results.append(enhance(image, model, **options))
+        except ValueError as err:
+            results.append(err)
+    return results
+
+
+def _faces_on_image(face_pass: Any, image: Any, name: str, rows: list[tuple[str, Any]]) -> Any:
+    """The image with its faces enhanced and boxed; their records go to ``rows``."""
+    import numpy as np
+    import PIL.Image
+
+    annotated, records = face_pass.run(np.asarray(image.convert("RGB")), 0, 0.0)
+    rows += [(name, r) for r in records]
+    return PIL.Image.fromarray(annotated)
 
 
 class _Faces:
@@ -463,7 +516,8 @@ def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, tar
     stats = enhance_video(source, target, faces.model, faces=args.faces, classifier=faces.classifier,
                           detect_every=args.detect_every, face_size=args.face_size,
                           classifier_threads=faces.classifier_threads,
-                          classes=faces.classes, device=faces.device, half=args.half, max_frames=args.max_frames,
+                          classes=faces.classes, device=faces.device, half=args.half, batch_size=args.batch_size,
+                          max_frames=args.max_frames,
                           on_frame=report)
     if faces_csv:
         write_face_records(target.with_suffix(".faces.csv"), stats.faces)
@@ -474,23 +528,6 @@ def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, tar
         print(f"{target.name}: {stats.frames} frames, {len(stats.faces)} faces ({summary}); "
               f"rows in {target.with_suffix('.faces.csv').name}")
     print(f"{target.name}: {stats.frames} frames at {stats.frames_per_second:.1f} frames/s")
-
-
-def _write_image_faces(path: Path, rows: list[tuple[str, Any]], *, append: bool) -> None:
-    """faces.csv of the images, written atomically; ``append`` keeps the rows already there."""
-    import csv
-
-    from llenhance._atomic import atomic_path
-
-    header = ["file", "face", "x", "y", "width", "height", "expression", "confidence"]
-    kept = list(csv.reader(path.open(newline="")))[1:] if append and path.is_file() else []
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(kept)
-        for name, r in rows:
-            writer.writerow([name, r.face, r.x, r.y, r.width, r.height, r.expression or "",
-                             "" if r.confidence is None else f"{r.confidence:.4f}"])
 
 
 def _preview(image: Any) -> Any:
@@ -731,6 +768,9 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--strength", type=float, default=1.0,
                      help="how much of the enhancement to apply, 0 (input) to 1 (full; default)")
     enh.add_argument("--half", action="store_true", help="bfloat16 on CUDA (faster; output stays 8/16-bit as usual)")
+    enh.add_argument("--batch-size", type=int, default=1,
+                     help="images (of one size, in order) or video frames per forward pass (default %(default)s; "
+                          "more pays on a GPU)")
     enh.add_argument("--threads", type=int, default=None,
                      help="CPU threads (default: torch's choice; 1 for videos with --faces, where the other core "
                           "decodes and finds faces)")

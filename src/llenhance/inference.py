@@ -305,7 +305,9 @@ def enhance(
             least the model's padding multiple plus the overlap (16 px for
             ``llenet_s`` without overlap).
         overlap: overlap between tiles in pixels, blended with linear ramps.
-        batch_size: images per forward pass for batch tensors (untiled).
+        batch_size: images per forward pass (untiled): the images of a batch
+            tensor, and consecutive images of one size in a sequence, go
+            through the network this many at a time.
         device: where the model runs; ``None``: where your module is, else
             where the first input tensor is (CPU for PIL and numpy input).
         max_pixels: with ``tile=None``, an image of more pixels than this is
@@ -344,36 +346,61 @@ def enhance(
     strength = check_finite_number(strength, "strength")
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"`strength` expected a value in [0, 1], got {strength}")
-    results = []
+    results: list[Any] = [None] * len(items)
+    # single untiled images of one size wait here and go through the network together
+    pending: list[tuple[int, torch.Tensor, str, Any]] = []
+    checked = False
+
+    def forward(net: nn.Module, chunk: torch.Tensor) -> torch.Tensor:
+        nonlocal checked
+        with unchecked():  # `chunk` was checked by _to_tensor
+            out = net(chunk)
+        if not checked:
+            check_enhancer_output(out, chunk)
+            checked = True
+        return out.float()
+
+    def finish(i: int, x: torch.Tensor, out: torch.Tensor, kind: str, extra: Any) -> None:
+        out = out.clamp(0, 1)
+        if strength < 1.0:
+            out = torch.lerp(x.to(out.device, out.dtype), out, strength)
+        results[i] = _from_tensor(out, kind, extra, items[i])
+
+    def flush(net: nn.Module) -> None:
+        if pending:
+            outs = forward(net, torch.cat([x for _, x, _, _ in pending]).to(device, torch.float32))
+            for (i, x, kind, extra), out in zip(pending, outs.split(1)):
+                finish(i, x, out, kind, extra)
+            pending.clear()
+
     with _borrowed(model, device) as net, torch.inference_mode(), \
             torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
         if tile is not None:
             _check_tile(net, tile, overlap)
-        checked = False
         for i, image in enumerate(items):
             x, kind, extra = _to_tensor(image, i)
-            outs = []
             image_tile, image_overlap = tile, overlap
             if tile is None and max_pixels is not None and x.shape[-2] * x.shape[-1] > max_pixels:
                 image_tile, image_overlap = AUTO_TILE, min(overlap, AUTO_TILE // 2 - 1)
                 _check_tile(net, image_tile, image_overlap)
-            for start in range(0, x.shape[0], batch_size):
-                chunk = x[start : start + batch_size].to(device, torch.float32)
-                if image_tile is None:
-                    with unchecked():  # `chunk` was checked by _to_tensor
-                        out = net(chunk)
-                    if not checked:
-                        check_enhancer_output(out, chunk)
-                        checked = True
-                    outs.append(out.float())
-                else:
-                    with unchecked():
-                        outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
-                                    for j in range(chunk.shape[0]))
-            out = torch.cat(outs).clamp(0, 1)
-            if strength < 1.0:
-                out = torch.lerp(x.to(out.device, out.dtype), out, strength)
-            results.append(_from_tensor(out, kind, extra, image))
+            if image_tile is None and x.shape[0] == 1:
+                if pending and pending[0][1].shape[-2:] != x.shape[-2:]:
+                    flush(net)
+                pending.append((i, x, kind, extra))
+                if len(pending) == batch_size:
+                    flush(net)
+            else:
+                outs = []
+                for start in range(0, x.shape[0], batch_size):
+                    chunk = x[start : start + batch_size].to(device, torch.float32)
+                    if image_tile is None:
+                        outs.append(forward(net, chunk))
+                    else:
+                        with unchecked():
+                            outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
+                                        for j in range(chunk.shape[0]))
+                finish(i, x, torch.cat(outs), kind, extra)
+        flush(net)
     return results if many else results[0]
 
 

@@ -13,6 +13,7 @@ input, e.g. ``ffmpeg -i out.mp4 -i in.mp4 -map 0:v -map 1:a? -c copy with_sound.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 import queue
@@ -44,6 +45,7 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".mov"})
 #: Codec written per container.
 _FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
 _INSTALL = 'pip install "llenhance[video]"'
+Box = tuple[int, int, int, int]  # x, y, width, height in pixels
 
 
 def require_cv2() -> Any:
@@ -313,6 +315,7 @@ def enhance_video(
     classifier_threads: int | None = None,
     device: str | torch.device = "cpu",
     half: bool = False,
+    batch_size: int = 1,
     max_frames: int | None = None,
     progress: bool = True,
     on_frame: Callable[[int, list[FaceRecord]], None] | None = None,
@@ -354,6 +357,9 @@ def enhance_video(
             the process's setting for everything.
         device: where the enhancer and the classifier run.
         half: bfloat16 autocast (CUDA only).
+        batch_size: whole frames per forward pass (without ``faces``; with
+            ``faces``, the crops of each frame go through together). More
+            than 1 pays on a GPU; a webcam's output then lags by the batch.
         max_frames: stop after this many frames (a webcam runs until Ctrl-C
             otherwise).
         progress: a tqdm bar.
@@ -371,6 +377,8 @@ def enhance_video(
     device = torch.device(device)
     if half and device.type != "cuda":
         raise ValueError(f"`half` expected a CUDA `device` (bfloat16 autocast), got {device}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` expected an int >= 1, got {batch_size!r}")
     if isinstance(detect_every, bool) or not isinstance(detect_every, int) or detect_every < 1:
         raise ValueError(f"`detect_every` expected an int >= 1, got {detect_every!r}")
     if classifier is not None and not faces:
@@ -405,12 +413,24 @@ def enhance_video(
     started = time.perf_counter()
     count = 0
 
-    def detected(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, list[tuple[int, int, int, int]]]]:
-        boxes: list[tuple[int, int, int, int]] = []
+    def detected(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, list[Box]]]:
+        boxes: list[Box] = []
         for index, frame in enumerate(frames):
             if index % detect_every == 0:
                 boxes = face_pass.detector(frame)  # type: ignore[union-attr]
             yield frame, boxes
+
+    def faces_done(items: Iterator[tuple[np.ndarray, list[Box]]]) -> Iterator[tuple[np.ndarray, list[FaceRecord]]]:
+        for index, (frame, boxes) in enumerate(items):
+            yield face_pass(frame, index, index / fps, boxes)  # type: ignore[misc]
+
+    def frames_done(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, list[FaceRecord]]]:
+        chunk = list(itertools.islice(frames, batch_size))
+        while chunk:
+            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
+                outs = net(torch.cat([_to_tensor(frame, device) for frame in chunk])).float()
+            yield from ((_to_uint8(out), []) for out in outs.split(1))
+            chunk = list(itertools.islice(frames, batch_size))
 
     def run(writer: Any) -> None:
         nonlocal count
@@ -418,14 +438,8 @@ def enhance_video(
         try:
             frames = read_frames(source, max_frames=max_frames)
             # decoding and face detection run in a reader thread (OpenCV releases the GIL), beside the network
-            for item in _prefetch(detected(frames) if face_pass is not None else frames):
-                if face_pass is not None:
-                    frame, boxes = item
-                    out, found = face_pass(frame, count, count / fps, boxes)
-                else:
-                    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
-                        out = _to_uint8(net(_to_tensor(item, device)).float())
-                    found = []
+            ready = _prefetch(detected(frames) if face_pass is not None else frames)
+            for out, found in (faces_done(ready) if face_pass is not None else frames_done(ready)):
                 records.extend(found)
                 if writer is not None:
                     writer.write(cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
@@ -455,11 +469,32 @@ def enhance_video(
     return VideoStats(frames=count, fps=fps, size=size, seconds=time.perf_counter() - started, faces=records)
 
 
-def write_face_records(path: str | Path, records: Sequence[FaceRecord]) -> None:
-    """The records as CSV (one row per face per frame), written atomically."""
+def write_face_records(path: str | Path, records: Sequence[FaceRecord], *, files: Sequence[str] | None = None,
+                       keep_existing: bool = False) -> None:
+    """The records as CSV, one row per face per frame, written atomically.
+
+    Args:
+        path: the CSV file.
+        records: the faces.
+        files: for faces of several images, each record's file name: a first
+            ``file`` column.
+        keep_existing: keep the rows of an existing ``path`` (of the same
+            columns) and add these after them.
+    """
+    if files is not None and len(files) != len(records):
+        raise ValueError(f"`files` expected one name per record ({len(records)}), got {len(files)}")
+    header = (["file"] if files is not None else []) + [f.name for f in fields(FaceRecord)]
+    kept: list[list[str]] = []
+    if keep_existing and Path(path).is_file():
+        with open(path, newline="") as handle:
+            old = list(csv.reader(handle))
+        if old and old[0] != header:
+            raise ValueError(f"`path` {path} holds other columns ({', '.join(old[0])}); choose another file")
+        kept = old[1:]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([f.name for f in fields(FaceRecord)])
-        for record in records:
-            row = astuple(record)
-            writer.writerow(["" if v is None else (f"{v:.4f}" if isinstance(v, float) else v) for v in row])
+        writer.writerow(header)
+        writer.writerows(kept)
+        for i, record in enumerate(records):
+            row = ["" if v is None else (f"{v:.4f}" if isinstance(v, float) else v) for v in astuple(record)]
+            writer.writerow(([files[i]] if files is not None else []) + row)
