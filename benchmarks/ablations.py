@@ -41,7 +41,7 @@ from _fer_models import MEAN, STD, load_classifier  # noqa: E402
 from llenhance import FERGuidedTrainer, LLENet  # noqa: E402
 from llenhance.data import PairedImageFolder  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
-from llenhance.metrics import psnr, ssim  # noqa: E402
+from llenhance.evaluation import evaluate_pairs, write_results  # noqa: E402
 
 from _paths import DATA as SHARED  # noqa: E402  (one data root for all benchmarks)
 
@@ -109,17 +109,10 @@ def run_one(name: str, arch: dict, loss: dict, args: argparse.Namespace, train: 
     started = time.time()
     trainer.fit(train, iterations=args.iterations, resume=True)
     seconds = time.time() - started
-    model.eval()
-    p = s = 0.0
-    with torch.no_grad():
-        for i in range(len(val)):
-            low, high = (t.unsqueeze(0) for t in val[i])
-            out_img = model(low)
-            p += float(psnr(out_img, high))
-            s += float(ssim(out_img, high))
+    scores = evaluate_pairs(model.eval(), val, progress=False)
     result = {"name": name, "schedule": schedule, "arch": arch, "loss_weights": trainer.config["reconstruction_weights"],
               "params": sum(t.numel() for t in model.parameters()),
-              "psnr": p / len(val), "ssim": s / len(val), "train_seconds": round(seconds, 1)}
+              "psnr": scores["psnr"], "ssim": scores["ssim"], "train_seconds": round(seconds, 1)}
     done.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result), flush=True)
     return result
@@ -154,7 +147,6 @@ def main(argv: list[str] | None = None) -> dict:
         **tables,
     }
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")
     s = results["schedule"]
     lines = [
         f"# Ablations ({args.data.name}/{args.splits[1]})",
@@ -179,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
         "|---|---|---|",
     ]
     lines += [f"| {n} | {r['psnr']:.2f} | {r['ssim']:.4f} |" for n, r in tables["table2"].items()]
-    (args.results / "ablations.md").write_text("\n".join(lines).replace(str(Path.home()), "~") + "\n")
+    write_results(args.results / "ablations", results, "\n".join(lines).replace(str(Path.home()), "~"))
     print("\n".join(lines))
     return results
 

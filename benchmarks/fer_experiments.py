@@ -59,7 +59,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
+from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
 from _fer_eval import (  # noqa: E402,F401
     PROTOCOLS,
@@ -74,6 +74,7 @@ from _fer_eval import (  # noqa: E402,F401
 
 from llenhance import FERGuidedTrainer, FrozenClassifier, LLENet, LowLightSynth, llenet_s  # noqa: E402
 from llenhance.data import SyntheticLowLight  # noqa: E402
+from llenhance.evaluation import write_results  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
 from llenhance.metrics import accuracy, confusion_matrix, per_class_accuracy, psnr, recovered_fraction, ssim  # noqa: E402
 
@@ -217,7 +218,7 @@ def _fmt(x: float | None, pct: bool = True, sd: float | None = None) -> str:
     return text if not sd or abs(sd) < 1e-12 else text + f" ± {scale * sd:.{digits}f}"  # deterministic: no ±
 
 
-def write_markdown(path: Path, results: dict) -> None:
+def markdown(results: dict) -> str:
     seeds = results["seeds"]
     lines = [
         f"# FER under low light ({results['data']} val)",
@@ -270,7 +271,7 @@ def write_markdown(path: Path, results: dict) -> None:
             for name, row in methods.items():
                 lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in row["per_class_accuracy"]) + " |")
             lines.append("")
-    path.write_text("\n".join(lines).replace(str(Path.home()), "~"))
+    return "\n".join(lines).replace(str(Path.home()), "~")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -420,8 +421,7 @@ def main(argv: list[str] | None = None) -> dict:
         record = classifier_folder(arch, args.classifiers, args.dataset) / "training.json"
         info = json.loads(record.read_text()) if record.is_file() else {}
         results["classifier_training"][arch] = {k: info.get(k) for k in ("epochs", "val_accuracy", "command")}
-    (args.results / f"{args.name}.json").write_text(json.dumps(results, indent=1) + "\n")
-    write_markdown(args.results / f"{args.name}.md", results)
+    write_results(args.results / args.name, results, markdown(results))
     plot_schemes(args.results / f"{args.name}_schemes.png", results)
     print((args.results / f"{args.name}.md").read_text())
     return results

@@ -51,11 +51,12 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
-from baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
+from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
 from _fer_eval import PROTOCOLS, apply, dark_test_set, frozen_classifier, load_faces, predict  # noqa: E402
 
 from llenhance import FERGuidedTrainer, FrozenEnsemble, LLENet, LowLightSynth, llenet_s  # noqa: E402
 from llenhance.data import SyntheticLowLight  # noqa: E402
+from llenhance.evaluation import write_results  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
 from llenhance.metrics import accuracy, recovered_fraction  # noqa: E402
 from llenhance.models import exposure_curve  # noqa: E402
@@ -174,7 +175,7 @@ def _cell(stat: dict | None, scale: float = 100.0, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}" if stat["n"] > 1 else f"{mean:.{digits}f}"
 
 
-def write_markdown(path: Path, results: dict) -> None:
+def markdown(results: dict) -> str:
     lines = [
         f"# FER in the dark for classifiers the enhancer never saw ({results['data']} val)",
         "",
@@ -209,7 +210,7 @@ def write_markdown(path: Path, results: dict) -> None:
         guides = ", ".join(ARCHS[a] for a in ARCHS if a != arch and a in results["classifiers"])
         lines += ["", f"## Held out: {ARCHS[arch]} (FER-guided enhancers guided by {guides})", "", header, rule]
         lines += [row(name, s) for name, s in methods.items()]
-    path.write_text("\n".join(lines).replace(str(Path.home()), "~") + "\n")
+    return "\n".join(lines).replace(str(Path.home()), "~")
 
 
 def plot(path: Path, results: dict) -> None:
@@ -343,8 +344,7 @@ def main(argv: list[str] | None = None) -> dict:
         "held_out": held_out,
         "raw": raw,
     }
-    (args.results / "fer_transfer.json").write_text(json.dumps(results, indent=1) + "\n")
-    write_markdown(args.results / "fer_transfer.md", results)
+    write_results(args.results / "fer_transfer", results, markdown(results))
     plot(args.results / "fer_transfer.png", results)
     print((args.results / "fer_transfer.md").read_text())
     return results

@@ -15,7 +15,6 @@ Writes ``benchmarks/results/model_cost.json`` and ``model_cost.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from collections.abc import Callable
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import median_seconds  # noqa: E402
 
 from llenhance import llenet_b, llenet_s  # noqa: E402
+from llenhance.evaluation import write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -92,7 +92,6 @@ def main() -> None:
         "cpu_count": torch.get_num_threads(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "model_cost.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
 
     def fmt(v: float | None, spec: str) -> str:
         return "-" if v is None else format(v, spec)
@@ -112,7 +111,7 @@ def main() -> None:
             f"{fmt(r['gflops_600x400'], '.2f')} | {r['latency_s_32x112']:.3f} | {r['latency_vs_resnet18']:.2f} | "
             f"{fmt(r['latency_s_1x600x400'], '.3f')} |"
         )
-    (RESULTS / "model_cost.md").write_text("\n".join(lines) + "\n")
+    write_results(RESULTS / "model_cost", {"meta": meta, "rows": rows}, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _paths import DATA  # noqa: E402
-from baselines import all_baselines  # noqa: E402
+from _baselines import all_baselines  # noqa: E402
 
 from llenhance import LLENet, enhance  # noqa: E402
 from llenhance.data import PairedImageFolder, find_images, read_image  # noqa: E402

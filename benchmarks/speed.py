@@ -20,7 +20,6 @@ Writes ``benchmarks/results/speed[_cuda].json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
@@ -32,11 +31,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import device_from_arg, median_seconds  # noqa: E402
-from baselines import WEIGHTS, load_sci, load_zero_dce  # noqa: E402
+from _baselines import WEIGHTS, load_sci, load_zero_dce  # noqa: E402
 
 import torchvision  # noqa: E402
 
 from llenhance import LLENet, llenet_b  # noqa: E402
+from llenhance.evaluation import write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -129,8 +129,6 @@ def main() -> None:
     }
     stem = "speed" if device.type == "cpu" else f"speed_{device.type}"
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / f"{stem}.json").write_text(
-        json.dumps({"meta": meta, "rows": rows, "tiled_4k": rss}, indent=2) + "\n")
     lines = [
         f"# Inference speed ({meta['device']})",
         "",
@@ -145,7 +143,7 @@ def main() -> None:
     lines += ["", f"Peak RSS enhancing one 3840x2160 image with `enhance(image, tile={args.tile})` "
               f"(default weights, fresh process): **{rss['peak_rss_mib']:.0f} MiB** "
               f"({rss['rss_after_imports_mib']:.0f} MiB of it before the call: Python, torch and the image)."]
-    (args.results / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    write_results(args.results / stem, {"meta": meta, "rows": rows, "tiled_4k": rss}, "\n".join(lines))
     print("\n".join(lines))
 
 

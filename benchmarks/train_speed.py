@@ -32,7 +32,6 @@ Writes ``benchmarks/results/train_speed[_<device>].json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -50,6 +49,7 @@ from _timing import device_from_arg  # noqa: E402
 
 from llenhance import FERGuidedTrainer, FrozenClassifier, llenet_b, llenet_s, value_checks  # noqa: E402
 from llenhance.losses import JointLoss, ReconstructionLoss  # noqa: E402
+from llenhance.evaluation import write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = {"llenet_s": llenet_s, "llenet_b": llenet_b}
@@ -193,7 +193,6 @@ def main(argv: list[str] | None = None) -> dict:
     }
     stem = "train_speed" if device.type == "cpu" else f"train_speed_{device.type}"
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     lines = [
         f"# Training speed ({where})",
         "",
@@ -212,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict:
         if device.type == "cuda":
             line += f" {r['syncs_per_step']:.2f} |"
         lines.append(line)
-    (args.results / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    write_results(args.results / stem, {"meta": meta, "rows": rows}, "\n".join(lines))
     print("\n".join(lines))
     return {"meta": meta, "rows": rows}
 

@@ -24,7 +24,6 @@ Writes ``benchmarks/results/video_fer_speed.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -42,6 +41,7 @@ from _fer_models import ARCHS, MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import FrozenClassifier, LLENet  # noqa: E402
 from llenhance.classifier import ClassifierPreprocess  # noqa: E402
+from llenhance.evaluation import write_results  # noqa: E402
 from llenhance.video import FaceDetector, enhance_video, read_frames, require_cv2  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -156,7 +156,6 @@ def main(argv: list[str] | None = None) -> dict:
     }
     result = {"meta": meta, "rows": rows, "stage_ms": stages}
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "video_fer_speed.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         "# Live FER speed (CPU)",
         "",
@@ -173,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
         lines.append(f"| {r['run']} | {r['frames_per_second']:.1f} | {found} |")
     lines += ["", "| stage alone | median ms |", "| --- | ---: |"]
     lines += [f"| {k} | {v:.2f} |" for k, v in stages.items()]
-    (args.results / "video_fer_speed.md").write_text("\n".join(lines) + "\n")
+    write_results(args.results / "video_fer_speed", result, "\n".join(lines))
     print("\n".join(lines))
     return result
 

@@ -9,7 +9,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import baselines  # noqa: E402
+import _baselines as baselines  # noqa: E402
 
 from llenhance.data import PairedImageFolder  # noqa: E402
 from tests.conftest import shared_data  # noqa: E402

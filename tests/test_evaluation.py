@@ -72,6 +72,38 @@ def test_evaluate_pairs_is_the_mean_of_per_pair_metrics() -> None:
         evaluate_pairs(lambda x: x[..., :4, :4], pairs, progress=False)
 
 
+def test_evaluate_pairs_batches_and_reads_labels() -> None:
+    g = torch.Generator().manual_seed(3)
+    highs = [torch.rand(3, 12, 10, generator=g) for _ in range(3)] + [torch.rand(3, 14, 10, generator=g)]
+    pairs = [(0.3 * h**2, h, i % 2) for i, h in enumerate(highs)]
+    calls: list[int] = []
+
+    def method(x: torch.Tensor) -> torch.Tensor:
+        calls.append(x.shape[0])
+        return global_gamma(x)
+
+    class Brightest(torch.nn.Module):  # class 1 when the image is brighter than 0.4 on average, else 0
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            m = x.mean((1, 2, 3))
+            return torch.stack([0.4 - m, m - 0.4], 1)
+
+    one = evaluate_pairs(method, pairs, classifier=Brightest(), progress=False)
+    assert calls == [1, 1, 1, 1]
+    calls.clear()
+    two = evaluate_pairs(method, pairs, classifier=Brightest(), batch_size=2, progress=False)
+    assert calls == [2, 1, 1]  # two of 12x10, the third alone, then the 14x10 one
+    for a, b in zip(two["per_image"], one["per_image"], strict=True):
+        assert a == pytest.approx(b)
+    outs = [global_gamma(low[None]) for low, _, _ in pairs]
+    expected = np.mean([int(float(o.mean()) > 0.4) == label for o, (_, _, label) in zip(outs, pairs)])
+    assert one["accuracy"] == two["accuracy"] == pytest.approx(expected) and one["labelled"] == 4
+    assert "accuracy" not in evaluate_pairs(method, pairs, progress=False)  # no classifier: no accuracy
+    with pytest.raises(ValueError, match=r"`pairs\[0\]` expected \(low, high\) or \(low, high, label\)"):
+        evaluate_pairs(None, [torch.rand(3, 4, 4)], progress=False)
+    with pytest.raises(ValueError, match="`batch_size` expected"):
+        evaluate_pairs(None, pairs, batch_size=0, progress=False)
+
+
 def test_evaluate_niqe_is_the_mean_niqe() -> None:
     g = torch.Generator().manual_seed(2)
     images = [torch.rand(3, 192, 192, generator=g) * 0.3 for _ in range(2)]  # 4 NIQE blocks each

@@ -22,7 +22,7 @@ from skimage.metrics import structural_similarity
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import ablations  # noqa: E402
-from baselines import auto_gamma  # noqa: E402
+from _baselines import auto_gamma  # noqa: E402
 from _fer_data import fer_split  # noqa: E402
 import fer_experiments  # noqa: E402
 from train_fer_classifier import ARCHS, MEAN, STD, load_classifier  # noqa: E402

@@ -116,8 +116,10 @@ def _progress(items: Iterable[Any], total: int, desc: str, progress: bool) -> It
 
 def evaluate_pairs(
     method: Method | None,
-    pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    pairs: Sequence[tuple[torch.Tensor, ...]],
     *,
+    classifier: nn.Module | None = None,
+    batch_size: int = 1,
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -126,32 +128,75 @@ def evaluate_pairs(
     Args:
         method: the enhancement (see the module docstring); ``None``: the
             input itself.
-        pairs: items ``(low, high)``, float (3, H, W) in [0, 1], e.g. a
-            `llenhance.data.PairedImageFolder` (any size per pair).
+        pairs: items ``(low, high)`` or ``(low, high, label)``, float
+            (3, H, W) in [0, 1], e.g. a `llenhance.data.PairedImageFolder`
+            (any size per pair).
+        classifier: with labelled items, also the ``accuracy`` of this
+            classifier (RGB in [0, 1] in, logits out) on the enhanced images.
+        batch_size: consecutive pairs of one size go through ``method`` (and
+            the classifier) this many at a time; the scores are the same.
         device: where ``method`` runs.
         progress: a tqdm bar.
 
     Returns:
         dict: Means over the pairs (``psnr`` in dB, ``ssim``, ``ciede2000``),
-            the number of ``images``, and ``per_image`` rows.
+            the number of ``images``, ``per_image`` rows, and with a
+            classifier and labels, ``accuracy`` over the ``labelled`` items.
     """
+    return _evaluate_pairs(method, pairs, classifier, batch_size, torch.device(device), progress, "pairs")
+
+
+def _evaluate_pairs(method: Method | None, pairs: Sequence[tuple[torch.Tensor, ...]], classifier: nn.Module | None,
+                    batch_size: int, device: torch.device, progress: bool, name: str) -> dict[str, Any]:
+    """`evaluate_pairs`, naming the data ``name`` in its messages."""
+    from llenhance._checks import check_positive_int
     from llenhance.metrics import psnr, ssim
 
-    device = torch.device(device)
-    rows = []
-    for i, item in enumerate(_progress(pairs, len(pairs), "pairs", progress)):
-        low, high = item[0], item[1]
-        check_image(low, f"pairs[{i}] low", allow_unbatched=True)
-        check_image(high, f"pairs[{i}] high", allow_unbatched=True)
-        low, high = low.reshape(1, *low.shape[-3:]).to(device), high.reshape(1, *high.shape[-3:]).to(device)
+    check_positive_int(batch_size, "batch_size")
+    rows: list[dict[str, float]] = []
+    correct = labelled = 0
+    batch: list[tuple[torch.Tensor, torch.Tensor, int | None]] = []
+
+    def score() -> None:
+        nonlocal correct, labelled
+        low = torch.cat([item[0] for item in batch]).to(device)
+        high = torch.cat([item[1] for item in batch]).to(device)
         out = _run(method, low)
         with unchecked():
-            rows.append({"psnr": float(psnr(out, high)[0]), "ssim": float(ssim(out, high)[0]),
-                         "ciede2000": float(ciede2000(out, high)[0])})
+            rows.extend({"psnr": float(p), "ssim": float(q), "ciede2000": float(c)}
+                        for p, q, c in zip(psnr(out, high).tolist(), ssim(out, high).tolist(),
+                                           ciede2000(out, high).tolist()))
+        labels = [item[2] for item in batch if item[2] is not None]
+        if classifier is not None and len(labels) == len(batch):
+            with torch.inference_mode():
+                predicted = classifier(out).argmax(1).cpu()
+            correct += int((predicted == torch.tensor(labels)).sum())
+            labelled += len(labels)
+        batch.clear()
+
+    for i, item in enumerate(_progress(pairs, len(pairs), name, progress)):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise ValueError(f"`{name}[{i}]` expected (low, high) or (low, high, label), got {type(item).__name__}")
+        low, high = item[0], item[1]
+        check_image(low, f"{name}[{i}] low", allow_unbatched=True)
+        check_image(high, f"{name}[{i}] high", allow_unbatched=True)
+        check_same_shape(low, high, f"{name}[{i}] low", f"{name}[{i}] high")
+        label = int(item[2]) if len(item) == 3 else None
+        low, high = low.reshape(1, *low.shape[-3:]), high.reshape(1, *high.shape[-3:])
+        if batch and batch[0][0].shape != low.shape:
+            score()
+        batch.append((low, high, label))
+        if len(batch) == batch_size:
+            score()
+    if batch:
+        score()
     if not rows:
-        raise ValueError("`pairs` expected at least one (low, high) pair, got none")
+        raise ValueError(f"`{name}` expected at least one (low, high) pair, got none")
     means = {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "ciede2000")}
-    return {**means, "images": len(rows), "per_image": rows}
+    result: dict[str, Any] = {**means, "images": len(rows), "per_image": rows}
+    if labelled:
+        result.update(accuracy=correct / labelled, labelled=labelled)
+    return result
 
 
 def evaluate_niqe(

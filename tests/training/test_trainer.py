@@ -77,9 +77,15 @@ class TestJointMode:
 
     def test_evaluate_reports_accuracy(self) -> None:
         trainer = _trainer(tiny_enhancer(), TinyClassifier())
-        metrics = trainer.evaluate(TinyPairs(), batch_size=4)
-        assert set(metrics) == {"val_psnr", "val_ssim", "val_accuracy"}
-        assert 0.0 <= metrics["val_accuracy"] <= 1.0
+        data = TinyPairs()
+        metrics = trainer.evaluate(data, batch_size=4)
+        assert set(metrics) == {"val_psnr", "val_ssim", "val_ciede2000", "val_accuracy"}
+        # against a hand count: the classifier's argmax on the enhanced images, item by item
+        with torch.no_grad():
+            hits = [int(trainer.classifier(trainer.enhancer(low[None])).argmax(1)) == int(label)
+                    for low, _, label in (data[i] for i in range(len(data)))]
+        assert metrics["val_accuracy"] == pytest.approx(sum(hits) / len(hits))
+        assert trainer.evaluate(data, batch_size=1) == pytest.approx(metrics)  # batching changes nothing
 
     def test_unlabelled_needs_cls_off(self) -> None:
         with pytest.raises(ValueError, match="`labels` expected class indices"):

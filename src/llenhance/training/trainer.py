@@ -25,7 +25,6 @@ from llenhance._checks import check_image, check_nonnegative, check_positive_int
 from llenhance.classifier import FrozenClassifier
 from llenhance.losses.fer import JointLoss
 from llenhance.losses.reconstruction import ReconstructionLoss
-from llenhance.metrics import psnr, ssim
 from llenhance.training.state import CHECKPOINT_NAME, load_checkpoint, restore_rng, save_checkpoint
 
 __all__ = ["FERGuidedTrainer"]
@@ -309,29 +308,21 @@ class FERGuidedTrainer:
     # -- validation ---------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, val: Dataset, *, batch_size: int = 1) -> dict[str, float]:
-        """PSNR and SSIM (per-image means, RGB, [0, 1]) of the enhanced images against
-        the normal-light ones, and, with a classifier and labels, its accuracy on
-        the enhanced images."""
+        """PSNR, SSIM and CIEDE2000 (per-image means, RGB, [0, 1]) of the enhanced
+        images against the normal-light ones, and, with a classifier and labels,
+        its accuracy on the enhanced images (`llenhance.evaluation.evaluate_pairs`)."""
+        from llenhance.evaluation import _evaluate_pairs
+
         was_training = self.enhancer.training
         self.enhancer.eval()
-        totals = {"psnr": 0.0, "ssim": 0.0, "correct": 0.0}
-        count = labelled = 0
-        loader = DataLoader(val, batch_size=batch_size, shuffle=False, num_workers=self.num_workers)
-        for batch in loader:
-            low, normal, labels = self._unpack(batch)
-            enhanced = self.enhancer(low).float()
-            totals["psnr"] += float(psnr(enhanced, normal).sum())
-            totals["ssim"] += float(ssim(enhanced, normal).sum())
-            count += low.shape[0]
-            if self.classifier is not None and labels is not None:
-                totals["correct"] += float((self.classifier(enhanced).argmax(1) == labels).sum())
-                labelled += labels.shape[0]
-        self.enhancer.train(was_training)
-        if count == 0:
-            raise ValueError("`val` expected at least one item, got an empty data set")
-        metrics = {"val_psnr": totals["psnr"] / count, "val_ssim": totals["ssim"] / count}
-        if labelled:
-            metrics["val_accuracy"] = totals["correct"] / labelled
+        try:
+            scores = _evaluate_pairs(self.enhancer, val, self.classifier, batch_size, self.device,  # type: ignore[arg-type]
+                                     False, "val")
+        finally:
+            self.enhancer.train(was_training)
+        metrics = {"val_psnr": scores["psnr"], "val_ssim": scores["ssim"], "val_ciede2000": scores["ciede2000"]}
+        if "accuracy" in scores:
+            metrics["val_accuracy"] = scores["accuracy"]
         return metrics
 
     # -- the loop -----------------------------------------------------------
