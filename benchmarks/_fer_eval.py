@@ -21,6 +21,7 @@ from _fer_models import MEAN, STD, load_classifier
 from llenhance import FrozenClassifier, LowLightSynth
 from llenhance.classifier import ClassifierPreprocess
 from llenhance.data import SyntheticLowLight
+from llenhance import evaluation
 from llenhance.evaluation import DARKENING as PROTOCOLS
 from llenhance.evaluation import TEST_SEED
 
@@ -69,6 +70,5 @@ def apply(method: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, 
     return torch.cat([method(images[i : i + batch]).clamp(0, 1) for i in range(0, len(images), batch)])
 
 
-@torch.no_grad()
 def predict(classifier: FrozenClassifier, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    return torch.cat([classifier(images[i : i + batch]).argmax(1) for i in range(0, len(images), batch)])
+    return evaluation.predict(classifier, images, batch_size=batch)

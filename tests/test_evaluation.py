@@ -22,6 +22,7 @@ from llenhance.evaluation import (
     evaluate_niqe,
     evaluate_pairs,
     markdown_table,
+    predict,
     write_results,
 )
 from llenhance.metrics import psnr, ssim
@@ -102,6 +103,20 @@ def test_evaluate_pairs_batches_and_reads_labels() -> None:
         evaluate_pairs(None, [torch.rand(3, 4, 4)], progress=False)
     with pytest.raises(ValueError, match="`batch_size` expected"):
         evaluate_pairs(None, pairs, batch_size=0, progress=False)
+
+
+def test_predict_is_the_argmax_after_the_method_in_any_batch_size() -> None:
+    torch.manual_seed(4)
+    images = torch.rand(7, 3, 8, 8) * 0.3
+    classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 5))
+    with torch.no_grad():
+        expected = classifier(global_gamma(images)).argmax(1)
+        plain = classifier(images).argmax(1)
+    for batch_size in (1, 3, 256):
+        assert torch.equal(predict(classifier, images, global_gamma, batch_size=batch_size), expected)
+    assert torch.equal(predict(classifier, images), plain)
+    with pytest.raises(ValueError, match="`images` expected values in"):
+        predict(classifier, images + 2)
 
 
 def test_evaluate_niqe_is_the_mean_niqe() -> None:

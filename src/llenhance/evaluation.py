@@ -38,6 +38,7 @@ __all__ = [
     "evaluate_niqe",
     "evaluate_pairs",
     "markdown_table",
+    "predict",
     "write_results",
 ]
 
@@ -246,11 +247,34 @@ def _faces(faces: Sequence[Any], size: int | None) -> tuple[torch.Tensor, torch.
     return torch.stack(images), torch.tensor(labels)
 
 
-def _predict(classifier: nn.Module, images: torch.Tensor, method: Method | None, batch: int,
-             device: torch.device) -> torch.Tensor:
+def predict(
+    classifier: nn.Module,
+    images: torch.Tensor,
+    method: Method | None = None,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """The classes a classifier gives images after an enhancement, ``batch_size`` at a time.
+
+    Args:
+        classifier: RGB images in [0, 1] in, logits out.
+        images: (N, 3, H, W) float in [0, 1].
+        method: the enhancement run first (``None``: none).
+        batch_size: images per forward pass.
+        device: where the method and the classifier run.
+
+    Returns:
+        torch.Tensor: (N,) class indices, on the CPU.
+    """
+    from llenhance._checks import check_positive_int
+
+    check_image(images, "images")
+    check_positive_int(batch_size, "batch_size")
+    device = torch.device(device)
     out = []
-    for start in range(0, len(images), batch):
-        x = _run(method, images[start : start + batch].to(device))
+    for start in range(0, len(images), batch_size):
+        x = _run(method, images[start : start + batch_size].to(device))
         with torch.inference_mode():
             out.append(classifier(x).argmax(1).cpu())
     return torch.cat(out)
@@ -310,12 +334,12 @@ def evaluate_fer(
     dark_set = SyntheticLowLight(list(zip(normal, labels.tolist())), LowLightSynth(**DARKENING[darkening]),
                                  seed=TEST_SEED)
     dark = torch.stack([dark_set[i][0] for i in range(len(dark_set))])
-    acc_normal = accuracy(_predict(classifier, normal, None, batch_size, device), labels)
-    acc_dark = accuracy(_predict(classifier, dark, None, batch_size, device), labels)
+    acc_normal = accuracy(predict(classifier, normal, None, batch_size=batch_size, device=device), labels)
+    acc_dark = accuracy(predict(classifier, dark, None, batch_size=batch_size, device=device), labels)
     rows = {}
     for name, method in _progress(methods.items(), len(methods), "methods", progress):
-        acc = accuracy(_predict(classifier, dark, method, batch_size, device), labels)
-        lit = accuracy(_predict(classifier, normal, method, batch_size, device), labels)
+        acc = accuracy(predict(classifier, dark, method, batch_size=batch_size, device=device), labels)
+        lit = accuracy(predict(classifier, normal, method, batch_size=batch_size, device=device), labels)
         rows[name] = {
             "accuracy": acc,
             "recovered_fraction": None if acc_normal == acc_dark else recovered_fraction(acc, acc_dark, acc_normal),
