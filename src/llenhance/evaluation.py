@@ -207,7 +207,20 @@ def evaluate_niqe(
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Mean NIQE (no reference; lower is better) of ``method(image)`` over ``images`` ((3, H, W) in [0, 1])."""
+    """Mean NIQE (no reference; lower is better) of ``method(image)`` over ``images``.
+
+    Args:
+        method: the enhancement (see the module docstring); ``None``: the
+            images themselves.
+        images: float (3, H, W) images in [0, 1], each at least 96 x 96
+            (NIQE's 96-pixel blocks); any size per image.
+        device: where ``method`` runs (NIQE itself runs on the CPU).
+        progress: a tqdm bar.
+
+    Returns:
+        dict: ``niqe`` (the mean), the number of ``images``, and the
+            ``per_image`` scores.
+    """
     from llenhance.niqe import niqe
 
     device = torch.device(device)
