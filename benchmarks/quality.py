@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> dict:
         passthrough = evaluate_pairs(method, well_lit)
         row = {"method": name, "psnr": paired["psnr"], "ssim": paired["ssim"], "ciede2000": paired["ciede2000"],
                "niqe": evaluate_niqe(method, dicm)["niqe"] if dicm else float("nan"),
-               "passthrough_psnr": passthrough["psnr"], "passthrough_ciede2000": passthrough["ciede2000"]}
+               "passthrough_psnr": passthrough["psnr"], "passthrough_ciede2000": passthrough["ciede2000"],
+               "passthrough_grey_shift": passthrough["grey_shift"]}
         rows.append(row)
         print(row, flush=True)
 
@@ -69,16 +70,18 @@ def main(argv: list[str] | None = None) -> dict:
     meta = {"command": command, "sice_val_pairs": len(pairs), "dicm_images": len(dicm)}
     table = markdown_table(
         ["method", "PSNR (dB) ↑", "SSIM ↑", "CIEDE2000 ↓", "NIQE ↓", "passthrough PSNR (dB) ↑",
-         "passthrough CIEDE2000 ↓"],
+         "passthrough CIEDE2000 ↓", "passthrough grey shift"],
         [(r["method"], f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", f"{r['ciede2000']:.2f}", f"{r['niqe']:.3f}",
-          f"{r['passthrough_psnr']:.2f}", f"{r['passthrough_ciede2000']:.2f}") for r in rows],
+          f"{r['passthrough_psnr']:.2f}", f"{r['passthrough_ciede2000']:.2f}", f"{r['passthrough_grey_shift']:+.3f}")
+         for r in rows],
     )
     markdown = (
         "# Enhancement quality\n\n"
         f"`{command}`. PSNR / SSIM / CIEDE2000: mean over the {len(pairs)} pairs of SICE `val` (real low/normal "
         f"exposures; RGB, [0, 1], per image). NIQE: mean over {len(dicm)} DICM images (no reference; lower is "
         "better). Passthrough: the method run on the *normal-light* frames of SICE `val`, scored against "
-        "themselves (what a plug-in does to well-lit photos; identical images score 100 dB, the cap of `psnr`)."
+        "themselves (what a plug-in does to well-lit photos; identical images score 100 dB, the cap of `psnr`); "
+        "grey shift: the mean grey level (BT.601 luma, [0, 1]) of the output minus the input's."
         "\n\n" + table
     )
     args.results.mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,11 @@ def test_evaluate_pairs_is_the_mean_of_per_pair_metrics() -> None:
     assert scores["ssim"] == pytest.approx(np.mean([float(ssim(o, h[None])) for o, (_, h) in zip(outs, pairs)]))
     assert scores["ciede2000"] == pytest.approx(
         np.mean([float(ciede2000(o, h[None])) for o, (_, h) in zip(outs, pairs)]), rel=1e-5)
+    # grey shift by hand: BT.601 luma of output minus reference, per pixel, averaged
+    shift = [float((0.299 * (o - h)[:, 0] + 0.587 * (o - h)[:, 1] + 0.114 * (o - h)[:, 2]).mean())
+             for o, (_, h) in zip(outs, pairs)]
+    assert scores["grey_shift"] == pytest.approx(np.mean(shift), abs=1e-6)
+    assert evaluate_pairs(None, [(h, h) for _, h in pairs], progress=False)["grey_shift"] == 0.0
     plain = evaluate_pairs(None, pairs, progress=False)  # no method: the input itself
     assert plain["psnr"] == pytest.approx(np.mean([float(psnr(low[None], h[None])) for low, h in pairs]))
     with pytest.raises(ValueError, match=r"`method` returned shape \(1, 3, 4, 4\) for an input of shape \(1, 3, 12, 10\)"):

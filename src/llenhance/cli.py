@@ -574,8 +574,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         data = PairedImageFolder(args.data)
         scores = {name: evaluation.evaluate_pairs(m, data, device=device) for name, m in methods.items()}
         table = evaluation.markdown_table(
-            ["method", "PSNR (dB)", "SSIM", "CIEDE2000"],
-            [(n, s["psnr"], s["ssim"], s["ciede2000"]) for n, s in scores.items()])
+            ["method", "PSNR (dB)", "SSIM", "CIEDE2000", "grey shift"],
+            [(n, s["psnr"], s["ssim"], s["ciede2000"], s["grey_shift"]) for n, s in scores.items()])
         title = f"Paired quality on {args.data} ({len(data)} pairs; per-image means, RGB in [0, 1])"
         results: dict[str, Any] = {"kind": "pairs", "data": str(args.data),
                                    "methods": {n: {k: v for k, v in s.items() if k != "per_image"}

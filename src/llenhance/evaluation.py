@@ -13,7 +13,7 @@ Examples:
     >>> pairs = [(0.3 * h ** 2, h) for h in high]
     >>> scores = evaluate_pairs(global_gamma, pairs, progress=False)
     >>> sorted(scores)
-    ['ciede2000', 'images', 'per_image', 'psnr', 'ssim']
+    ['ciede2000', 'grey_shift', 'images', 'per_image', 'psnr', 'ssim']
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from torch import nn
 
 from llenhance._atomic import atomic_path
 from llenhance._checks import check_image, check_same_shape, unchecked
+from llenhance._color import LUMA
 
 __all__ = [
     "DARKENING",
@@ -140,9 +141,12 @@ def evaluate_pairs(
         progress: a tqdm bar.
 
     Returns:
-        dict: Means over the pairs (``psnr`` in dB, ``ssim``, ``ciede2000``),
-            the number of ``images``, ``per_image`` rows, and with a
-            classifier and labels, ``accuracy`` over the ``labelled`` items.
+        dict: Means over the pairs (``psnr`` in dB, ``ssim``, ``ciede2000``,
+            and ``grey_shift``: the output's mean grey level (BT.601 luma, in
+            [0, 1]) minus the reference's, signed: an exposure bias, and with
+            ``(x, x)`` pairs what the method does to well-lit input), the
+            number of ``images``, ``per_image`` rows, and with a classifier
+            and labels, ``accuracy`` over the ``labelled`` items.
     """
     return _evaluate_pairs(method, pairs, classifier, batch_size, torch.device(device), progress, "pairs")
 
@@ -163,10 +167,12 @@ def _evaluate_pairs(method: Method | None, pairs: Sequence[tuple[torch.Tensor, .
         low = torch.cat([item[0] for item in batch]).to(device)
         high = torch.cat([item[1] for item in batch]).to(device)
         out = _run(method, low)
+        luma = out.new_tensor(LUMA).view(1, 3, 1, 1)
+        shift = ((out - high) * luma).sum(1).flatten(1).mean(1)
         with unchecked():
-            rows.extend({"psnr": float(p), "ssim": float(q), "ciede2000": float(c)}
-                        for p, q, c in zip(psnr(out, high).tolist(), ssim(out, high).tolist(),
-                                           ciede2000(out, high).tolist()))
+            rows.extend({"psnr": float(p), "ssim": float(q), "ciede2000": float(c), "grey_shift": float(g)}
+                        for p, q, c, g in zip(psnr(out, high).tolist(), ssim(out, high).tolist(),
+                                              ciede2000(out, high).tolist(), shift.tolist()))
         labels = [item[2] for item in batch if item[2] is not None]
         if classifier is not None and len(labels) == len(batch):
             with torch.inference_mode():
@@ -193,7 +199,7 @@ def _evaluate_pairs(method: Method | None, pairs: Sequence[tuple[torch.Tensor, .
         score()
     if not rows:
         raise ValueError(f"`{name}` expected at least one (low, high) pair, got none")
-    means = {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "ciede2000")}
+    means = {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "ciede2000", "grey_shift")}
     result: dict[str, Any] = {**means, "images": len(rows), "per_image": rows}
     if labelled:
         result.update(accuracy=correct / labelled, labelled=labelled)
