@@ -402,7 +402,8 @@ def _enhance(args: argparse.Namespace) -> int:
                 bar.update(1)
                 tqdm.write(f"llenhance: skipped {source}: {err}", file=sys.stderr)
         if args.faces:
-            results: list[Any] = [_faces_on_image(face_pass, img, str(rel), image_faces) for _, rel, img, _, _ in read]
+            results: list[Any] = [_faces_on_image(face_pass, img, str(rel), image_faces)
+                                  for _, rel, img, _, _ in read]
         else:
             results = _enhanced([img for _, _, img, _, _ in read], args, model, device)
         for (source, rel, img, exif, icc), result in zip(read, results):
@@ -458,11 +459,14 @@ def _enhanced(images: list[Any], args: argparse.Namespace, model: str | None, de
 
 
 def _faces_on_image(face_pass: Any, image: Any, name: str, rows: list[tuple[str, Any]]) -> Any:
-    """The image with its faces enhanced and boxed; their records go to ``rows``."""
+    """The image with its faces enhanced and boxed (their records go to ``rows``), or the error that stopped it."""
     import numpy as np
     import PIL.Image
 
-    annotated, records = face_pass.run(np.asarray(image.convert("RGB")), 0, 0.0)
+    try:
+        annotated, records = face_pass.run(np.asarray(image.convert("RGB")), 0, 0.0)
+    except (OSError, ValueError) as err:
+        return err
     rows += [(name, r) for r in records]
     return PIL.Image.fromarray(annotated)
 

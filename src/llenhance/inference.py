@@ -368,7 +368,7 @@ def enhance(
 
     def flush(net: nn.Module) -> None:
         if pending:
-            outs = forward(net, torch.cat([x for _, x, _, _ in pending]).to(device, torch.float32))
+            outs = forward(net, torch.cat([x.to(device, torch.float32) for _, x, _, _ in pending]))
             for (i, x, kind, extra), out in zip(pending, outs.split(1)):
                 finish(i, x, out, kind, extra)
             pending.clear()
