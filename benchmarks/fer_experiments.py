@@ -16,6 +16,9 @@ classifier trained in normal light (``train_fer_classifier.py``):
 6. the recipe of the built-in ``llenet-faces``: an exposure curve under
    ``llenet_s`` (``curve_target``), a quarter of well-lit training pairs, the
    joint loss with the first classifier, Adam 5e-4 with a cosine schedule.
+7. (``--joint-from-ifer``) joint with the first classifier, starting from
+   the IFER weights of the same seed (the paper lets the enhancer start from
+   reconstruction-only weights): ``--iterations`` more steps on top of IFER's.
 
 IFER and the joint enhancers get the same budget (paper: Adam 3e-4, batch 32,
 2000 iterations, from a new network) and the same training pairs; only
@@ -111,12 +114,14 @@ def train_enhancer(
     normal_fraction: float = 0.0,
     lr: float = 3e-4,
     schedule: str = "constant",
+    init: LLENet | None = None,
 ) -> tuple[LLENet, dict]:
     """IFER (``classifier=None``) or joint training; reuses ``out/model`` when it exists, resumes checkpoints.
 
     The paper's schemes use the defaults (``llenet_s``, Adam 3e-4); the recipe of the built-in face
     enhancer passes ``curve_target`` (an exposure curve under the network), ``normal_fraction``
-    (well-lit pairs whose target is themselves) and its learning-rate schedule.
+    (well-lit pairs whose target is themselves) and its learning-rate schedule; ``init`` starts from
+    the weights of a trained enhancer (IFER) instead of a new network.
     """
     model_dir = out / "model"
     record_path = model_dir / "training.json"  # beside the weights: a complete run folder for export_builtin.py
@@ -124,6 +129,8 @@ def train_enhancer(
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)
     enhancer = llenet_s(curve_target=curve_target)
+    if init is not None:
+        enhancer.load_state_dict(init.state_dict())
     train = SyntheticLowLight(faces, LowLightSynth(**PROTOCOLS[protocol]), flip=True, seed=seed,
                               normal_fraction=normal_fraction)
     trainer = FERGuidedTrainer(
@@ -143,6 +150,7 @@ def train_enhancer(
     last = trainer.fit(train, iterations=iterations, resume=True)
     enhancer.save_pretrained(model_dir)
     record = {"config": trainer.config, "iterations": iterations, "protocol": protocol,
+              "start": "new network" if init is None else "IFER weights of the same seed and protocol",
               "train_images": len(faces), "last": last, "wall_seconds_last_session": round(time.time() - started, 1)}
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return enhancer.eval(), record
@@ -293,6 +301,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="classifiers (each read from --classifiers/fer-<arch>, or <dataset>-<arch>)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[TRAIN_SEED],
                         help="training seeds of the enhancers (tables give mean ± sd over them)")
+    parser.add_argument("--joint-from-ifer", action="store_true",
+                        help="also scheme 7: joint with the first classifier, starting from the IFER weights")
     parser.add_argument("--name", default="fer_experiments",
                         help="stem of the result files (NAME.json, NAME.md, NAME_schemes.png, NAME_confusion_*.png)")
     args = parser.parse_args(argv)
@@ -329,6 +339,9 @@ def main(argv: list[str] | None = None) -> dict:
               f"joint-{a}", a, False) for a in args.archs]
     runs += [(f"curve + LLENet, guided by {ARCHS[a]} (llenet-faces recipe)", "6 curve + joint", f"curve-joint-{a}",
               a, True) for a in args.archs[:1]]
+    if args.joint_from_ifer:
+        runs += [(f"joint from IFER weights, guided by {ARCHS[a]}", "7 IFER, then joint", f"ifer-joint-{a}", a, False)
+                 for a in args.archs[:1]]
     for protocol in args.protocols:
         low, normal, labels = dark_test_set(val_faces, protocol)
         results["val_images"] = len(labels)
@@ -358,6 +371,7 @@ def main(argv: list[str] | None = None) -> dict:
                     args.work / f"seed{seed}" / protocol / tag, train_faces, protocol,
                     classifier(guide) if guide else None, iterations=args.iterations,
                     color_weight=args.color_weight, seed=seed,
+                    init=trained[runs[0][0]] if tag.startswith("ifer-joint") else None,
                     **(RECIPE if curve else {}),
                 )
                 trained[name] = model

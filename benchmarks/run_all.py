@@ -71,7 +71,8 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
         cmds[step] = py + [
             str(HERE / "fer_experiments.py"), "--dataset", dataset, "--archs", *archs, "--name", name,
             "--classifiers", str(work), "--work", str(work / name.replace("_", "-")), "--results", str(results),
-        ] + (["--iterations", "4", "--limit", "96"] if quick else ["--iterations", "500", "--seeds", "0", "1", "2"])
+        ] + (["--iterations", "4", "--limit", "96"] if quick else ["--iterations", "500", "--seeds", "0", "1", "2"]) \
+            + (["--joint-from-ifer"] if dataset == "ferplus" else [])
     cmds["ablations"] = py + [
         str(HERE / "ablations.py"), "--classifiers", str(work), "--work", str(work / "ablations"),
         "--results", str(results),

@@ -113,11 +113,16 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
     two = fer_experiments.main([
         "--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--work", str(tmp_path / "work"),
         "--results", str(tmp_path / "res"), "--iterations", "2", "--protocols", "paper", "--seeds", "0", "1",
+        "--joint-from-ifer",
     ])
+    for seed in (0, 1):  # scheme 7 starts from the IFER weights of its own seed
+        run = tmp_path / "work" / f"seed{seed}" / "paper" / "ifer-joint-resnet18" / "model" / "training.json"
+        assert json.loads(run.read_text())["start"] == "IFER weights of the same seed and protocol"
+    assert "joint from IFER weights, guided by ResNet-18" in two["protocols"]["paper"]["schemes"]
     assert (tmp_path / "work" / "seed0" / "paper" / "ifer" / "model" / "model.safetensors").stat().st_mtime_ns == before
     assert (tmp_path / "work" / "seed1" / "paper" / "curve-joint-resnet18" / "model" / "model.safetensors").is_file()
-    for name, row in two["protocols"]["paper"]["classifiers"]["resnet18"]["methods"].items():
-        first = rows[name]["accuracy"]
+    for name, first_row in rows.items():  # the methods of the first run: seed 0 is reused, not retrained
+        row, first = two["protocols"]["paper"]["classifiers"]["resnet18"]["methods"][name], first_row["accuracy"]
         assert row["accuracy_seeds"][0] == pytest.approx(first), name
         assert row["accuracy"] == pytest.approx(np.mean(row["accuracy_seeds"])), name
         assert row["accuracy_sd"] == pytest.approx(np.std(row["accuracy_seeds"], ddof=1), abs=1e-12), name
