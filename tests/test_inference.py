@@ -58,6 +58,9 @@ class TestEnhance:
             calls.clear()
             single = enhance(images, net, batch_size=1)
             assert calls == [1] * 5
+            calls.clear()
+            enhance(images, net, batch_size=4, max_pixels=2 * 20 * 30)  # the pixel budget caps a batch at 2 images
+            assert calls == [2, 1, 2]
         finally:
             hook.remove()
         torch.testing.assert_close(batched[1], single[1], atol=1e-6, rtol=0)

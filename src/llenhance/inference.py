@@ -307,7 +307,8 @@ def enhance(
         overlap: overlap between tiles in pixels, blended with linear ramps.
         batch_size: images per forward pass (untiled): the images of a batch
             tensor, and consecutive images of one size in a sequence, go
-            through the network this many at a time.
+            through the network this many at a time (images of a sequence
+            only while the batch stays within ``max_pixels`` in all).
         device: where the model runs; ``None``: where your module is, else
             where the first input tensor is (CPU for PIL and numpy input).
         max_pixels: with ``tile=None``, an image of more pixels than this is
@@ -384,8 +385,10 @@ def enhance(
                 image_tile, image_overlap = AUTO_TILE, min(overlap, AUTO_TILE // 2 - 1)
                 _check_tile(net, image_tile, image_overlap)
             if image_tile is None and x.shape[0] == 1:
-                if pending and pending[0][1].shape[-2:] != x.shape[-2:]:
-                    flush(net)
+                pixels = x.shape[-2] * x.shape[-1]
+                if pending and (pending[0][1].shape[-2:] != x.shape[-2:]
+                                or (max_pixels is not None and (len(pending) + 1) * pixels > max_pixels)):
+                    flush(net)  # another size, or the batch would pass the pixel budget of one forward pass
                 pending.append((i, x, kind, extra))
                 if len(pending) == batch_size:
                     flush(net)
