@@ -12,7 +12,7 @@ import math
 import torch
 
 from llenhance._checks import check_image, check_finite_number
-from llenhance._color import LUMA
+from llenhance._color import mean_grey
 
 __all__ = ["clahe", "global_gamma", "histogram_equalization"]
 
@@ -32,7 +32,7 @@ def global_gamma(x: torch.Tensor, *, target: float = 0.5) -> torch.Tensor:
     target = check_finite_number(target, "target")
     if not 0 < target < 1:
         raise ValueError(f"`target` expected a grey level in (0, 1), got {target}")
-    luma = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1).flatten(1).mean(1)
+    luma = mean_grey(x)
     gamma = math.log(target) / torch.log(luma.clamp(1e-4, 0.999))
     return x.clamp_min(0).pow(gamma.view(-1, 1, 1, 1)).clamp(0, 1)
 

@@ -29,7 +29,7 @@ from torch import nn
 
 from llenhance._atomic import atomic_path
 from llenhance._checks import check_image, check_same_shape, unchecked
-from llenhance._color import LUMA
+from llenhance._color import mean_grey
 
 __all__ = [
     "DARKENING",
@@ -167,8 +167,7 @@ def _evaluate_pairs(method: Method | None, pairs: Sequence[tuple[torch.Tensor, .
         low = torch.cat([item[0] for item in batch]).to(device)
         high = torch.cat([item[1] for item in batch]).to(device)
         out = _run(method, low)
-        luma = out.new_tensor(LUMA).view(1, 3, 1, 1)
-        shift = ((out - high) * luma).sum(1).flatten(1).mean(1)
+        shift = mean_grey(out) - mean_grey(high)
         with unchecked():
             rows.extend({"psnr": float(p), "ssim": float(q), "ciede2000": float(c), "grey_shift": float(g)}
                         for p, q, c, g in zip(psnr(out, high).tolist(), ssim(out, high).tolist(),

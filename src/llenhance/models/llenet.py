@@ -35,7 +35,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from llenhance._checks import check_image, check_positive_int
-from llenhance._color import LUMA
+from llenhance._color import mean_grey
 
 __all__ = ["CRBlock", "FEBlock", "LLENet", "exposure_curve", "llenet_b", "llenet_s"]
 
@@ -208,7 +208,7 @@ def exposure_curve(x: torch.Tensor, target: float) -> torch.Tensor:
         >>> bool((exposure_curve(x, 0.2) == x).all())  # already bright enough: unchanged
         True
     """
-    luma = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1).mean((1, 2)).clamp(*_MEAN_RANGE)
+    luma = mean_grey(x).clamp(*_MEAN_RANGE)
     gamma = (math.log(target) / luma.log()).clamp(max=1.0).view(-1, 1, 1, 1)
     # x ** 1 is x; the clamp keeps the gradient of x ** g finite at black pixels.
     return torch.where(gamma < 1, x.clamp_min(1e-6).pow(gamma), x)
