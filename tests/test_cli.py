@@ -228,6 +228,7 @@ class TestEnhanceCommand:
             PIL.Image.fromarray(rng.integers(0, 60, (20, 30, 3), dtype=np.uint8)).save(src / name)
         # a 32-bit image of a.png's size with values past 16 bits: enhance() refuses it, inside a batch
         PIL.Image.fromarray(np.full((20, 30), 70000, np.int32), mode="I").save(src / "big.tiff")
+        before = {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
         assert main(["enhance", str(src), "--output", str(tmp_path / "one")]) == 1
         capsys.readouterr()
         assert main(["enhance", str(src), "--output", str(tmp_path / "two"), "--batch-size", "2"]) == 1
@@ -240,6 +241,9 @@ class TestEnhanceCommand:
             one = np.asarray(PIL.Image.open(tmp_path / "one" / name), np.int16)
             two = np.asarray(PIL.Image.open(tmp_path / "two" / name), np.int16)
             assert np.abs(one - two).max() <= (1 if name.endswith("png") else 3), name
+        assert {p: p.read_bytes() for p in src.rglob("*") if p.is_file()} == before  # inputs untouched
+        assert not list(tmp_path.rglob(".llenhance-*"))  # nothing half-written left, the refused image included
+        assert not (tmp_path / "two" / "big.tiff").exists()
 
     def test_bad_inputs(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["enhance", str(tmp_path / "missing.png"), "--output", str(tmp_path / "o")]) == 2

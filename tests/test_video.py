@@ -213,6 +213,12 @@ def test_cli_faces_on_images_keeps_the_csv(tmp_path: Path) -> None:
                            timeout=300)
     assert added.returncode == 0, added.stderr
     assert [r["file"] for r in csv.DictReader(open(out / "faces.csv"))] == ["a.png", "b.png"]
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "faces.csv").stat().st_mode & 0o777 == 0o666 & ~umask  # rewritten atomically, usual mode
+    assert not list(out.glob(".llenhance-*"))
 
 
 def test_face_records_of_several_files_and_kept_rows(tmp_path: Path) -> None:
