@@ -175,7 +175,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         (tmp_path / "clf" / f"fer-{arch}" / "training.json").write_text(
             json.dumps({"val_accuracy": 0.5, "command": f"train {arch}"}))
     args = ["--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--work", str(tmp_path / "work"),
-            "--results", str(tmp_path / "res"), "--iterations", "2", "--seeds", "0", "1",
+            "--results", str(tmp_path / "res"), "--iterations", "2", "--long-iterations", "3", "--seeds", "0", "1",
             "--archs", "resnet18", "vgg"]
     results = fer_transfer.main(args)
     assert json.loads((tmp_path / "res" / "fer_transfer.json").read_text()) == json.loads(json.dumps(results))
@@ -212,6 +212,15 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         stats = results["held_out"][arch][guided]["acc_paper"]
         values = [r["acc_paper"] for r in results["raw"][guided][arch]]
         assert stats["mean"] == pytest.approx(np.mean(values)) and stats["sd"] == pytest.approx(np.std(values, ddof=1))
+    # the long reconstruction-only run: its own schedule and folder, no guide, scored on every classifier
+    long = "curve + LLENet, reconstruction only, 3 iterations"
+    for seed in (0, 1):
+        record = json.loads((tmp_path / "work" / f"curve-rec-3its-seed{seed}" / "model" / "training.json").read_text())
+        assert record["iterations"] == 3 and record["guides"] == [] and record["curve_target"] == 0.45
+        short = json.loads((tmp_path / "work" / f"curve-rec-seed{seed}" / "model" / "training.json").read_text())
+        assert short["iterations"] == 2
+    assert all(len(results["raw"][long][a]) == 2 for a in ("resnet18", "vgg"))
+    assert list(results["raw"])[-1] == long
     # the mean over held-out classifiers is the mean of the per-classifier means
     for name in ("none", guided):
         expected = np.mean([results["held_out"][a][name]["acc_paper"]["mean"] for a in ("resnet18", "vgg")])
@@ -223,5 +232,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     assert record["guides"] == ["resnet18", "convnext_atto"] and record["seed"] == 5
     with pytest.raises(SystemExit):
         fer_transfer.main([*args, "--train-only", "nope"])
+    with pytest.raises(SystemExit):
+        fer_transfer.main([*args, "--long-iterations", "-1"])
     text = (tmp_path / "res" / "fer_transfer.md").read_text()
     assert "## Held out: ResNet-18 (FER-guided enhancers guided by VGG-style CNN)" in text
