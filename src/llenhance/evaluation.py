@@ -174,8 +174,7 @@ def _evaluate_pairs(method: Method | None, pairs: Sequence[tuple[torch.Tensor, .
                                               ciede2000(out, high).tolist(), shift.tolist()))
         labels = [item[2] for item in batch if item[2] is not None]
         if classifier is not None and len(labels) == len(batch):
-            with torch.inference_mode():
-                predicted = classifier(out).argmax(1).cpu()
+            predicted = predict(classifier, out, batch_size=len(batch), device=device)
             correct += int((predicted == torch.tensor(labels)).sum())
             labelled += len(labels)
         batch.clear()
