@@ -18,8 +18,10 @@ Enhancers (``llenet_s``, trained on ``fer2013/train``, seeds ``--seeds``):
 - ``curve + LLENet, FER-guided``: the same with the joint loss (L_rec +
   L_ferp + L_cls + L_label), guided by every architecture but the held-out one;
 - ``curve + LLENet, reconstruction only, --long-iterations``: the
-  reconstruction-only curve enhancer on a longer schedule (the ``llenet-faces``
-  recipe). No classifier guides it, so every classifier is a held-out one.
+  reconstruction-only curve enhancer on a longer schedule and, by default, at
+  full resolution (``--long-stem-stride 1``: no 2x2 pixel folding, so the
+  network sees single pixels, which denoising needs): the ``llenet-faces``
+  recipe. No classifier guides it, so every classifier is a held-out one.
 
 Training pairs mix both protocols (half of them with sensor noise and 8-bit
 quantisation), so one enhancer serves both; the test faces are darkened with
@@ -69,8 +71,9 @@ ARCHS = {"resnet18": "ResNet-18", "vgg": "VGG-style CNN", "convnext_atto": "Conv
 CONDITIONS = ("paper", "realistic", "normal")
 #: Mean grey level the global gamma baseline maps every face to.
 GAMMA_TARGET = 0.45
-#: Iterations of the long reconstruction-only curve enhancer (the ``llenet-faces`` recipe).
-LONG_ITERATIONS = 4000
+#: Iterations and stem stride of the long reconstruction-only curve enhancer (the ``llenet-faces`` recipe).
+LONG_ITERATIONS = 3000
+LONG_STEM_STRIDE = 1
 
 
 def training_pairs(faces: Dataset, seed: int, normal_fraction: float) -> Dataset:
@@ -88,6 +91,7 @@ def train(
     *,
     seed: int,
     iterations: int,
+    stem_stride: int = 2,
     curve_target: float | None,
     normal_fraction: float,
     guides: list[str],
@@ -100,7 +104,7 @@ def train(
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)
-    enhancer = llenet_s(curve_target=curve_target)
+    enhancer = llenet_s(curve_target=curve_target, stem_stride=stem_stride)
     guide = FrozenEnsemble([frozen_classifier(a, classifiers) for a in guides]) if guides else None
     trainer = FERGuidedTrainer(
         enhancer,
@@ -125,15 +129,17 @@ def train(
 
 
 def long_tag(args: argparse.Namespace) -> str:
-    """Run name of the long-schedule reconstruction-only curve enhancer (the schedule is in the name)."""
-    return f"curve-rec-{args.long_iterations}its"
+    """Run name of the long reconstruction-only curve enhancer (stem stride and schedule are in the name)."""
+    return f"curve-rec-s{args.long_stem_stride}-{args.long_iterations}its"
 
 
 def train_run(args: argparse.Namespace, faces: Dataset, tag: str, seed: int, curve: bool, guides: list[str]) -> LLENet:
     """Run ``tag`` of the experiment for ``seed``: the curve enhancers get the exposure mix."""
     print(f"training {tag}, seed {seed}", flush=True)
-    iterations = args.long_iterations if tag == long_tag(args) else args.iterations
-    model, _ = train(args.work / f"{tag}-seed{seed}", faces, seed=seed, iterations=iterations,
+    long = tag == long_tag(args)
+    model, _ = train(args.work / f"{tag}-seed{seed}", faces, seed=seed,
+                     iterations=args.long_iterations if long else args.iterations,
+                     stem_stride=args.long_stem_stride if long else 2,
                      curve_target=args.curve_target if curve else None,
                      normal_fraction=args.normal_fraction if curve else 0.0, guides=guides,
                      classifiers=args.classifiers, lr=args.lr)
@@ -187,7 +193,8 @@ def _cell(stat: dict | None, scale: float = 100.0, digits: int = 2) -> str:
 
 
 def markdown(results: dict) -> str:
-    long = f" (the last row: {results['long_iterations']})" if results.get("long_iterations") else ""
+    long = (f" (the last row: {results['long_iterations']}, stem stride {results['long_stem_stride']})"
+            if results.get("long_iterations") else "")
     lines = [
         f"# FER in the dark for classifiers the enhancer never saw ({results['data']} val)",
         "",
@@ -266,6 +273,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--long-iterations", type=int, default=LONG_ITERATIONS,
                         help="schedule of the long reconstruction-only curve enhancer (the llenet-faces recipe); "
                              "0 leaves that row out")
+    parser.add_argument("--long-stem-stride", type=int, choices=(1, 2), default=LONG_STEM_STRIDE,
+                        help="stem stride of that enhancer: 1 = full resolution, 2 = llenet_s's 2x2 pixel folding")
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--curve-target", type=float, default=GAMMA_TARGET)
     parser.add_argument("--normal-fraction", type=float, default=0.25,
@@ -341,7 +350,8 @@ def main(argv: list[str] | None = None) -> dict:
                 model = fit("guided-without-" + held_out, seed, True, guides)
                 raw[name][held_out].append(score(predictions(model, [held_out])[held_out], labels, reference[held_out]))
     if args.long_iterations:  # the llenet-faces recipe
-        unguided(f"curve + LLENet, reconstruction only, {args.long_iterations} iterations", long_tag(args), True)
+        unguided(f"curve + LLENet (stem stride {args.long_stem_stride}), reconstruction only, "
+                 f"{args.long_iterations} iterations", long_tag(args), True)
 
     held_out = {a: {name: summarise(per_arch[a]) for name, per_arch in raw.items()} for a in args.archs}
     # mean over held-out classifiers of the per-classifier means (sd: over seeds of the per-seed means)
@@ -359,6 +369,7 @@ def main(argv: list[str] | None = None) -> dict:
         "train_images": len(train_faces),
         "iterations": args.iterations,
         "long_iterations": args.long_iterations,
+        "long_stem_stride": args.long_stem_stride,
         "lr": args.lr,
         "seeds": args.seeds,
         "curve_target": args.curve_target,

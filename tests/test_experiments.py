@@ -213,12 +213,14 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         values = [r["acc_paper"] for r in results["raw"][guided][arch]]
         assert stats["mean"] == pytest.approx(np.mean(values)) and stats["sd"] == pytest.approx(np.std(values, ddof=1))
     # the long reconstruction-only run: its own schedule and folder, no guide, scored on every classifier
-    long = "curve + LLENet, reconstruction only, 3 iterations"
+    long = "curve + LLENet (stem stride 1), reconstruction only, 3 iterations"
     for seed in (0, 1):
-        record = json.loads((tmp_path / "work" / f"curve-rec-3its-seed{seed}" / "model" / "training.json").read_text())
+        record = json.loads((tmp_path / "work" / f"curve-rec-s1-3its-seed{seed}" / "model" / "training.json").read_text())
         assert record["iterations"] == 3 and record["guides"] == [] and record["curve_target"] == 0.45
+        assert LLENet.from_pretrained(tmp_path / "work" / f"curve-rec-s1-3its-seed{seed}" / "model").stem_stride == 1
         short = json.loads((tmp_path / "work" / f"curve-rec-seed{seed}" / "model" / "training.json").read_text())
         assert short["iterations"] == 2
+        assert LLENet.from_pretrained(tmp_path / "work" / f"curve-rec-seed{seed}" / "model").stem_stride == 2
     assert all(len(results["raw"][long][a]) == 2 for a in ("resnet18", "vgg"))
     assert list(results["raw"])[-1] == long
     # the mean over held-out classifiers is the mean of the per-classifier means
