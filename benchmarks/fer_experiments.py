@@ -13,9 +13,11 @@ classifier trained in normal light (``train_fer_classifier.py``):
 4. joint: ``llenet_s`` trained with ``FERGuidedTrainer`` in front of the frozen
    ResNet-18 (L_rec + L_ferp + L_cls + L_label);
 5. joint in front of a second, different classifier (a plain VGG-style net);
-6. the recipe of the built-in ``llenet-faces``: an exposure curve under
-   ``llenet_s`` (``curve_target``), a quarter of well-lit training pairs, the
-   joint loss with the first classifier, Adam 5e-4 with a cosine schedule.
+6. curve + joint: an exposure curve under ``llenet_s`` (``curve_target``), a
+   quarter of well-lit training pairs, the joint loss with the first
+   classifier, Adam 5e-4 with a cosine schedule (the exposure mix of
+   ``fer_transfer.py``; the built-in ``llenet-faces`` is that script's
+   long reconstruction-only run).
 7. (``--joint-from-ifer``) joint with the first classifier, starting from
    the IFER weights of the same seed (the paper lets the enhancer start from
    reconstruction-only weights): ``--iterations`` more steps on top of IFER's.
@@ -85,7 +87,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 TRAIN_SEED = 0  # darkening, crops/flips and batch order of the training pairs
 ARCHS = {"resnet18": "ResNet-18", "vgg": "VGG-style CNN"}
-#: Training recipe of the built-in face enhancer ``llenet-faces`` (see ``fer_transfer.py``).
+#: Training recipe of scheme 6, the exposure mix of ``fer_transfer.py``'s curve enhancers.
 RECIPE = {"curve_target": 0.45, "normal_fraction": 0.25, "lr": 5e-4, "schedule": "cosine"}
 
 
@@ -246,7 +248,7 @@ def markdown(results: dict) -> str:
         + f"; enhancers trained on {results['train_images']} train faces "
         f"({results['iterations']} iterations, batch 32, seeds {', '.join(map(str, seeds))}, perceptual term off, "
         f"colour weight {results['color_weight']}; schemes 3–5: `llenet_s`, Adam 3e-4 as in the paper; scheme 6: "
-        f"the recipe of the built-in `llenet-faces`, {RECIPE}). "
+        f"curve + joint, {RECIPE}). "
         "Accuracy in %, mean ± sd over the training seeds (schemes 1–2 are deterministic); "
         "recovered = (acc - acc_low) / (acc_normal - acc_low); well-lit = accuracy change (points) when the "
         "*well-lit* val faces pass through the method; PSNR (dB) / SSIM per image against the normal-light face, "
@@ -337,7 +339,7 @@ def main(argv: list[str] | None = None) -> dict:
     runs = [("IFER (reconstruction only)", "3 IFER", "ifer", None, False)]
     runs += [(f"joint, guided by {ARCHS[a]}", "4 joint" if a == "resnet18" else "5 joint (2nd classifier)",
               f"joint-{a}", a, False) for a in args.archs]
-    runs += [(f"curve + LLENet, guided by {ARCHS[a]} (llenet-faces recipe)", "6 curve + joint", f"curve-joint-{a}",
+    runs += [(f"curve + LLENet, guided by {ARCHS[a]} (exposure mix)", "6 curve + joint", f"curve-joint-{a}",
               a, True) for a in args.archs[:1]]
     if args.joint_from_ifer:
         runs += [(f"joint from IFER weights, guided by {ARCHS[a]}", "7 IFER, then joint", f"ifer-joint-{a}", a, False)

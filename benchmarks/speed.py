@@ -79,6 +79,7 @@ def main() -> None:
     torch.manual_seed(0)
     models: dict[str, torch.nn.Module] = {
         "llenet_s (llenet-sice weights)": LLENet.from_pretrained("llenet-sice"),
+        "llenet_s, full resolution + curve (llenet-faces weights)": LLENet.from_pretrained("llenet-faces"),
         "llenet_b": llenet_b(),
     }
     if (WEIGHTS / "zero-dce" / "Epoch99.pth").is_file():

@@ -350,3 +350,20 @@ def test_train_arch_option_and_its_old_spelling(capsys: pytest.CaptureFixture[st
     assert _enhancer(parse(base)).width == 16  # llenet_s by default
     assert _enhancer(parse(base + ["--model", "llenet_b"])).width == 32
     assert "`train --model` is now `train --arch`" in capsys.readouterr().err
+
+
+def test_train_stem_stride_option() -> None:
+    from llenhance.cli import CLIError, _enhancer, build_parser
+
+    parse = build_parser().parse_args
+    base = ["train", "reconstruction", "--data", "d", "--output", "o"]
+    assert _enhancer(parse(base)).stem_stride == 2  # llenet_s folds 2x2 blocks by default
+    net = _enhancer(parse(base + ["--stem-stride", "1", "--curve-target", "0.45"]))
+    assert (net.stem_stride, net.width, net.curve_target) == (1, 16, 0.45)
+    x = torch.rand(1, 3, 20, 28) * 0.2
+    assert net(x).shape == x.shape
+    assert _enhancer(parse(base + ["--arch", "llenet_b", "--stem-stride", "2"])).stem_stride == 2
+    with pytest.raises(SystemExit):
+        parse(base + ["--stem-stride", "3"])
+    with pytest.raises(CLIError, match="--stem-stride and --init"):
+        _enhancer(parse(base + ["--stem-stride", "1", "--init", "llenet-faces"]))

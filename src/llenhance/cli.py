@@ -76,8 +76,11 @@ def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
               file=sys.stderr)
     arch = args.arch or args.arch_old or "llenet_s"
     if args.init is not None:
+        if args.stem_stride is not None:
+            raise CLIError("--stem-stride and --init: the weights of --init fix the stem stride; pass one of them")
         return LLENet.from_pretrained(args.init)
-    return {"llenet_s": llenet_s, "llenet_b": llenet_b}[arch](curve_target=args.curve_target)
+    extra = {} if args.stem_stride is None else {"stem_stride": args.stem_stride}
+    return {"llenet_s": llenet_s, "llenet_b": llenet_b}[arch](curve_target=args.curve_target, **extra)
 
 
 def _device(spec: str) -> str:
@@ -652,6 +655,9 @@ def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations
                    help="put a brighten-only exposure curve (mean grey -> this level) under the network")
     p.add_argument("--arch", choices=("llenet_s", "llenet_b"), default=None,
                    help="enhancer architecture (default llenet_s; --model is the weights everywhere else)")
+    p.add_argument("--stem-stride", type=int, choices=(1, 2), default=None,
+                   help="1: the network works at full resolution (better denoising, about 4x the compute); "
+                        "2: it folds 2x2 pixel blocks first (default: llenet_s 2, llenet_b 1)")
     # the old spelling, kept working: in every other subcommand --model names weights
     p.add_argument("--model", dest="arch_old", choices=("llenet_s", "llenet_b"), default=None, help=argparse.SUPPRESS)
     p.add_argument("--init", help="start from these enhancer weights (folder or name) instead of a new model")
