@@ -38,6 +38,18 @@ class TestBuiltins:
         with pytest.raises(FileNotFoundError, match="not a folder, a built-in .*llenet-sice"):
             LLENet.from_pretrained("no-such-weights")
 
+    def test_saved_weights_have_the_usual_mode_and_no_temporaries(self, tmp_path: Path) -> None:
+        import os
+
+        umask = os.umask(0)
+        os.umask(umask)
+        net = llenet_s()
+        net.save_pretrained(tmp_path)
+        assert (tmp_path / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask  # not private 0600
+        assert not list(tmp_path.glob(".llenhance-*"))
+        loaded = LLENet.from_pretrained(tmp_path)
+        assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), loaded.state_dict().values()))
+
     def test_local_folder_wins(self, tmp_path: Path) -> None:
         net = llenet_s(use_fe=False)
         net.save_pretrained(tmp_path)

@@ -481,6 +481,18 @@ class LLENet(
             setattr(card.data, key, value)
         return card
 
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write ``model.safetensors`` atomically, with the mode ``open()`` would give a new file.
+
+        safetensors alone leaves the file private (0600) and, if interrupted, half-written.
+        """
+        from safetensors.torch import save_model
+
+        from llenhance._atomic import atomic_path
+
+        with atomic_path(Path(save_directory) / "model.safetensors") as tmp:
+            save_model(self, str(tmp))
+
     @classmethod
     def _from_pretrained(cls, *, model_id: str, **kwargs: Any) -> LLENet:  # type: ignore[override]
         # Check the weights file's tensor shapes (from its header, nothing loaded) against the
