@@ -8,6 +8,8 @@ darken the same way.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,8 +27,8 @@ from llenhance import evaluation
 from llenhance.evaluation import DARKENING as PROTOCOLS
 from llenhance.evaluation import TEST_SEED
 
-__all__ = ["PROTOCOLS", "TEST_SEED", "apply", "classifier_folder", "dark_test_set", "frozen_classifier",
-           "load_faces", "predict"]
+__all__ = ["PROTOCOLS", "TEST_SEED", "apply", "check_guides", "classifier_folder", "classifier_weights_digest",
+           "dark_test_set", "frozen_classifier", "load_faces", "predict"]
 
 
 def classifier_folder(arch: str, root: Path, dataset: str = "folder") -> Path:
@@ -48,6 +50,33 @@ def frozen_classifier(arch: str, root: Path, dataset: str = "folder") -> FrozenC
     if arch == "vgg":  # the output of each block (its max-pool)
         stages = [f"features.{i}" for i, m in enumerate(net.features) if isinstance(m, nn.MaxPool2d)]
     return FrozenClassifier(net, preprocess=ClassifierPreprocess(mean=MEAN, std=STD), stages=stages)
+
+
+def classifier_weights_digest(arch: str, root: Path, dataset: str = "folder") -> str:
+    """SHA-256 (first 16 hex digits) of the classifier's ``model.safetensors``: which weights guided a run."""
+    digest = hashlib.sha256()
+    with open(classifier_folder(arch, root, dataset) / "model.safetensors", "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def check_guides(out: Path, guides: dict[str, str]) -> None:
+    """Refuse to reuse or resume the run under ``out`` if other classifier weights guided it.
+
+    ``guides`` maps each guide architecture to ``classifier_weights_digest``; the first call records it
+    in ``out/guides.json``. Run folders are named after the recipe, not the classifier, so without this a
+    retrained classifier would silently be scored with enhancers its predecessor guided.
+    """
+    path = out / "guides.json"
+    if path.is_file():
+        recorded = json.loads(path.read_text())
+        if recorded != guides:
+            raise SystemExit(f"error: {out} was trained with the guide classifiers {recorded}, not {guides} "
+                             "(a classifier was retrained since); delete that folder or pass another --work")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(guides, indent=2) + "\n")
 
 
 def load_faces(args: argparse.Namespace, split: str) -> Dataset:

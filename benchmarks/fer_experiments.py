@@ -70,7 +70,9 @@ from _fer_eval import (  # noqa: E402,F401
     PROTOCOLS,
     TEST_SEED,
     apply,
+    check_guides,
     classifier_folder,
+    classifier_weights_digest,
     dark_test_set,
     frozen_classifier,
     load_faces,
@@ -117,16 +119,20 @@ def train_enhancer(
     lr: float = 3e-4,
     schedule: str = "constant",
     init: LLENet | None = None,
+    guide_digests: dict[str, str] | None = None,
 ) -> tuple[LLENet, dict]:
     """IFER (``classifier=None``) or joint training; reuses ``out/model`` when it exists, resumes checkpoints.
 
     The paper's schemes use the defaults (``llenet_s``, Adam 3e-4); the recipe of the built-in face
     enhancer passes ``curve_target`` (an exposure curve under the network), ``normal_fraction``
     (well-lit pairs whose target is themselves) and its learning-rate schedule; ``init`` starts from
-    the weights of a trained enhancer (IFER) instead of a new network.
+    the weights of a trained enhancer (IFER) instead of a new network. ``guide_digests`` names the
+    classifier weights that guide the run (``classifier_weights_digest``): a run folder made with other
+    weights is refused, not reused.
     """
     model_dir = out / "model"
     record_path = model_dir / "training.json"  # beside the weights: a complete run folder for export_builtin.py
+    check_guides(out, guide_digests or {})
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)
@@ -374,6 +380,8 @@ def main(argv: list[str] | None = None) -> dict:
                     classifier(guide) if guide else None, iterations=args.iterations,
                     color_weight=args.color_weight, seed=seed,
                     init=trained[runs[0][0]] if tag.startswith("ifer-joint") else None,
+                    guide_digests={guide: classifier_weights_digest(guide, args.classifiers, args.dataset)}
+                    if guide else {},
                     **(RECIPE if curve else {}),
                 )
                 trained[name] = model

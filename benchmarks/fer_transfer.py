@@ -57,7 +57,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
 from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
-from _fer_eval import PROTOCOLS, apply, dark_test_set, frozen_classifier, load_faces, predict  # noqa: E402
+from _fer_eval import (  # noqa: E402
+    PROTOCOLS,
+    apply,
+    check_guides,
+    classifier_weights_digest,
+    dark_test_set,
+    frozen_classifier,
+    load_faces,
+    predict,
+)
 
 from llenhance import FERGuidedTrainer, FrozenEnsemble, LLENet, LowLightSynth, llenet_s  # noqa: E402
 from llenhance.data import SyntheticLowLight  # noqa: E402
@@ -91,7 +100,7 @@ def train(
     *,
     seed: int,
     iterations: int,
-    stem_stride: int = 2,
+    stem_stride: int | None = None,
     curve_target: float | None,
     normal_fraction: float,
     guides: list[str],
@@ -101,10 +110,12 @@ def train(
     """Train (or reuse, or resume) one enhancer under ``out``."""
     model_dir = out / "model"
     record_path = model_dir / "training.json"
+    check_guides(out, {a: classifier_weights_digest(a, classifiers) for a in guides})
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)
-    enhancer = llenet_s(curve_target=curve_target, stem_stride=stem_stride)
+    # stem_stride None: llenet_s's own (the 2x2 fold)
+    enhancer = llenet_s(curve_target=curve_target, **({} if stem_stride is None else {"stem_stride": stem_stride}))
     guide = FrozenEnsemble([frozen_classifier(a, classifiers) for a in guides]) if guides else None
     trainer = FERGuidedTrainer(
         enhancer,
@@ -139,7 +150,7 @@ def train_run(args: argparse.Namespace, faces: Dataset, tag: str, seed: int, cur
     long = tag == long_tag(args)
     model, _ = train(args.work / f"{tag}-seed{seed}", faces, seed=seed,
                      iterations=args.long_iterations if long else args.iterations,
-                     stem_stride=args.long_stem_stride if long else 2,
+                     stem_stride=args.long_stem_stride if long else None,
                      curve_target=args.curve_target if curve else None,
                      normal_fraction=args.normal_fraction if curve else 0.0, guides=guides,
                      classifiers=args.classifiers, lr=args.lr)

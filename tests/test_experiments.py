@@ -108,6 +108,14 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
     rows = protocol["classifiers"]["resnet18"]["methods"]
     assert rows["global gamma"]["well_lit_change"] == pytest.approx(lit - rows["normal light"]["accuracy"])
 
+    # Each run records which classifier weights guided it (SHA-256 of the file), so a retrained one is noticed.
+    import hashlib
+
+    digest = hashlib.sha256((tmp_path / "clf" / "fer-vgg" / "model.safetensors").read_bytes()).hexdigest()[:16]
+    run = tmp_path / "work" / "seed0" / "paper"
+    assert json.loads((run / "joint-vgg" / "guides.json").read_text()) == {"vgg": digest}
+    assert json.loads((run / "ifer" / "guides.json").read_text()) == {}
+
     # A second call with two seeds reuses seed 0's enhancers, trains seed 1's, and reports the mean over both.
     before = (tmp_path / "work" / "seed0" / "paper" / "ifer" / "model" / "model.safetensors").stat().st_mtime_ns
     two = fer_experiments.main([
@@ -238,3 +246,13 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         fer_transfer.main([*args, "--long-iterations", "-1"])
     text = (tmp_path / "res" / "fer_transfer.md").read_text()
     assert "## Held out: ResNet-18 (FER-guided enhancers guided by VGG-style CNN)" in text
+
+    # A retrained guide classifier: the runs it guided are refused, not silently reused; the unguided ones stay.
+    torch.manual_seed(7)
+    state = ARCHS["vgg"]().state_dict()
+    save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in state.items()},
+              tmp_path / "clf" / "fer-vgg" / "model.safetensors")
+    with pytest.raises(SystemExit, match="guided-without-resnet18-seed0 was trained with the guide classifiers"):
+        fer_transfer.main(args)
+    assert fer_transfer.main([*args[: args.index("--seeds")], "--seeds", "0", "--archs", "resnet18", "vgg",
+                              "--skip-guided"])["raw"]
