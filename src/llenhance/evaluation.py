@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from llenhance._atomic import atomic_path
+from llenhance._batching import ShapeBatcher
 from llenhance._checks import check_image, check_same_shape, unchecked
 from llenhance._color import mean_grey
 
@@ -160,9 +161,8 @@ def _evaluate_pairs(method: Method | None, pairs: Sequence[tuple[torch.Tensor, .
     check_positive_int(batch_size, "batch_size")
     rows: list[dict[str, float]] = []
     correct = labelled = 0
-    batch: list[tuple[torch.Tensor, torch.Tensor, int | None]] = []
 
-    def score() -> None:
+    def score(batch: list[tuple[torch.Tensor, torch.Tensor, int | None]]) -> None:
         nonlocal correct, labelled
         low = torch.cat([item[0] for item in batch]).to(device)
         high = torch.cat([item[1] for item in batch]).to(device)
@@ -177,7 +177,8 @@ def _evaluate_pairs(method: Method | None, pairs: Sequence[tuple[torch.Tensor, .
             predicted = predict(classifier, out, batch_size=len(batch), device=device)
             correct += int((predicted == torch.tensor(labels)).sum())
             labelled += len(labels)
-        batch.clear()
+
+    batcher = ShapeBatcher(score, batch_size)
 
     for i, item in enumerate(_progress(pairs, len(pairs), name, progress)):
         if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
@@ -188,13 +189,8 @@ def _evaluate_pairs(method: Method | None, pairs: Sequence[tuple[torch.Tensor, .
         check_same_shape(low, high, f"{name}[{i}] low", f"{name}[{i}] high")
         label = int(item[2]) if len(item) == 3 else None
         low, high = low.reshape(1, *low.shape[-3:]), high.reshape(1, *high.shape[-3:])
-        if batch and batch[0][0].shape != low.shape:
-            score()
-        batch.append((low, high, label))
-        if len(batch) == batch_size:
-            score()
-    if batch:
-        score()
+        batcher.add((low, high, label), tuple(low.shape))
+    batcher.flush()
     if not rows:
         raise ValueError(f"`{name}` expected at least one (low, high) pair, got none")
     means = {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "ciede2000", "grey_shift")}

@@ -15,7 +15,14 @@ import PIL.Image
 import torch
 from torch import nn
 
-from llenhance._checks import PRED_RANGE_SLACK, check_finite_number, check_image, check_positive_int, unchecked
+from llenhance._batching import ShapeBatcher
+from llenhance._checks import (
+    PRED_RANGE_SLACK,
+    check_finite_number,
+    check_image,
+    check_positive_int,
+    unchecked,
+)
 from llenhance._color import LUMA
 from llenhance.pretrained import DEFAULT_WEIGHTS
 
@@ -348,8 +355,6 @@ def enhance(
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"`strength` expected a value in [0, 1], got {strength}")
     results: list[Any] = [None] * len(items)
-    # single untiled images of one size wait here and go through the network together
-    pending: list[tuple[int, torch.Tensor, str, Any]] = []
     checked = False
 
     def forward(net: nn.Module, chunk: torch.Tensor) -> torch.Tensor:
@@ -367,15 +372,16 @@ def enhance(
             out = torch.lerp(x.to(out.device, out.dtype), out, strength)
         results[i] = _from_tensor(out, kind, extra, items[i])
 
-    def flush(net: nn.Module) -> None:
-        if pending:
-            outs = forward(net, torch.cat([x.to(device, torch.float32) for _, x, _, _ in pending]))
-            for (i, x, kind, extra), out in zip(pending, outs.split(1)):
-                finish(i, x, out, kind, extra)
-            pending.clear()
-
     with _borrowed(model, device) as net, torch.inference_mode(), \
             torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
+
+        def run_batch(batch: list[tuple[int, torch.Tensor, str, Any]]) -> None:
+            outs = forward(net, torch.cat([x.to(device, torch.float32) for _, x, _, _ in batch]))
+            for (i, x, kind, extra), out in zip(batch, outs.split(1)):
+                finish(i, x, out, kind, extra)
+
+        # single untiled images of one size wait here and go through the network together
+        batcher = ShapeBatcher(run_batch, batch_size, max_pixels)
         if tile is not None:
             _check_tile(net, tile, overlap)
         for i, image in enumerate(items):
@@ -385,13 +391,7 @@ def enhance(
                 image_tile, image_overlap = AUTO_TILE, min(overlap, AUTO_TILE // 2 - 1)
                 _check_tile(net, image_tile, image_overlap)
             if image_tile is None and x.shape[0] == 1:
-                pixels = x.shape[-2] * x.shape[-1]
-                if pending and (pending[0][1].shape[-2:] != x.shape[-2:]
-                                or (max_pixels is not None and (len(pending) + 1) * pixels > max_pixels)):
-                    flush(net)  # another size, or the batch would pass the pixel budget of one forward pass
-                pending.append((i, x, kind, extra))
-                if len(pending) == batch_size:
-                    flush(net)
+                batcher.add((i, x, kind, extra), tuple(x.shape))
             else:
                 outs = []
                 for start in range(0, x.shape[0], batch_size):
@@ -403,7 +403,7 @@ def enhance(
                             outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
                                         for j in range(chunk.shape[0]))
                 finish(i, x, torch.cat(outs), kind, extra)
-        flush(net)
+        batcher.flush()
     return results if many else results[0]
 
 
