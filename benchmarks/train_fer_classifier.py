@@ -27,7 +27,7 @@ Writes ``OUTPUT/model.safetensors`` (fp16), ``OUTPUT/checkpoint.pt``,
 ``--dataset ferplus`` trains on FERPlus (8 classes, majority vote, ties
 dropped; ``labels.csv`` of the default data folder); ``--dataset rafdb`` with
 ``--data`` on RAF-DB basic. Result files are named
-``fer_classifier_<arch>.json`` (FER2013) or ``fer_classifier_<dataset>_<arch>.json``.
+``fer_classifier_<arch>.json`` (FER2013) or ``fer_classifier_<dataset>_<arch>.json``, or ``--name``.
 """
 
 from __future__ import annotations
@@ -96,6 +96,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="use only N training and N val images (smoke runs)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--name", default=None,
+                        help="stem of the result file in benchmarks/results (default fer_classifier_<arch>, or "
+                             "fer_classifier_<dataset>_<arch>): another recipe for an architecture gets its own")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -167,8 +170,8 @@ def main() -> None:
     (args.output / "training.json").write_text(json.dumps(result, indent=2) + "\n")
     if not args.limit:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        name = args.arch if args.dataset == "folder" else f"{args.dataset}_{args.arch}"
-        (RESULTS / f"fer_classifier_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        name = args.name or "fer_classifier_" + (args.arch if args.dataset == "folder" else f"{args.dataset}_{args.arch}")
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
