@@ -36,6 +36,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _fer_eval import classifier_weights_digest  # noqa: E402
 from _fer_models import MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import FERGuidedTrainer, LLENet  # noqa: E402
@@ -92,15 +93,17 @@ def run_one(name: str, arch: dict, loss: dict, args: argparse.Namespace, train: 
     out = args.work / slug
     done = out / "result.json"
     schedule = _schedule(args)
+    uses_features = loss.get("composite", 1.0) * loss.get("perceptual", 1.0) > 0
+    # which classifier weights the perceptual term used (SHA-256): a retrained classifier means a new run
+    features = classifier_weights_digest("resnet18", args.classifiers) if uses_features else None
     if done.is_file():
         result = json.loads(done.read_text())
-        if result.get("schedule") == schedule:
+        if result.get("schedule") == schedule and result.get("feature_net_weights") == features:
             return result
-        shutil.rmtree(out)  # trained under another schedule: not comparable, train again
+        shutil.rmtree(out)  # another schedule or feature network: not comparable, train again
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     model = LLENet(**SMALL, **arch)
-    uses_features = loss.get("composite", 1.0) * loss.get("perceptual", 1.0) > 0
     feature_net = _FERFeatures(args.classifiers) if uses_features else None
     reconstruction = ReconstructionLoss(**loss, feature_net=feature_net, normalize_features=False)
     trainer = FERGuidedTrainer(model, reconstruction=reconstruction, lr=args.lr, batch_size=args.batch_size,
@@ -110,7 +113,8 @@ def run_one(name: str, arch: dict, loss: dict, args: argparse.Namespace, train: 
     trainer.fit(train, iterations=args.iterations, resume=True)
     seconds = time.time() - started
     scores = evaluate_pairs(model.eval(), val, progress=False)
-    result = {"name": name, "schedule": schedule, "arch": arch, "loss_weights": trainer.config["reconstruction_weights"],
+    result = {"name": name, "schedule": schedule, "feature_net_weights": features, "arch": arch,
+              "loss_weights": trainer.config["reconstruction_weights"],
               "params": sum(t.numel() for t in model.parameters()),
               "psnr": scores["psnr"], "ssim": scores["ssim"], "train_seconds": round(seconds, 1)}
     done.write_text(json.dumps(result, indent=2) + "\n")

@@ -171,6 +171,26 @@ def test_ablations_end_to_end(tmp_path: Path) -> None:
     assert [w["composite"] * w["structure"] > 0 for w in effective] == [False, False, False, False, True]
     assert all(np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1 for r in (*table1.values(), *table2.values()))
     assert "| FE off, skip off |" in (tmp_path / "res" / "ablations.md").read_text()
+    # the rows with the perceptual term name the classifier weights it used; a retrained classifier retrains them
+    import hashlib
+
+    weights = tmp_path / "clf" / "fer-resnet18" / "model.safetensors"
+    assert [r["feature_net_weights"] for r in table2.values()][2:] == [
+        None, hashlib.sha256(weights.read_bytes()).hexdigest()[:16], hashlib.sha256(weights.read_bytes()).hexdigest()[:16]]
+    reused = (tmp_path / "work" / "l1---mse" / "result.json").stat().st_mtime_ns
+    retrained = tmp_path / "work" / "perceptual--fer-resnet-18-features" / "result.json"
+    before = json.loads(retrained.read_text())["feature_net_weights"]
+    torch.manual_seed(7)
+    save_file({k: v.half().contiguous() if v.is_floating_point() else v
+               for k, v in ARCHS["resnet18"]().state_dict().items()}, weights)
+    again = ablations.main([
+        "--data", str(tmp_path / "sice"), "--classifiers", str(tmp_path / "clf"), "--work", str(tmp_path / "work"),
+        "--results", str(tmp_path / "res"), "--iterations", "2", "--batch-size", "2", "--crop", "16",
+    ])
+    assert (tmp_path / "work" / "l1---mse" / "result.json").stat().st_mtime_ns == reused
+    after = json.loads(retrained.read_text())["feature_net_weights"]
+    assert after == hashlib.sha256(weights.read_bytes()).hexdigest()[:16] != before
+    assert again["table2"]["+ perceptual (FER ResNet-18 features)"]["feature_net_weights"] == after
 
 
 def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
