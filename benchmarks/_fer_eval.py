@@ -28,7 +28,7 @@ from llenhance.evaluation import DARKENING as PROTOCOLS
 from llenhance.evaluation import TEST_SEED
 
 __all__ = ["PROTOCOLS", "TEST_SEED", "apply", "check_guides", "classifier_folder", "classifier_weights_digest",
-           "dark_test_set", "frozen_classifier", "load_faces", "predict"]
+           "dark_test_set", "frozen_classifier", "frozen_classifier_from", "load_faces", "predict", "weights_digest"]
 
 
 def classifier_folder(arch: str, root: Path, dataset: str = "folder") -> Path:
@@ -38,7 +38,12 @@ def classifier_folder(arch: str, root: Path, dataset: str = "folder") -> Path:
 
 def frozen_classifier(arch: str, root: Path, dataset: str = "folder") -> FrozenClassifier:
     """The normal-light classifier ``arch`` from ``classifier_folder(...)/model.safetensors``, frozen."""
-    path = classifier_folder(arch, root, dataset) / "model.safetensors"
+    return frozen_classifier_from(arch, classifier_folder(arch, root, dataset), dataset)
+
+
+def frozen_classifier_from(arch: str, folder: Path, dataset: str = "folder") -> FrozenClassifier:
+    """The classifier ``arch`` from ``folder/model.safetensors`` (a ``train_fer_classifier.py`` output), frozen."""
+    path = folder / "model.safetensors"
     if not path.is_file():
         data = "" if dataset == "folder" else f" --dataset {dataset}"
         raise FileNotFoundError(
@@ -54,8 +59,13 @@ def frozen_classifier(arch: str, root: Path, dataset: str = "folder") -> FrozenC
 
 def classifier_weights_digest(arch: str, root: Path, dataset: str = "folder") -> str:
     """SHA-256 (first 16 hex digits) of the classifier's ``model.safetensors``: which weights guided a run."""
+    return weights_digest(classifier_folder(arch, root, dataset))
+
+
+def weights_digest(folder: Path) -> str:
+    """SHA-256 (first 16 hex digits) of ``folder/model.safetensors``."""
     digest = hashlib.sha256()
-    with open(classifier_folder(arch, root, dataset) / "model.safetensors", "rb") as f:
+    with open(folder / "model.safetensors", "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:16]

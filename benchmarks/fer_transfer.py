@@ -61,11 +61,12 @@ from _fer_eval import (  # noqa: E402
     PROTOCOLS,
     apply,
     check_guides,
-    classifier_weights_digest,
+    classifier_folder,
     dark_test_set,
-    frozen_classifier,
+    frozen_classifier_from,
     load_faces,
     predict,
+    weights_digest,
 )
 
 from llenhance import FERGuidedTrainer, FrozenEnsemble, LLENet, LowLightSynth, llenet_s  # noqa: E402
@@ -104,19 +105,19 @@ def train(
     curve_target: float | None,
     normal_fraction: float,
     guides: list[str],
-    classifiers: Path,
+    classifiers: dict[str, Path],
     lr: float,
 ) -> tuple[LLENet, dict]:
-    """Train (or reuse, or resume) one enhancer under ``out``."""
+    """Train (or reuse, or resume) one enhancer under ``out``; ``classifiers``: the folder of each architecture."""
     model_dir = out / "model"
     record_path = model_dir / "training.json"
-    check_guides(out, {a: classifier_weights_digest(a, classifiers) for a in guides})
+    check_guides(out, {a: weights_digest(classifiers[a]) for a in guides})
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)
     # stem_stride None: llenet_s's own (the 2x2 fold)
     enhancer = llenet_s(curve_target=curve_target, **({} if stem_stride is None else {"stem_stride": stem_stride}))
-    guide = FrozenEnsemble([frozen_classifier(a, classifiers) for a in guides]) if guides else None
+    guide = FrozenEnsemble([frozen_classifier_from(a, classifiers[a]) for a in guides]) if guides else None
     trainer = FERGuidedTrainer(
         enhancer,
         guide,
@@ -153,7 +154,7 @@ def train_run(args: argparse.Namespace, faces: Dataset, tag: str, seed: int, cur
                      stem_stride=args.long_stem_stride if long else None,
                      curve_target=args.curve_target if curve else None,
                      normal_fraction=args.normal_fraction if curve else 0.0, guides=guides,
-                     classifiers=args.classifiers, lr=args.lr)
+                     classifiers=args.classifier_dirs, lr=args.lr)
     return model
 
 
@@ -278,6 +279,9 @@ def main(argv: list[str] | None = None) -> dict:
     add_data_arguments(parser)
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-<arch>/ (train_fer_classifier.py outputs)")
+    parser.add_argument("--classifier-dir", nargs=2, action="append", default=[], metavar=("ARCH", "FOLDER"),
+                        help="read ARCH's classifier from FOLDER instead of --classifiers/fer-ARCH (repeatable), "
+                             "e.g. another training recipe")
     parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=list(ARCHS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=500)
@@ -304,6 +308,11 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     if args.long_iterations < 0:
         parser.error(f"`--long-iterations` expected 0 (no long run) or more, got {args.long_iterations}")
+    unknown = sorted({a for a, _ in args.classifier_dir} - set(ARCHS))
+    if unknown:
+        parser.error(f"`--classifier-dir` expected an architecture among {sorted(ARCHS)}, got {unknown}")
+    args.classifier_dirs = {a: classifier_folder(a, args.classifiers) for a in ARCHS}
+    args.classifier_dirs.update({a: Path(folder).expanduser() for a, folder in args.classifier_dir})
     if len(args.archs) < 2:
         parser.error("`--archs` expected at least two architectures (one held out, one or more as guides)")
     args.results.mkdir(parents=True, exist_ok=True)
@@ -323,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict:
                 train_run(args, train_faces, tag, seed, curve, guides)
         return {}
     val_faces = load_faces(args, "val")
-    classifiers = {a: frozen_classifier(a, args.classifiers) for a in args.archs}
+    classifiers = {a: frozen_classifier_from(a, args.classifier_dirs[a]) for a in args.archs}
     images: dict[str, torch.Tensor] = {}
     for p in PROTOCOLS:
         images[p], images["normal"], labels = dark_test_set(val_faces, p)
@@ -385,7 +394,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seeds": args.seeds,
         "curve_target": args.curve_target,
         "normal_fraction": args.normal_fraction,
-        "classifiers": {a: {k: json.loads((args.classifiers / f"fer-{a}" / "training.json").read_text()).get(k)
+        "classifiers": {a: {k: json.loads((args.classifier_dirs[a] / "training.json").read_text()).get(k)
                             for k in ("val_accuracy", "command")} for a in args.archs},
         "mean_over_held_out": mean_over,
         "held_out": held_out,

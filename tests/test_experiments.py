@@ -274,5 +274,22 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
               tmp_path / "clf" / "fer-vgg" / "model.safetensors")
     with pytest.raises(SystemExit, match="guided-without-resnet18-seed0 was trained with the guide classifiers"):
         fer_transfer.main(args)
-    assert fer_transfer.main([*args[: args.index("--seeds")], "--seeds", "0", "--archs", "resnet18", "vgg",
-                              "--skip-guided"])["raw"]
+    unguided = [*args[: args.index("--seeds")], "--seeds", "0", "--archs", "resnet18", "vgg", "--skip-guided"]
+    assert fer_transfer.main(unguided)["raw"]
+
+    # --classifier-dir reads one architecture from another folder (another recipe): scored with those weights
+    other = tmp_path / "other-resnet18"
+    other.mkdir()
+    torch.manual_seed(11)
+    save_file({k: v.half().contiguous() if v.is_floating_point() else v
+               for k, v in ARCHS["resnet18"]().state_dict().items()}, other / "model.safetensors")
+    (other / "training.json").write_text(json.dumps({"val_accuracy": 0.7, "command": "train longer"}))
+    swapped = fer_transfer.main([*unguided, "--classifier-dir", "resnet18", str(other)])
+    assert swapped["classifiers"]["resnet18"] == {"val_accuracy": 0.7, "command": "train longer"}
+    net = load_classifier("resnet18", other / "model.safetensors")
+    low, _, labels = fer_experiments.dark_test_set(faces, "paper")
+    with torch.no_grad():
+        expected = float((net((low - mean) / std).argmax(1) == labels).float().mean())
+    assert swapped["raw"]["none"]["resnet18"][0]["acc_paper"] == pytest.approx(expected)
+    with pytest.raises(SystemExit):
+        fer_transfer.main([*unguided, "--classifier-dir", "resnet50", str(other)])
