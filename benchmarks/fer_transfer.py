@@ -207,6 +207,9 @@ def _cell(stat: dict | None, scale: float = 100.0, digits: int = 2) -> str:
 def markdown(results: dict) -> str:
     long = (f" (the last row: {results['long_iterations']}, stem stride {results['long_stem_stride']})"
             if results.get("long_iterations") else "")
+    guided = any("FER-guided" in name for name in results["mean_over_held_out"])
+    guide_note = ("FER-guided ones with every architecture but the held-out one as guides" if guided else
+                  "no FER-guided enhancers in this run (`--skip-guided`): no classifier guided any enhancer here")
     lines = [
         f"# FER in the dark for classifiers the enhancer never saw ({results['data']} val)",
         "",
@@ -214,8 +217,8 @@ def markdown(results: dict) -> str:
         "per protocol (`paper`: LowLightSynth(), Eq. 14; `realistic`: + Poisson-Gaussian noise, 8 bits); "
         "`well-lit`: the val faces as they are. Enhancers: `llenet_s`, trained on "
         f"{results['train_images']} train faces, {results['iterations']} iterations{long}, batch 32, Adam "
-        f"{results['lr']} (cosine), seeds {results['seeds']}; FER-guided ones with every architecture but the "
-        "held-out one as guides. Accuracy in %, mean ± sd over the seeds; recovered = (acc - acc_low) / "
+        f"{results['lr']} (cosine), seeds {results['seeds']}; {guide_note}. "
+        "Accuracy in %, mean ± sd over the seeds; recovered = (acc - acc_low) / "
         "(acc_normal - acc_low); well-lit change = accuracy on the well-lit faces through the enhancer minus "
         "without it (points).",
         "",
@@ -239,7 +242,8 @@ def markdown(results: dict) -> str:
     lines += [row(name, s) for name, s in results["mean_over_held_out"].items()]
     for arch, methods in results["held_out"].items():
         guides = ", ".join(ARCHS[a] for a in ARCHS if a != arch and a in results["classifiers"])
-        lines += ["", f"## Held out: {ARCHS[arch]} (FER-guided enhancers guided by {guides})", "", header, rule]
+        title = f"Held out: {ARCHS[arch]} (FER-guided enhancers guided by {guides})" if guided else ARCHS[arch]
+        lines += ["", f"## {title}", "", header, rule]
         lines += [row(name, s) for name, s in methods.items()]
     return "\n".join(lines).replace(str(Path.home()), "~")
 

@@ -21,7 +21,7 @@ kept in ``--work`` (default ``~/.cache/llenhance``) and reused, and training
 resumes from its last checkpoint, so running the command again after an
 interruption continues where it stopped. ``--fresh`` starts over.
 
-On a 2-core CPU the classifiers take about 3 hours together, the transfer
+On a 2-core CPU the classifiers take about 4 hours together, the transfer
 table about 1.5 hours, the schemes (3 seeds) about 2 hours per data set; a GPU does it
 all in well under an hour. ``--quick`` is a smoke run on a few hundred images
 and a few iterations (minutes); its numbers mean nothing and go to
@@ -121,7 +121,7 @@ def main() -> None:
         for step in (*folders, "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations"):
             shutil.rmtree(args.work / step, ignore_errors=True)
     print("quick smoke run: minutes, numbers meaningless" if args.quick else
-          "full run: about 7 hours on a 2-core CPU (much less with a GPU); interrupt and rerun to resume",
+          "full run: about 8 hours on a 2-core CPU (much less with a GPU); interrupt and rerun to resume",
           flush=True)
     started = time.time()
     cmds = commands(args)

@@ -291,5 +291,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     with torch.no_grad():
         expected = float((net((low - mean) / std).argmax(1) == labels).float().mean())
     assert swapped["raw"]["none"]["resnet18"][0]["acc_paper"] == pytest.approx(expected)
+    text = (tmp_path / "res" / "fer_transfer.md").read_text()  # no guided rows: the text says so
+    assert "no FER-guided enhancers in this run" in text and "## ResNet-18\n" in text and "Held out" not in text
     with pytest.raises(SystemExit):
         fer_transfer.main([*unguided, "--classifier-dir", "resnet50", str(other)])
