@@ -36,7 +36,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _fer_eval import classifier_weights_digest  # noqa: E402
+from _fer_eval import classifier_folder, classifier_weights_digest  # noqa: E402
 from _fer_models import MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import FERGuidedTrainer, LLENet  # noqa: E402
@@ -72,7 +72,7 @@ class _FERFeatures(nn.Module):
 
     def __init__(self, classifiers: Path) -> None:
         super().__init__()
-        net = load_classifier("resnet18", classifiers / "fer-resnet18" / "model.safetensors")
+        net = load_classifier("resnet18", classifier_folder("resnet18", classifiers) / "model.safetensors")
         self.trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2)
         self.register_buffer("luma", torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1))
         self.mean, self.std = MEAN[0], STD[0]
