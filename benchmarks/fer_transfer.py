@@ -21,7 +21,12 @@ Enhancers (``llenet_s``, trained on ``fer2013/train``, seeds ``--seeds``):
   reconstruction-only curve enhancer on a longer schedule and, by default, at
   full resolution (``--long-stem-stride 1``: no 2x2 pixel folding, so the
   network sees single pixels, which denoising needs): the ``llenet-faces``
-  recipe. No classifier guides it, so every classifier is a held-out one.
+  recipe before this one. No classifier guides it, so every classifier is a
+  held-out one;
+- ``... + --long-continue``: that enhancer trained ``--long-continue`` more
+  iterations from its own weights (Adam at ``--continue-lr``, cosine, the same
+  exposure mix drawn with another data seed, ``seed + CONTINUE_SEED_OFFSET``):
+  the ``llenet-faces`` recipe.
 
 Training pairs mix both protocols (half of them with sensor noise and 8-bit
 quantisation), so one enhancer serves both; the test faces are darkened with
@@ -84,6 +89,11 @@ GAMMA_TARGET = 0.45
 #: Iterations and stem stride of the long reconstruction-only curve enhancer (the ``llenet-faces`` recipe).
 LONG_ITERATIONS = 3000
 LONG_STEM_STRIDE = 1
+#: Second stage of the ``llenet-faces`` recipe: iterations, learning rate and the offset of its seed (a data stream
+#: no first-stage seed draws: those use ``seed * 10 + protocol``, this one ``(seed + 10) * 10 + protocol``).
+CONTINUE_ITERATIONS = 3000
+CONTINUE_LR = 2.5e-4
+CONTINUE_SEED_OFFSET = 10
 
 
 def training_pairs(faces: Dataset, seed: int, normal_fraction: float) -> Dataset:
@@ -107,16 +117,23 @@ def train(
     guides: list[str],
     classifiers: dict[str, Path],
     lr: float,
+    init: Path | None = None,
 ) -> tuple[LLENet, dict]:
-    """Train (or reuse, or resume) one enhancer under ``out``; ``classifiers``: the folder of each architecture."""
+    """Train (or reuse, or resume) one enhancer under ``out``; ``classifiers``: the folder of each architecture.
+
+    ``init``: a saved enhancer (a ``model`` folder) to start from instead of a fresh ``llenet_s`` (``stem_stride``
+    and ``curve_target`` then come from it).
+    """
     model_dir = out / "model"
     record_path = model_dir / "training.json"
     check_guides(out, {a: weights_digest(classifiers[a]) for a in guides})
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)
-    # stem_stride None: llenet_s's own (the 2x2 fold)
-    enhancer = llenet_s(curve_target=curve_target, **({} if stem_stride is None else {"stem_stride": stem_stride}))
+    if init is not None:
+        enhancer = LLENet.from_pretrained(init)
+    else:  # stem_stride None: llenet_s's own (the 2x2 fold)
+        enhancer = llenet_s(curve_target=curve_target, **({} if stem_stride is None else {"stem_stride": stem_stride}))
     guide = FrozenEnsemble([frozen_classifier_from(a, classifiers[a]) for a in guides]) if guides else None
     trainer = FERGuidedTrainer(
         enhancer,
@@ -134,8 +151,10 @@ def train(
     last = trainer.fit(training_pairs(faces, seed, normal_fraction), iterations=iterations, resume=True)
     enhancer.save_pretrained(model_dir)
     record = {"config": trainer.config, "iterations": iterations, "guides": guides, "seed": seed,
-              "normal_fraction": normal_fraction, "curve_target": curve_target, "last": last,
+              "normal_fraction": normal_fraction, "curve_target": enhancer.curve_target, "last": last,
               "wall_seconds_last_session": round(time.time() - started, 1)}
+    if init is not None:
+        record["init"] = {"folder": str(init), "weights": weights_digest(init)}
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return enhancer.eval(), record
 
@@ -145,8 +164,21 @@ def long_tag(args: argparse.Namespace) -> str:
     return f"curve-rec-s{args.long_stem_stride}-{args.long_iterations}its"
 
 
+def continued_tag(args: argparse.Namespace) -> str:
+    """Run name of the long enhancer's second stage (``--long-continue`` more iterations from its weights)."""
+    return f"{long_tag(args)}+{args.long_continue}its"
+
+
 def train_run(args: argparse.Namespace, faces: Dataset, tag: str, seed: int, curve: bool, guides: list[str]) -> LLENet:
     """Run ``tag`` of the experiment for ``seed``: the curve enhancers get the exposure mix."""
+    if args.long_continue and tag == continued_tag(args):
+        train_run(args, faces, long_tag(args), seed, True, [])  # the first stage (reused when it exists)
+        print(f"training {tag}, seed {seed}", flush=True)
+        model, _ = train(args.work / f"{tag}-seed{seed}", faces, seed=seed + CONTINUE_SEED_OFFSET,
+                         iterations=args.long_continue, curve_target=args.curve_target,
+                         normal_fraction=args.normal_fraction, guides=[], classifiers=args.classifier_dirs,
+                         lr=args.continue_lr, init=args.work / f"{long_tag(args)}-seed{seed}" / "model")
+        return model
     print(f"training {tag}, seed {seed}", flush=True)
     long = tag == long_tag(args)
     model, _ = train(args.work / f"{tag}-seed{seed}", faces, seed=seed,
@@ -205,8 +237,12 @@ def _cell(stat: dict | None, scale: float = 100.0, digits: int = 2) -> str:
 
 
 def markdown(results: dict) -> str:
-    long = (f" (the last row: {results['long_iterations']}, stem stride {results['long_stem_stride']})"
+    long = (f" (the stem-stride-{results['long_stem_stride']} rows: {results['long_iterations']}"
             if results.get("long_iterations") else "")
+    if long and results.get("long_continue"):
+        long += (f"; the last row: {results['long_continue']} more from those weights, Adam "
+                 f"{results['continue_lr']} (cosine), another data seed")
+    long += ")" if long else ""
     guided = any("FER-guided" in name for name in results["mean_over_held_out"])
     guide_note = ("FER-guided ones with every architecture but the held-out one as guides" if guided else
                   "no FER-guided enhancers in this run (`--skip-guided`): no classifier guided any enhancer here")
@@ -294,6 +330,11 @@ def main(argv: list[str] | None = None) -> dict:
                              "0 leaves that row out")
     parser.add_argument("--long-stem-stride", type=int, choices=(1, 2), default=LONG_STEM_STRIDE,
                         help="stem stride of that enhancer: 1 = full resolution, 2 = llenet_s's 2x2 pixel folding")
+    parser.add_argument("--long-continue", type=int, default=CONTINUE_ITERATIONS,
+                        help="train the long enhancer this many more iterations from its weights (a second stage, "
+                             "its own row and folder: the llenet-faces recipe); 0 leaves that row out")
+    parser.add_argument("--continue-lr", type=float, default=CONTINUE_LR,
+                        help="peak learning rate of that second stage (cosine schedule)")
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--curve-target", type=float, default=GAMMA_TARGET)
     parser.add_argument("--normal-fraction", type=float, default=0.25,
@@ -312,6 +353,11 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     if args.long_iterations < 0:
         parser.error(f"`--long-iterations` expected 0 (no long run) or more, got {args.long_iterations}")
+    if args.long_continue < 0 or (args.long_continue and not args.long_iterations):
+        parser.error(f"`--long-continue` expected 0 (no second stage) or more, with `--long-iterations` above 0; "
+                     f"got {args.long_continue} with `--long-iterations` {args.long_iterations}")
+    if not args.continue_lr > 0:
+        parser.error(f"`--continue-lr` expected a positive learning rate, got {args.continue_lr}")
     unknown = sorted({a for a, _ in args.classifier_dir} - set(ARCHS))
     if unknown:
         parser.error(f"`--classifier-dir` expected an architecture among {sorted(ARCHS)}, got {unknown}")
@@ -325,6 +371,8 @@ def main(argv: list[str] | None = None) -> dict:
         runs = {"ifer": (False, []), "curve-rec": (True, [])}
         if args.long_iterations:
             runs[long_tag(args)] = (True, [])
+        if args.long_continue:
+            runs[continued_tag(args)] = (True, [])
         runs.update({f"guided-without-{a}": (True, [g for g in args.archs if g != a]) for a in args.archs})
         runs["guided-by-all"] = (True, list(args.archs))  # every architecture as a guide (none left to test on)
         unknown = [r for r in args.train_only if r not in runs]
@@ -373,9 +421,12 @@ def main(argv: list[str] | None = None) -> dict:
             for seed in args.seeds:
                 model = fit("guided-without-" + held_out, seed, True, guides)
                 raw[name][held_out].append(score(predictions(model, [held_out])[held_out], labels, reference[held_out]))
-    if args.long_iterations:  # the llenet-faces recipe
+    if args.long_iterations:
         unguided(f"curve + LLENet (stem stride {args.long_stem_stride}), reconstruction only, "
                  f"{args.long_iterations} iterations", long_tag(args), True)
+    if args.long_continue:  # the llenet-faces recipe
+        unguided(f"curve + LLENet (stem stride {args.long_stem_stride}), reconstruction only, "
+                 f"{args.long_iterations} + {args.long_continue} iterations", continued_tag(args), True)
 
     held_out = {a: {name: summarise(per_arch[a]) for name, per_arch in raw.items()} for a in args.archs}
     # mean over held-out classifiers of the per-classifier means (sd: over seeds of the per-seed means)
@@ -394,6 +445,8 @@ def main(argv: list[str] | None = None) -> dict:
         "iterations": args.iterations,
         "long_iterations": args.long_iterations,
         "long_stem_stride": args.long_stem_stride,
+        "long_continue": args.long_continue,
+        "continue_lr": args.continue_lr,
         "lr": args.lr,
         "seeds": args.seeds,
         "curve_target": args.curve_target,

@@ -72,7 +72,8 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     cmds["fer-transfer"] = py + [
         str(HERE / "fer_transfer.py"), "--classifiers", str(work), "--work", str(work / "fer-transfer"),
         "--results", str(results),
-    ] + (["--iterations", "2", "--long-iterations", "3", "--limit", "96", "--seeds", "0", "1"] if quick else [])
+    ] + (["--iterations", "2", "--long-iterations", "3", "--long-continue", "2", "--limit", "96",
+                                   "--seeds", "0", "1"] if quick else [])
     for step, dataset, archs in (("fer-experiments", "folder", ["resnet18", "vgg"]),
                                  ("fer-experiments-ferplus", "ferplus", ["resnet18"])):
         name = "fer_experiments" if dataset == "folder" else "fer_experiments_ferplus"

@@ -8,6 +8,7 @@ results fails.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -109,7 +110,6 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
     assert rows["global gamma"]["well_lit_change"] == pytest.approx(lit - rows["normal light"]["accuracy"])
 
     # Each run records which classifier weights guided it (SHA-256 of the file), so a retrained one is noticed.
-    import hashlib
 
     digest = hashlib.sha256((tmp_path / "clf" / "fer-vgg" / "model.safetensors").read_bytes()).hexdigest()[:16]
     run = tmp_path / "work" / "seed0" / "paper"
@@ -172,7 +172,6 @@ def test_ablations_end_to_end(tmp_path: Path) -> None:
     assert all(np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1 for r in (*table1.values(), *table2.values()))
     assert "| FE off, skip off |" in (tmp_path / "res" / "ablations.md").read_text()
     # the rows with the perceptual term name the classifier weights it used; a retrained classifier retrains them
-    import hashlib
 
     weights = tmp_path / "clf" / "fer-resnet18" / "model.safetensors"
     assert [r["feature_net_weights"] for r in table2.values()][2:] == [
@@ -203,8 +202,8 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         (tmp_path / "clf" / f"fer-{arch}" / "training.json").write_text(
             json.dumps({"val_accuracy": 0.5, "command": f"train {arch}"}))
     args = ["--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--work", str(tmp_path / "work"),
-            "--results", str(tmp_path / "res"), "--iterations", "2", "--long-iterations", "3", "--seeds", "0", "1",
-            "--archs", "resnet18", "vgg"]
+            "--results", str(tmp_path / "res"), "--iterations", "2", "--long-iterations", "3", "--long-continue", "2",
+            "--continue-lr", "1e-4", "--seeds", "0", "1", "--archs", "resnet18", "vgg"]
     results = fer_transfer.main(args)
     assert json.loads((tmp_path / "res" / "fer_transfer.json").read_text()) == json.loads(json.dumps(results))
     assert (tmp_path / "res" / "fer_transfer.png").stat().st_size > 0
@@ -250,7 +249,23 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         assert short["iterations"] == 2
         assert LLENet.from_pretrained(tmp_path / "work" / f"curve-rec-seed{seed}" / "model").stem_stride == 2
     assert all(len(results["raw"][long][a]) == 2 for a in ("resnet18", "vgg"))
-    assert list(results["raw"])[-1] == long
+    # its second stage: started from the first stage's weights, 2 more iterations at --continue-lr, another seed
+    continued = "curve + LLENet (stem stride 1), reconstruction only, 3 + 2 iterations"
+    for seed in (0, 1):
+        first = tmp_path / "work" / f"curve-rec-s1-3its-seed{seed}" / "model"
+        folder = tmp_path / "work" / f"curve-rec-s1-3its+2its-seed{seed}" / "model"
+        record = json.loads((folder / "training.json").read_text())
+        assert record["iterations"] == 2 and record["seed"] == seed + 10 and record["guides"] == []
+        assert record["config"]["lr"] == 1e-4 and record["curve_target"] == 0.45
+        assert record["init"] == {"folder": str(first),
+                                  "weights": hashlib.sha256((first / "model.safetensors").read_bytes()).hexdigest()[:16]}
+        second = LLENet.from_pretrained(folder)
+        assert second.stem_stride == 1
+        start = LLENet.from_pretrained(first).state_dict()
+        moved = [k for k, v in second.state_dict().items() if not torch.equal(v, start[k])]
+        assert moved  # trained further, from those weights (same architecture, same names)
+    assert list(results["raw"])[-2:] == [long, continued]
+    assert "the last row: 2 more from those weights, Adam 0.0001" in (tmp_path / "res" / "fer_transfer.md").read_text()
     # the mean over held-out classifiers is the mean of the per-classifier means
     for name in ("none", guided):
         expected = np.mean([results["held_out"][a][name]["acc_paper"]["mean"] for a in ("resnet18", "vgg")])
@@ -264,6 +279,9 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         fer_transfer.main([*args, "--train-only", "nope"])
     with pytest.raises(SystemExit):
         fer_transfer.main([*args, "--long-iterations", "-1"])
+    for bad in (["--long-continue", "-1"], ["--long-iterations", "0"], ["--continue-lr", "0"]):
+        with pytest.raises(SystemExit):
+            fer_transfer.main([*args, *bad])
     text = (tmp_path / "res" / "fer_transfer.md").read_text()
     assert "## Held out: ResNet-18 (FER-guided enhancers guided by VGG-style CNN)" in text
 
