@@ -14,8 +14,12 @@ faces repeated to 3 channels, FER2013 label order) and evaluated on
   GELU) with a 2x2 patch stem: a third family.
 
 AdamW (weight decay 0.05) with a one-cycle schedule, label smoothing 0.1,
-random crops (reflect padding 4) and horizontal flips. Seeded; a checkpoint
-after every epoch makes it resumable.
+random crops (reflect padding 4) and horizontal flips (``--augment
+crop-flip``), or ``--augment strong``: a random similarity transform (rotation
+up to 15 degrees, scale 0.85-1.15, shift up to 4 px, reflect borders) with
+flips, then, on half of the faces, a random square (8-20 px) filled with the
+face's mean grey (random erasing). Seeded; a checkpoint after every epoch
+makes it resumable.
 
 Run:
     python benchmarks/train_fer_classifier.py --arch resnet18 --epochs 12 --output ~/.cache/llenhance/fer-resnet18
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -74,6 +79,52 @@ def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return out
 
 
+def affine(x: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor,
+           flip: torch.Tensor) -> torch.Tensor:
+    """Rotate each image by ``angle`` (radians, clockwise as displayed) and scale it by ``scale`` about its
+    centre, mirror it left-right where ``flip``, then shift it by ``shift`` pixels (x right, y down); borders reflect.
+    """
+    b, _, h, w = x.shape
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    mirror = 1.0 - 2.0 * flip.to(x.dtype)
+    # affine_grid maps output coordinates (normalised to [-1, 1]) to input ones: the inverse transform
+    theta = torch.zeros(b, 2, 3, dtype=x.dtype)
+    theta[:, 0, 0], theta[:, 0, 1] = cos * mirror, sin * h / w
+    theta[:, 1, 0], theta[:, 1, 1] = -sin * w / h * mirror, cos
+    offset = torch.stack([shift[:, 0] * 2 / w, shift[:, 1] * 2 / h], 1)
+    theta[:, :, 2] = -(theta[:, :, :2] @ offset.unsqueeze(-1)).squeeze(-1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def erase(x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Fill each image's box ``(top, left, size)`` (``size`` 0: none) with that image's mean value."""
+    _, _, h, w = x.shape
+    rows, cols = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+    top, left, size = (boxes[:, i].view(-1, 1, 1) for i in range(3))
+    inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+    return torch.where(inside.unsqueeze(1), x.mean((1, 2, 3), keepdim=True), x)
+
+
+def _augment_strong(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    b, _, h, w = x.shape
+
+    def draw(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator)
+
+    angle = (draw(b) * 2 - 1) * math.radians(15)
+    scale = 1 + (draw(b) * 2 - 1) * 0.15
+    shift = (draw(b, 2) * 2 - 1) * 4
+    out = affine(x, angle, scale, shift, draw(b) < 0.5)
+    size = torch.randint(8, 21, (b,), generator=generator) * (draw(b) < 0.5)
+    top = (draw(b) * (h - size + 1)).long()
+    left = (draw(b) * (w - size + 1)).long()
+    return erase(out, torch.stack([top, left, size], 1))
+
+
+AUGMENTATIONS = {"crop-flip": _augment, "strong": _augment_strong}
+
+
 @torch.no_grad()
 def evaluate(net: nn.Module, data: TensorDataset, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     net.eval()
@@ -94,6 +145,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--augment", choices=sorted(AUGMENTATIONS), default="crop-flip",
+                        help="crop-flip: random crops and flips; strong: rotation, scale, shift, flips, random erasing")
     parser.add_argument("--limit", type=int, default=None, help="use only N training and N val images (smoke runs)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--name", default=None,
@@ -119,10 +172,11 @@ def main() -> None:
     start_epoch, checkpoint = 0, args.output / "checkpoint.pt"
     # What must match for a checkpoint to be resumed (val settings and threads may differ).
     recipe = {k: v for k, v in vars(args).items() if k in ("arch", "epochs", "batch_size", "lr", "optimizer", "seed",
-                                                             "limit", "dataset", "size")}
+                                                             "limit", "dataset", "size", "augment")}
     if checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=True)
-        if state.get("recipe", recipe) != recipe:  # checkpoints without a recipe predate this check
+        # checkpoints from before --augment were written with crop-flip
+        if {"augment": "crop-flip", **state.get("recipe", recipe)} != recipe:  # checkpoints without a recipe predate this check
             sys.exit(f"error: {checkpoint} was written with {state.get('recipe')}, not {recipe}; "
                      "delete it or pass another --output")
         net.load_state_dict(state["net"])
@@ -137,7 +191,7 @@ def main() -> None:
         loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=True, generator=generator)
         correct = seen = 0
         for x, y in tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=10):
-            logits = net(_normalise(_augment(x, generator)))
+            logits = net(_normalise(AUGMENTATIONS[args.augment](x, generator)))
             loss = F.cross_entropy(logits, y, label_smoothing=0.1)
             correct, seen = correct + int((logits.argmax(1) == y).sum()), seen + len(y)
             optimizer.zero_grad(set_to_none=True)

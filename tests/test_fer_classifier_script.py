@@ -34,3 +34,62 @@ def test_smoke_run_writes_fp16_weights(tmp_path: Path) -> None:
     weights = load_file(out / "model.safetensors")
     assert weights["conv1.weight"].dtype == torch.float16 and weights["conv1.weight"].shape == (64, 3, 3, 3)
     assert (out / "checkpoint.pt").is_file()
+
+
+def _script():
+    sys.path.insert(0, str(SCRIPT.parent))
+    import train_fer_classifier
+
+    return train_fer_classifier
+
+
+def test_affine_matches_torchvision() -> None:
+    from torchvision.transforms.v2 import functional as TF
+
+    tfc = _script()
+    x = torch.rand(2, 3, 10, 10, generator=torch.Generator().manual_seed(0))
+    zero, one, no = torch.zeros(2), torch.ones(2), torch.zeros(2, dtype=torch.bool)
+    assert torch.allclose(tfc.affine(x, zero, one, torch.zeros(2, 2), no), x, atol=1e-6)
+    # a quarter turn clockwise as displayed is torchvision's rotate by -90 degrees (counter-clockwise positive)
+    quarter = torch.full((2,), torch.pi / 2)
+    expected = TF.rotate(x, -90.0, interpolation=TF.InterpolationMode.BILINEAR)
+    assert torch.allclose(tfc.affine(x, quarter, one, torch.zeros(2, 2), no), expected, atol=1e-5)
+    # rotation first, then the mirror
+    flipped = tfc.affine(x, quarter, one, torch.zeros(2, 2), torch.ones(2, dtype=torch.bool))
+    assert torch.allclose(flipped, expected.flip(-1), atol=1e-5)
+    # a whole-pixel shift (3 right, 2 up) moves every pixel that stays inside
+    moved = tfc.affine(x, zero, one, torch.tensor([[3.0, -2.0]] * 2), no)
+    assert torch.allclose(moved[..., :8, 3:], x[..., 2:, :7], atol=1e-5)
+    # scale 2 about the centre (3.5) of an 8x8 image: output pixel j samples input coordinate 3.5 + (j - 3.5) / 2
+    y = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 1, 8, 8)
+    zoomed = tfc.affine(y, zero[:1], torch.full((1,), 2.0), torch.zeros(1, 2), no[:1])
+    assert torch.allclose(zoomed[0, 0, 0], 3.5 + (torch.arange(8.0) - 3.5) / 2, atol=1e-5)
+
+
+def test_erase_fills_the_box_with_the_mean() -> None:
+    tfc = _script()
+    x = torch.rand(2, 3, 6, 6, generator=torch.Generator().manual_seed(1))
+    out = tfc.erase(x, torch.tensor([[1, 2, 3], [0, 0, 0]]))
+    expected = x.clone()
+    expected[0, :, 1:4, 2:5] = x[0].mean()
+    assert torch.equal(out, expected)
+    # the strong augmentation: seeded, and it keeps values within the input's range
+    a = tfc._augment_strong(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, tfc._augment_strong(x, torch.Generator().manual_seed(3)))
+    assert a.shape == x.shape and a.min() >= x.min() - 1e-6 and a.max() <= x.max() + 1e-6
+
+
+def test_checkpoint_of_another_augmentation_is_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for c in CLASSES:
+            (tmp_path / "fer" / split / c).mkdir(parents=True)
+            PIL.Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(tmp_path / "fer" / split / c / "0.png")
+    cmd = [sys.executable, str(SCRIPT), "--data", str(tmp_path / "fer"), "--output", str(tmp_path / "out"),
+           "--epochs", "1", "--batch-size", "4", "--limit", "7", "--threads", "1"]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    done = subprocess.run([*cmd, "--augment", "strong"], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--augment strong" in json.loads(done.stdout[done.stdout.index("{"):])["command"]
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)  # crop-flip: another recipe
+    assert again.returncode != 0 and "'augment': 'strong'" in again.stderr
