@@ -154,7 +154,7 @@ def train(
               "normal_fraction": normal_fraction, "curve_target": enhancer.curve_target, "last": last,
               "wall_seconds_last_session": round(time.time() - started, 1)}
     if init is not None:
-        record["init"] = {"folder": str(init), "weights": weights_digest(init)}
+        record["init"] = {"folder": str(init).replace(str(Path.home()), "~"), "weights": weights_digest(init)}
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return enhancer.eval(), record
 

@@ -285,6 +285,20 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     text = (tmp_path / "res" / "fer_transfer.md").read_text()
     assert "## Held out: ResNet-18 (FER-guided enhancers guided by VGG-style CNN)" in text
 
+    # the model card's table: one seed of the last row, beside no enhancement and gamma, per classifier
+    import face_card
+
+    card = face_card.main(["--results", str(tmp_path / "res" / "fer_transfer.json"), "--seed", "1"])
+    mine, none = results["raw"][continued]["vgg"][1], results["raw"]["none"]["vgg"][0]
+    line = next(x for x in card.splitlines() if x.startswith("| VGG-style CNN"))
+    assert line == (f"| VGG-style CNN ({100 * none['acc_normal']:.2f}) | none | {100 * none['acc_paper']:.2f} | "
+                    f"{100 * none['acc_realistic']:.2f} | {100 * none['acc_normal']:.2f} |")
+    ours = card.splitlines()[card.splitlines().index(line) + 2]
+    assert ours.startswith(f"| | **llenet-faces** | **{100 * mine['acc_paper']:.2f} (")
+    assert f"value: {100 * mine['acc_realistic']:.2f}" in card and card.count("- task:") == 2 * 3
+    with pytest.raises(SystemExit):
+        face_card.main(["--results", str(tmp_path / "res" / "fer_transfer.json"), "--seed", "7"])
+
     # A retrained guide classifier: the runs it guided are refused, not silently reused; the unguided ones stay.
     torch.manual_seed(7)
     state = ARCHS["vgg"]().state_dict()
