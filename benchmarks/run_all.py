@@ -5,8 +5,9 @@ Steps (each a script in ``benchmarks/`` that can also run alone):
 1. ``classifier-resnet18`` / ``classifier-vgg`` / ``classifier-convnext_atto``:
    the normal-light FER2013 classifiers, ``classifier-ferplus-resnet18``,
    ResNet-18 on FERPlus (``train_fer_classifier.py``), and
-   ``classifier-resnet18-40ep``, the ResNet-18 recipe on a 40-epoch schedule
-   (its own folder and result file; the tables use the 12-epoch one);
+   ``classifier-resnet18-40ep``, the ResNet-18 recipe on a 40-epoch schedule,
+   and ``classifier-resnet18-40ep-strong``, the same with ``--augment strong``
+   (each in its own folder and result file; the tables use the 12-epoch one);
 2. ``fer-transfer``: the headline table, enhancers in front of classifiers
    they never saw (leave one architecture out, 3 seeds; ``fer_transfer.py``);
 3. ``fer-experiments`` / ``fer-experiments-ferplus``: the paper's training
@@ -39,41 +40,60 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
-#: (step, architecture, dataset, epochs, suffix of the folder and result file) of the classifiers
-CLASSIFIERS = (("classifier-resnet18", "resnet18", "folder", 12, ""), ("classifier-vgg", "vgg", "folder", 12, ""),
-               ("classifier-convnext_atto", "convnext_atto", "folder", 16, ""),
-               ("classifier-ferplus-resnet18", "resnet18", "ferplus", 8, ""),
-               ("classifier-resnet18-40ep", "resnet18", "folder", 40, "-40ep"))
-STEPS = (*(c[0] for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
+sys.path.insert(0, str(HERE))
+
+from _fer_eval import classifier_folder  # noqa: E402
+
+
+class Classifier(NamedTuple):
+    """A ``train_fer_classifier.py`` run: its step, recipe and the suffix of its folder and result file."""
+
+    step: str
+    arch: str
+    dataset: str
+    epochs: int
+    suffix: str = ""
+    extra: tuple[str, ...] = ()
+
+
+CLASSIFIERS = (Classifier("classifier-resnet18", "resnet18", "folder", 12),
+               Classifier("classifier-vgg", "vgg", "folder", 12),
+               Classifier("classifier-convnext_atto", "convnext_atto", "folder", 16),
+               Classifier("classifier-ferplus-resnet18", "resnet18", "ferplus", 8),
+               Classifier("classifier-resnet18-40ep", "resnet18", "folder", 40, "-40ep"),
+               Classifier("classifier-resnet18-40ep-strong", "resnet18", "folder", 40, "-40ep-strong",
+                          ("--augment", "strong")))
+STEPS = (*(c.step for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
          "quality", "model-cost", "speed", "train-speed", "video-fer-speed")
-#: the cost benchmarks and the 40-epoch classifier have no quick form; their numbers are kept as published
-QUICK_STEPS = (*(c[0] for c in CLASSIFIERS if not c[4]), "fer-transfer", "fer-experiments", "fer-experiments-ferplus",
+#: the cost benchmarks and the other classifier recipes have no quick form; their numbers are kept as published
+QUICK_STEPS = (*(c.step for c in CLASSIFIERS if not c.suffix), "fer-transfer", "fer-experiments", "fer-experiments-ferplus",
                "ablations")
 
 
-def _folder(arch: str, dataset: str, suffix: str = "") -> str:
-    return (f"fer-{arch}" if dataset == "folder" else f"{dataset}-{arch}") + suffix
+def _folder(c: Classifier) -> str:
+    return classifier_folder(c.arch, Path(), c.dataset).name + c.suffix
 
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     py = [sys.executable]
     work, results, quick = args.work, args.results, args.quick
     cmds: dict[str, list[str]] = {}
-    for step, arch, dataset, epochs, suffix in CLASSIFIERS:
-        cmd = py + [str(HERE / "train_fer_classifier.py"), "--arch", arch, "--dataset", dataset,
-                    "--output", str(work / _folder(arch, dataset, suffix))]
-        if suffix:
-            data = "" if dataset == "folder" else f"{dataset}_"
-            cmd += ["--name", f"fer_classifier_{data}{arch}{suffix.replace('-', '_')}"]
-        cmds[step] = cmd + (["--epochs", "1", "--limit", "256", "--batch-size", "32"] if quick
-                            else ["--epochs", str(epochs)])
+    for c in CLASSIFIERS:
+        cmd = py + [str(HERE / "train_fer_classifier.py"), "--arch", c.arch, "--dataset", c.dataset,
+                    "--output", str(work / _folder(c)), *c.extra]
+        if c.suffix:
+            data = "" if c.dataset == "folder" else f"{c.dataset}_"
+            cmd += ["--name", f"fer_classifier_{data}{c.arch}{c.suffix.replace('-', '_')}"]
+        cmds[c.step] = cmd + (["--epochs", "1", "--limit", "256", "--batch-size", "32"] if quick
+                              else ["--epochs", str(c.epochs)])
     cmds["fer-transfer"] = py + [
         str(HERE / "fer_transfer.py"), "--classifiers", str(work), "--work", str(work / "fer-transfer"),
         "--results", str(results),
-    ] + (["--iterations", "2", "--long-iterations", "3", "--long-continue", "2", "--limit", "96",
-                                   "--seeds", "0", "1"] if quick else [])
+    ] + (["--iterations", "2", "--long-iterations", "3", "--long-continue", "2", "--limit", "96", "--seeds", "0", "1"]
+         if quick else [])
     for step, dataset, archs in (("fer-experiments", "folder", ["resnet18", "vgg"]),
                                  ("fer-experiments-ferplus", "ferplus", ["resnet18"])):
         name = "fer_experiments" if dataset == "folder" else "fer_experiments_ferplus"
@@ -96,9 +116,9 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
 
 def done(step: str, args: argparse.Namespace) -> bool:
     """A classifier is done when its weights and its record exist; the other steps reuse their own finished parts."""
-    for name, arch, dataset, _, suffix in CLASSIFIERS:
-        if step == name:
-            folder = args.work / _folder(arch, dataset, suffix)
+    for c in CLASSIFIERS:
+        if step == c.step:
+            folder = args.work / _folder(c)
             return (folder / "model.safetensors").is_file() and (folder / "training.json").is_file()
     return False
 
@@ -119,7 +139,7 @@ def main() -> None:
     if args.quick and set(steps) - set(QUICK_STEPS):
         parser.error(f"`--steps` {sorted(set(steps) - set(QUICK_STEPS))} have no quick form")
     if args.fresh:
-        folders = [_folder(arch, dataset, suffix) for _, arch, dataset, _, suffix in CLASSIFIERS]
+        folders = [_folder(c) for c in CLASSIFIERS]
         for step in (*folders, "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations"):
             shutil.rmtree(args.work / step, ignore_errors=True)
     print("quick smoke run: minutes, numbers meaningless" if args.quick else

@@ -327,3 +327,31 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     assert "no FER-guided enhancers in this run" in text and "## ResNet-18\n" in text and "Held out" not in text
     with pytest.raises(SystemExit):
         fer_transfer.main([*unguided, "--classifier-dir", "resnet50", str(other)])
+
+
+def test_run_all_classifier_steps(tmp_path: Path) -> None:
+    import argparse
+
+    import run_all
+
+    cmds = run_all.commands(argparse.Namespace(work=tmp_path, results=tmp_path / "res", quick=False))
+
+    def value(cmd: list[str], option: str) -> str | None:
+        return cmd[cmd.index(option) + 1] if option in cmd else None
+
+    strong = cmds["classifier-resnet18-40ep-strong"]
+    assert value(strong, "--augment") == "strong" and value(strong, "--epochs") == "40"
+    assert value(strong, "--output") == str(tmp_path / "fer-resnet18-40ep-strong")
+    assert value(strong, "--name") == "fer_classifier_resnet18_40ep_strong"
+    ferplus = cmds["classifier-ferplus-resnet18"]  # the published recipes: default folder and result name
+    assert value(ferplus, "--output") == str(tmp_path / "ferplus-resnet18") and value(ferplus, "--name") is None
+    assert value(ferplus, "--augment") is None and value(cmds["classifier-resnet18"], "--epochs") == "12"
+    # the quick smoke run leaves the extra recipes' published results alone
+    assert "classifier-resnet18" in run_all.QUICK_STEPS
+    assert not any(s.startswith("classifier-resnet18-40ep") for s in run_all.QUICK_STEPS)
+    args = argparse.Namespace(work=tmp_path)
+    assert not run_all.done("classifier-resnet18-40ep-strong", args)
+    (tmp_path / "fer-resnet18-40ep-strong").mkdir()
+    for name in ("model.safetensors", "training.json"):
+        (tmp_path / "fer-resnet18-40ep-strong" / name).write_text("")
+    assert run_all.done("classifier-resnet18-40ep-strong", args) and not run_all.done("classifier-vgg", args)
