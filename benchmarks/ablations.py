@@ -36,6 +36,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _command import command_line  # noqa: E402
 from _fer_eval import classifier_folder, classifier_weights_digest  # noqa: E402
 from _fer_models import MEAN, STD, load_classifier  # noqa: E402
 
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
     tables = {"table1": {n: run_one(n, a, loss, args, train, val) for n, (a, loss) in TABLE1.items()},
               "table2": {n: run_one(n, a, loss, args, train, val) for n, (a, loss) in TABLE2.items()}}
     results = {
-        "command": ("python benchmarks/ablations.py " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip(),
+        "command": command_line("ablations.py", argv),
         "schedule": _schedule(args),
         "val_pairs": len(val),
         **tables,

@@ -66,6 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
+from _command import command_line  # noqa: E402
 from _fer_eval import (  # noqa: E402,F401
     PROTOCOLS,
     TEST_SEED,
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> dict:
     train_faces, val_faces = load_faces(args, "train"), load_faces(args, "val")
     classes = list(val_faces.classes)
     results: dict = {
-        "command": ("python benchmarks/fer_experiments.py " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip(),
+        "command": command_line("fer_experiments.py", argv),
         "data": {"folder": "FER2013", "ferplus": "FERPlus"}.get(args.dataset, args.dataset) if args.data == FER2013
         else f"{args.dataset} data set",
         "iterations": args.iterations,

@@ -62,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
 from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
+from _command import command_line  # noqa: E402
 from _fer_eval import (  # noqa: E402
     PROTOCOLS,
     apply,
@@ -438,7 +439,7 @@ def main(argv: list[str] | None = None) -> dict:
                      for k in per_arch[args.archs[0]][0]} for s in range(seeds)]
         mean_over[name] = summarise(per_seed)
     results = {
-        "command": ("python benchmarks/fer_transfer.py " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip(),
+        "command": command_line("fer_transfer.py", argv),
         "data": "FER2013" if args.data == FER2013 else f"{args.dataset} data set",
         "val_images": len(labels),
         "train_images": len(train_faces),

@@ -355,3 +355,12 @@ def test_run_all_classifier_steps(tmp_path: Path) -> None:
     for name in ("model.safetensors", "training.json"):
         (tmp_path / "fer-resnet18-40ep-strong" / name).write_text("")
     assert run_all.done("classifier-resnet18-40ep-strong", args) and not run_all.done("classifier-vgg", args)
+
+
+def test_command_line_writes_home_as_tilde() -> None:
+    import _command
+
+    home = str(Path.home())
+    assert (_command.command_line("x.py", ["--work", f"{home}/a", "--n", "1"])
+            == "python benchmarks/x.py --work ~/a --n 1")
+    assert _command.command_line("x.py", []) == "python benchmarks/x.py"
