@@ -364,3 +364,30 @@ def test_command_line_writes_home_as_tilde() -> None:
     assert (_command.command_line("x.py", ["--work", f"{home}/a", "--n", "1"])
             == "python benchmarks/x.py --work ~/a --n 1")
     assert _command.command_line("x.py", []) == "python benchmarks/x.py"
+
+
+def test_export_builtin_keeps_the_card_and_records_the_command(tmp_path: Path) -> None:
+    import export_builtin
+
+    from llenhance import llenet_s
+
+    run = tmp_path / "run"
+    torch.manual_seed(0)
+    net = llenet_s(curve_target=0.45, stem_stride=1)
+    net.save_pretrained(run)
+    (run / "training.json").write_text(json.dumps({"iterations": 3, "seed": 1}))
+    weights = tmp_path / "weights"
+    (weights / "faces").mkdir(parents=True)
+    (weights / "faces" / "README.md").write_text("our card")
+    target = export_builtin.main([str(run), "faces", "--command", "python train.py --seed 1"], weights=weights)
+    assert (target / "README.md").read_text() == "our card"
+    summary = json.loads((target / "summary.json").read_text())
+    assert summary == {"command": f"python train.py --seed 1 && python benchmarks/export_builtin.py {run} faces",
+                       "iterations": 3, "seed": 1}
+    loaded = LLENet.from_pretrained(target)
+    assert loaded.stem_stride == 1 and loaded.curve_target == 0.45
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), loaded.state_dict().values()))
+    with pytest.raises(SystemExit):  # no training record
+        export_builtin.main([str(tmp_path / "weights"), "x", "--command", "c"], weights=weights)
+    with pytest.raises(SystemExit):  # the command is required
+        export_builtin.main([str(run), "faces"], weights=weights)
