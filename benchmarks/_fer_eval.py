@@ -27,8 +27,9 @@ from llenhance import evaluation
 from llenhance.evaluation import DARKENING as PROTOCOLS
 from llenhance.evaluation import TEST_SEED
 
-__all__ = ["PROTOCOLS", "TEST_SEED", "apply", "check_guides", "classifier_folder", "classifier_weights_digest",
-           "dark_test_set", "frozen_classifier", "frozen_classifier_from", "load_faces", "predict", "weights_digest"]
+__all__ = ["PROTOCOLS", "TEST_SEED", "apply", "check_guides", "check_recorded", "classifier_folder",
+           "classifier_weights_digest", "dark_test_set", "frozen_classifier", "frozen_classifier_from", "load_faces",
+           "predict", "weights_digest"]
 
 
 def classifier_folder(arch: str, root: Path, dataset: str = "folder") -> Path:
@@ -78,15 +79,23 @@ def check_guides(out: Path, guides: dict[str, str]) -> None:
     in ``out/guides.json``. Run folders are named after the recipe, not the classifier, so without this a
     retrained classifier would silently be scored with enhancers its predecessor guided.
     """
-    path = out / "guides.json"
+    check_recorded(out, "guides.json", guides, "the guide classifiers", "a classifier was retrained since")
+
+
+def check_recorded(out: Path, name: str, value: object, what: str, why: str) -> None:
+    """Refuse to reuse or resume the run under ``out`` if ``out/name`` records another ``value`` of ``what``.
+
+    The first call writes ``value`` there (JSON); ``why`` says, in the error, how the two can differ.
+    """
+    path = out / name
     if path.is_file():
         recorded = json.loads(path.read_text())
-        if recorded != guides:
-            raise SystemExit(f"error: {out} was trained with the guide classifiers {recorded}, not {guides} "
-                             "(a classifier was retrained since); delete that folder or pass another --work")
+        if recorded != value:
+            raise SystemExit(f"error: {out} was trained with {what} {recorded}, not {value} ({why}); "
+                             "delete that folder or pass another --work")
         return
     out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(guides, indent=2) + "\n")
+    path.write_text(json.dumps(value, indent=2) + "\n")
 
 
 def load_faces(args: argparse.Namespace, split: str) -> Dataset:

@@ -67,6 +67,7 @@ from _fer_eval import (  # noqa: E402
     PROTOCOLS,
     apply,
     check_guides,
+    check_recorded,
     classifier_folder,
     dark_test_set,
     frozen_classifier_from,
@@ -128,6 +129,9 @@ def train(
     model_dir = out / "model"
     record_path = model_dir / "training.json"
     check_guides(out, {a: weights_digest(classifiers[a]) for a in guides})
+    if init is not None:
+        check_recorded(out, "init.json", {"weights": weights_digest(init)}, "the starting weights",
+                       f"{init} was retrained since")
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)

@@ -328,6 +328,14 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         fer_transfer.main([*unguided, "--classifier-dir", "resnet50", str(other)])
 
+    # A retrained first stage: its second stage, started from the old weights, is refused, not reused
+    from llenhance import llenet_s
+
+    torch.manual_seed(5)
+    llenet_s(curve_target=0.45, stem_stride=1).save_pretrained(tmp_path / "work" / "curve-rec-s1-3its-seed0" / "model")
+    with pytest.raises(SystemExit, match="curve-rec-s1-3its.2its-seed0 was trained with the starting weights"):
+        fer_transfer.main([*common, "--seeds", "0", "--train-only", "curve-rec-s1-3its+2its"])
+
 
 def test_run_all_classifier_steps(tmp_path: Path) -> None:
     import argparse
