@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None, weights: Path = PACKAGE_WEIGHTS) -> Path
     if kept is not None:  # save_pretrained writes a generic card; keep ours
         card.write_text(kept)
     export = f"python benchmarks/export_builtin.py {shlex.quote(str(args.run))} {args.name}"
-    record = {"command": f"{args.command} && {export}".replace(str(Path.home()), "~"),
-              **json.loads(record_file.read_text())}
+    training = {k: v for k, v in json.loads(record_file.read_text()).items() if k != "command"}
+    record = {"command": f"{args.command} && {export}".replace(str(Path.home()), "~"), **training}
     (target / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {target}")
     return target
