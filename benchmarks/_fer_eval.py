@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from _fer_data import fer_split
-from _fer_models import MEAN, STD, load_classifier
+from _fer_models import FAMILY, MEAN, STD, load_classifier
 from llenhance import FrozenClassifier, LowLightSynth
 from llenhance.classifier import ClassifierPreprocess
 from llenhance.data import SyntheticLowLight
@@ -43,7 +43,12 @@ def frozen_classifier(arch: str, root: Path, dataset: str = "folder") -> FrozenC
 
 
 def frozen_classifier_from(arch: str, folder: Path, dataset: str = "folder") -> FrozenClassifier:
-    """The classifier ``arch`` from ``folder/model.safetensors`` (a ``train_fer_classifier.py`` output), frozen."""
+    """The classifier ``arch`` from ``folder/model.safetensors`` (a ``train_fer_classifier.py`` output), frozen.
+
+    If ``folder/training.json`` records the architecture, the network built is that one: it must be ``arch``
+    or a variant of it (``FAMILY``; e.g. ``resnet18_s1`` for ``resnet18``, whose weights have the same shapes
+    and would load silently into the wrong network).
+    """
     path = folder / "model.safetensors"
     if not path.is_file():
         data = "" if dataset == "folder" else f" --dataset {dataset}"
@@ -51,7 +56,12 @@ def frozen_classifier_from(arch: str, folder: Path, dataset: str = "folder") -> 
             f"`--classifiers` expected {path}; train it with "
             f"python benchmarks/train_fer_classifier.py --arch {arch}{data} --output {path.parent}"
         )
-    net = load_classifier(arch, path)
+    record = folder / "training.json"
+    built = json.loads(record.read_text()).get("arch", arch) if record.is_file() else arch
+    if FAMILY.get(built, built) != arch:
+        raise SystemExit(f"error: a {arch} classifier was expected in {folder}, "
+                         f"but its training.json records a {built} one")
+    net = load_classifier(built, path)
     stages = None  # ResNet-18: layer1..layer4, found automatically
     if arch == "vgg":  # the output of each block (its max-pool)
         stages = [f"features.{i}" for i, m in enumerate(net.features) if isinstance(m, nn.MaxPool2d)]

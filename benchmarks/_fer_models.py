@@ -23,6 +23,13 @@ def fer_resnet18(num_classes: int = 7) -> nn.Module:
     return net
 
 
+def fer_resnet18_s1(num_classes: int = 7) -> nn.Module:
+    """ResNet-18 for 48x48 faces with a 3x3 stride-1 stem, then the max-pool: layer1 at 24x24 (about 3x the compute)."""
+    net = torchvision.models.resnet18(num_classes=num_classes)
+    net.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
+    return net
+
+
 class FERVGG(nn.Module):
     """A plain VGG-style FER network: four (conv-BN-ReLU) x 2 blocks, max-pool after each."""
 
@@ -49,7 +56,10 @@ def fer_convnext_atto(num_classes: int = 7) -> nn.Module:
     return timm.create_model("convnext_atto", num_classes=num_classes, patch_size=2)
 
 
-ARCHS = {"resnet18": fer_resnet18, "vgg": FERVGG, "convnext_atto": fer_convnext_atto}
+ARCHS = {"resnet18": fer_resnet18, "resnet18_s1": fer_resnet18_s1, "vgg": FERVGG, "convnext_atto": fer_convnext_atto}
+
+#: variants of an architecture that the transfer tables may hold out in its place (same family, same row)
+FAMILY = {"resnet18_s1": "resnet18"}
 
 
 def load_classifier(arch: str, weights: str | Path) -> nn.Module:

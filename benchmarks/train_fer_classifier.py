@@ -7,6 +7,8 @@ faces repeated to 3 channels, FER2013 label order) and evaluated on
 - ``resnet18``: torchvision's ResNet-18 with a 3x3 stride-2 first
   convolution (instead of 7x7) and its max-pool, so layer1 works at 12x12
   (the baseline classifier of the experiments);
+- ``resnet18_s1``: the same with a stride-1 first convolution, so layer1
+  works at 24x24 (about three times the compute);
 - ``vgg``: a plain VGG-style network (four blocks of two 3x3 conv + BN + ReLU,
   max-pool after each, global pooling, linear head), no residual connections:
   the second, different classifier;

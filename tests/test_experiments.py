@@ -351,6 +351,14 @@ def test_run_all_classifier_steps(tmp_path: Path) -> None:
     assert value(strong, "--augment") == "strong" and value(strong, "--epochs") == "40"
     assert value(strong, "--output") == str(tmp_path / "fer-resnet18-40ep-strong")
     assert value(strong, "--name") == "fer_classifier_resnet18_40ep_strong"
+    fine = cmds["classifier-resnet18_s1-16ep"]
+    assert value(fine, "--arch") == "resnet18_s1" and value(fine, "--epochs") == "16"
+    assert value(fine, "--output") == str(tmp_path / "fer-resnet18_s1-16ep")
+    assert value(fine, "--name") == "fer_classifier_resnet18_s1_16ep"
+    long_ferplus = cmds["classifier-ferplus-resnet18-24ep"]
+    assert value(long_ferplus, "--dataset") == "ferplus" and value(long_ferplus, "--epochs") == "24"
+    assert value(long_ferplus, "--output") == str(tmp_path / "ferplus-resnet18-24ep")
+    assert value(long_ferplus, "--name") == "fer_classifier_ferplus_resnet18_24ep"
     ferplus = cmds["classifier-ferplus-resnet18"]  # the published recipes: default folder and result name
     assert value(ferplus, "--output") == str(tmp_path / "ferplus-resnet18") and value(ferplus, "--name") is None
     assert value(ferplus, "--augment") is None and value(cmds["classifier-resnet18"], "--epochs") == "12"
@@ -363,6 +371,35 @@ def test_run_all_classifier_steps(tmp_path: Path) -> None:
     for name in ("model.safetensors", "training.json"):
         (tmp_path / "fer-resnet18-40ep-strong" / name).write_text("")
     assert run_all.done("classifier-resnet18-40ep-strong", args) and not run_all.done("classifier-vgg", args)
+
+
+def test_resnet18_stems_set_the_feature_map_size() -> None:
+    """The 48x48 ResNet-18s: layer1 at 12x12 with the stride-2 stem, at 24x24 with the stride-1 one."""
+    x = torch.rand(1, 3, 48, 48)
+    for arch, size in (("resnet18", 12), ("resnet18_s1", 24)):
+        net = ARCHS[arch](num_classes=7).eval()
+        seen = []
+        net.layer1.register_forward_hook(lambda module, inputs, out: seen.append(out.shape[-2:]))
+        assert net(x).shape == (1, 7)
+        assert tuple(seen[0]) == (size, size)
+
+
+def test_classifier_variant_is_built_from_its_record(tmp_path: Path) -> None:
+    """A resnet18_s1 folder held out as "resnet18" gets the stride-1 network; another family is refused."""
+    from _fer_eval import frozen_classifier_from
+
+    torch.manual_seed(0)
+    fine = ARCHS["resnet18_s1"](num_classes=7).eval()
+    save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in fine.state_dict().items()},
+              tmp_path / "model.safetensors")
+    (tmp_path / "training.json").write_text(json.dumps({"arch": "resnet18_s1"}))
+    frozen = frozen_classifier_from("resnet18", tmp_path)
+    x = torch.rand(2, 3, 48, 48)
+    expected = load_classifier("resnet18_s1", tmp_path / "model.safetensors")((x - 0.5) / 0.25)
+    torch.testing.assert_close(frozen(x), expected)
+    assert frozen.classifier.conv1.stride == (1, 1)
+    with pytest.raises(SystemExit, match="vgg classifier was expected .* records a resnet18_s1"):
+        frozen_classifier_from("vgg", tmp_path)
 
 
 def test_command_line_writes_home_as_tilde() -> None:
