@@ -36,7 +36,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _command import command_line  # noqa: E402
+from _command import command_line, tilde  # noqa: E402
 from _fer_eval import classifier_folder, classifier_weights_digest  # noqa: E402
 from _fer_models import MEAN, STD, load_classifier  # noqa: E402
 
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
         "|---|---|---|",
     ]
     lines += [f"| {n} | {r['psnr']:.2f} | {r['ssim']:.4f} |" for n, r in tables["table2"].items()]
-    write_results(args.results / "ablations", results, "\n".join(lines).replace(str(Path.home()), "~"))
+    write_results(args.results / "ablations", results, tilde("\n".join(lines)))
     print("\n".join(lines))
     return results
 

@@ -18,6 +18,7 @@ import json
 import shlex
 from pathlib import Path
 
+from _command import tilde
 from llenhance import LLENet
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "llenhance" / "weights"
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None, weights: Path = PACKAGE_WEIGHTS) -> Path
         card.write_text(kept)
     export = f"python benchmarks/export_builtin.py {shlex.quote(str(args.run))} {args.name}"
     training = {k: v for k, v in json.loads(record_file.read_text()).items() if k != "command"}
-    record = {"command": f"{args.command} && {export}".replace(str(Path.home()), "~"), **training}
+    record = {"command": tilde(f"{args.command} && {export}"), **training}
     (target / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {target}")
     return target

@@ -66,7 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
-from _command import command_line  # noqa: E402
+from _command import command_line, tilde  # noqa: E402
 from _fer_eval import (  # noqa: E402,F401
     PROTOCOLS,
     TEST_SEED,
@@ -288,7 +288,7 @@ def markdown(results: dict) -> str:
             for name, row in methods.items():
                 lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in row["per_class_accuracy"]) + " |")
             lines.append("")
-    return "\n".join(lines).replace(str(Path.home()), "~")
+    return tilde("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -62,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
 from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
-from _command import command_line  # noqa: E402
+from _command import command_line, tilde  # noqa: E402
 from _fer_eval import (  # noqa: E402
     PROTOCOLS,
     apply,
@@ -159,7 +159,7 @@ def train(
               "normal_fraction": normal_fraction, "curve_target": enhancer.curve_target, "last": last,
               "wall_seconds_last_session": round(time.time() - started, 1)}
     if init is not None:
-        record["init"] = {"folder": str(init).replace(str(Path.home()), "~"), "weights": weights_digest(init)}
+        record["init"] = {"folder": tilde(str(init)), "weights": weights_digest(init)}
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return enhancer.eval(), record
 
@@ -286,7 +286,7 @@ def markdown(results: dict) -> str:
         title = f"Held out: {ARCHS[arch]} (FER-guided enhancers guided by {guides})" if guided else ARCHS[arch]
         lines += ["", f"## {title}", "", header, rule]
         lines += [row(name, s) for name, s in methods.items()]
-    return "\n".join(lines).replace(str(Path.home()), "~")
+    return tilde("\n".join(lines))
 
 
 def plot(path: Path, results: dict) -> None:

@@ -52,6 +52,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from tqdm import tqdm
 
+from _command import tilde
 from _fer_data import add_data_arguments, fer_split
 from llenhance.metrics import accuracy, per_class_accuracy
 
@@ -209,9 +210,9 @@ def main() -> None:
     save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in net.state_dict().items()},
               args.output / "model.safetensors")
     result = {
-        "command": "python benchmarks/train_fer_classifier.py " + " ".join(
+        "command": tilde("python benchmarks/train_fer_classifier.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "data"
-        ).replace(str(Path.home()), "~"),
+        )),
         "arch": args.arch,
         "epochs": args.epochs,
         "dataset": args.dataset,

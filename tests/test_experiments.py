@@ -409,6 +409,7 @@ def test_command_line_writes_home_as_tilde() -> None:
     assert (_command.command_line("x.py", ["--work", f"{home}/a", "--n", "1"])
             == "python benchmarks/x.py --work ~/a --n 1")
     assert _command.command_line("x.py", []) == "python benchmarks/x.py"
+    assert _command.tilde(f"| `{home}/w` | {home}x |") == "| `~/w` | ~x |"
 
 
 def test_export_builtin_keeps_the_card_and_records_the_command(tmp_path: Path) -> None:
