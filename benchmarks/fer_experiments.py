@@ -73,11 +73,11 @@ from _fer_eval import (  # noqa: E402,F401
     apply,
     check_guides,
     classifier_folder,
-    classifier_weights_digest,
     dark_test_set,
-    frozen_classifier,
+    frozen_classifier_from,
     load_faces,
     predict,
+    weights_digest,
 )
 
 from llenhance import FERGuidedTrainer, FrozenClassifier, LLENet, LowLightSynth, llenet_s  # noqa: E402
@@ -128,7 +128,7 @@ def train_enhancer(
     enhancer passes ``curve_target`` (an exposure curve under the network), ``normal_fraction``
     (well-lit pairs whose target is themselves) and its learning-rate schedule; ``init`` starts from
     the weights of a trained enhancer (IFER) instead of a new network. ``guide_digests`` names the
-    classifier weights that guide the run (``classifier_weights_digest``): a run folder made with other
+    classifier weights that guide the run (``weights_digest`` of their folder): a run folder made with other
     weights is refused, not reused.
     """
     model_dir = out / "model"
@@ -296,6 +296,9 @@ def main(argv: list[str] | None = None) -> dict:
     add_data_arguments(parser)
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-resnet18/ and fer-vgg/ (train_fer_classifier.py outputs)")
+    parser.add_argument("--classifier-dir", nargs=2, action="append", default=[], metavar=("ARCH", "FOLDER"),
+                        help="read ARCH's classifier from FOLDER instead of --classifiers/fer-ARCH (repeatable), "
+                             "e.g. another training recipe; pass another --work too (runs record their guides)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-experiments",
                         help="trained enhancers and their checkpoints (resumable)")
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -317,12 +320,17 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    unknown = sorted({a for a, _ in args.classifier_dir} - set(ARCHS))
+    if unknown:
+        parser.error(f"`--classifier-dir` expected an architecture among {sorted(ARCHS)}, got {unknown}")
+    folders = {a: classifier_folder(a, args.classifiers, args.dataset) for a in ARCHS}
+    folders.update({a: Path(folder).expanduser() for a, folder in args.classifier_dir})
     args.results.mkdir(parents=True, exist_ok=True)
     classifiers: dict[str, FrozenClassifier] = {}
 
     def classifier(arch: str) -> FrozenClassifier:  # loaded when first needed: IFER training needs none
         if arch not in classifiers:
-            classifiers[arch] = frozen_classifier(arch, args.classifiers, args.dataset)
+            classifiers[arch] = frozen_classifier_from(arch, folders[arch], args.dataset)
         return classifiers[arch]
 
     classical = _classical()
@@ -381,7 +389,7 @@ def main(argv: list[str] | None = None) -> dict:
                     classifier(guide) if guide else None, iterations=args.iterations,
                     color_weight=args.color_weight, seed=seed,
                     init=trained[runs[0][0]] if tag.startswith("ifer-joint") else None,
-                    guide_digests={guide: classifier_weights_digest(guide, args.classifiers, args.dataset)}
+                    guide_digests={guide: weights_digest(folders[guide])}
                     if guide else {},
                     **(RECIPE if curve else {}),
                 )
@@ -443,7 +451,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["protocols"][protocol] = pr
     results["classifier_training"] = {}
     for arch in args.archs:
-        record = classifier_folder(arch, args.classifiers, args.dataset) / "training.json"
+        record = folders[arch] / "training.json"
         info = json.loads(record.read_text()) if record.is_file() else {}
         results["classifier_training"][arch] = {k: info.get(k) for k in ("epochs", "val_accuracy", "command")}
     write_results(args.results / args.name, results, markdown(results))

@@ -137,8 +137,42 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
 
 
 def test_fer_experiments_names_missing_classifier(tmp_path: Path) -> None:
+    from _fer_eval import frozen_classifier
+
     with pytest.raises(FileNotFoundError, match="--classifiers.*train_fer_classifier.py --arch resnet18"):
-        fer_experiments.frozen_classifier("resnet18", tmp_path)
+        frozen_classifier("resnet18", tmp_path)
+    with pytest.raises(SystemExit):  # argparse's error: an architecture the script does not know
+        fer_experiments.main(["--classifiers", str(tmp_path), "--classifier-dir", "resnet50", str(tmp_path)])
+
+
+def test_fer_experiments_classifier_dir(tmp_path: Path) -> None:
+    """``--classifier-dir`` scores, guides and quotes the classifier in that folder, not the default one."""
+    rng = np.random.default_rng(1)
+    _faces(tmp_path / "fer", 5, rng)  # 35 training faces: one batch of 32
+    _classifiers(tmp_path / "clf")
+    other = tmp_path / "other"
+    other.mkdir()
+    torch.manual_seed(7)
+    save_file({k: v.half().contiguous() if v.is_floating_point() else v
+               for k, v in ARCHS["resnet18"]().state_dict().items()}, other / "model.safetensors")
+    (other / "training.json").write_text(json.dumps({"arch": "resnet18", "val_accuracy": 0.25, "command": "other"}))
+    results = fer_experiments.main([
+        "--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--work", str(tmp_path / "work"),
+        "--results", str(tmp_path / "res"), "--iterations", "1", "--protocols", "paper", "--archs", "resnet18",
+        "--classifier-dir", "resnet18", str(other),
+    ])
+    assert results["classifier_training"]["resnet18"]["command"] == "other"
+    digest = hashlib.sha256((other / "model.safetensors").read_bytes()).hexdigest()[:16]
+    run = tmp_path / "work" / "seed0" / "paper" / "joint-resnet18"
+    assert json.loads((run / "guides.json").read_text()) == {"resnet18": digest}
+    faces = fer_split("folder", tmp_path / "fer", "val", size=48)
+    _, normal, labels = fer_experiments.dark_test_set(faces, "paper")
+    net = load_classifier("resnet18", other / "model.safetensors")
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        acc = float((net((normal - mean) / std).argmax(1) == labels).float().mean())
+    row = results["protocols"]["paper"]["classifiers"]["resnet18"]["methods"]["normal light"]
+    assert row["accuracy"] == pytest.approx(acc)
 
 
 def test_ablations_end_to_end(tmp_path: Path) -> None:
