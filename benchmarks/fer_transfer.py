@@ -241,12 +241,18 @@ def _cell(stat: dict | None, scale: float = 100.0, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}" if stat["n"] > 1 else f"{mean:.{digits}f}"
 
 
+def _rate(lr: float) -> str:
+    """A learning rate as people write it: 0.0005 -> ``5e-4``, 0.00025 -> ``2.5e-4``."""
+    mantissa, exponent = f"{lr:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
 def markdown(results: dict) -> str:
     long = (f" (the stem-stride-{results['long_stem_stride']} rows: {results['long_iterations']}"
             if results.get("long_iterations") else "")
     if long and results.get("long_continue"):
         long += (f"; the last row: {results['long_continue']} more from those weights, Adam "
-                 f"{results['continue_lr']} (cosine), another data seed")
+                 f"{_rate(results['continue_lr'])} (cosine), another data seed")
     long += ")" if long else ""
     guided = any("FER-guided" in name for name in results["mean_over_held_out"])
     guide_note = ("FER-guided ones with every architecture but the held-out one as guides" if guided else
@@ -258,7 +264,7 @@ def markdown(results: dict) -> str:
         "per protocol (`paper`: LowLightSynth(), Eq. 14; `realistic`: + Poisson-Gaussian noise, 8 bits); "
         "`well-lit`: the val faces as they are. Enhancers: `llenet_s`, trained on "
         f"{results['train_images']} train faces, {results['iterations']} iterations{long}, batch 32, Adam "
-        f"{results['lr']} (cosine), seeds {results['seeds']}; {guide_note}. "
+        f"{_rate(results['lr'])} (cosine), seeds {results['seeds']}; {guide_note}. "
         "Accuracy in %, mean ± sd over the seeds; recovered = (acc - acc_low) / "
         "(acc_normal - acc_low); well-lit change = accuracy on the well-lit faces through the enhancer minus "
         "without it (points).",

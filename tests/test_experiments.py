@@ -436,6 +436,12 @@ def test_classifier_variant_is_built_from_its_record(tmp_path: Path) -> None:
         frozen_classifier_from("vgg", tmp_path)
 
 
+def test_fer_transfer_writes_learning_rates_as_powers_of_ten() -> None:
+    import fer_transfer
+
+    assert [fer_transfer._rate(x) for x in (5e-4, 2.5e-4, 1e-3, 0.1)] == ["5e-4", "2.5e-4", "1e-3", "1e-1"]
+
+
 def test_command_line_writes_home_as_tilde() -> None:
     import _command
 
