@@ -299,7 +299,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         moved = [k for k, v in second.state_dict().items() if not torch.equal(v, start[k])]
         assert moved  # trained further, from those weights (same architecture, same names)
     assert list(results["raw"])[-2:] == [long, continued]
-    assert "the last row: 2 more from those weights, Adam 0.0001" in (tmp_path / "res" / "fer_transfer.md").read_text()
+    assert "the last row: 2 more from those weights, Adam 1e-4" in (tmp_path / "res" / "fer_transfer.md").read_text()
     # the mean over held-out classifiers is the mean of the per-classifier means
     for name in ("none", guided):
         expected = np.mean([results["held_out"][a][name]["acc_paper"]["mean"] for a in ("resnet18", "vgg")])
