@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -27,14 +27,36 @@ from llenhance import evaluation
 from llenhance.evaluation import DARKENING as PROTOCOLS
 from llenhance.evaluation import TEST_SEED
 
-__all__ = ["PROTOCOLS", "TEST_SEED", "apply", "check_guides", "check_recorded", "classifier_folder",
-           "classifier_weights_digest", "dark_test_set", "frozen_classifier", "frozen_classifier_from", "load_faces",
-           "predict", "weights_digest"]
+__all__ = ["PROTOCOLS", "TEST_SEED", "add_classifier_dir_argument", "apply", "check_guides", "check_recorded",
+           "classifier_dirs", "classifier_folder", "classifier_weights_digest", "dark_test_set", "frozen_classifier",
+           "frozen_classifier_from", "load_faces", "predict", "weights_digest"]
 
 
 def classifier_folder(arch: str, root: Path, dataset: str = "folder") -> Path:
     """Where ``train_fer_classifier.py`` runs are expected: ``root/fer-<arch>`` (FER2013) or ``root/<dataset>-<arch>``."""
     return root / (f"fer-{arch}" if dataset == "folder" else f"{dataset}-{arch}")
+
+
+def add_classifier_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """``--classifier-dir ARCH FOLDER`` (repeatable): read ARCH's classifier from FOLDER; see ``classifier_dirs``."""
+    parser.add_argument("--classifier-dir", nargs=2, action="append", default=[], metavar=("ARCH", "FOLDER"),
+                        help="read ARCH's classifier from FOLDER instead of --classifiers/fer-ARCH (repeatable), "
+                             "e.g. another training recipe")
+
+
+def classifier_dirs(parser: argparse.ArgumentParser, args: argparse.Namespace, archs: Iterable[str],
+                    dataset: str = "folder") -> dict[str, Path]:
+    """The folder of each of ``archs``: ``classifier_folder`` under ``--classifiers``, or its ``--classifier-dir``.
+
+    An architecture outside ``archs`` in ``--classifier-dir`` is a usage error (``parser.error``).
+    """
+    archs = list(archs)
+    unknown = sorted({a for a, _ in args.classifier_dir} - set(archs))
+    if unknown:
+        parser.error(f"`--classifier-dir` expected an architecture among {sorted(archs)}, got {unknown}")
+    folders = {a: classifier_folder(a, args.classifiers, dataset) for a in archs}
+    folders.update({a: Path(folder).expanduser() for a, folder in args.classifier_dir})
+    return folders
 
 
 def frozen_classifier(arch: str, root: Path, dataset: str = "folder") -> FrozenClassifier:

@@ -71,8 +71,9 @@ from _fer_eval import (  # noqa: E402,F401
     PROTOCOLS,
     TEST_SEED,
     apply,
+    add_classifier_dir_argument,
     check_guides,
-    classifier_folder,
+    classifier_dirs,
     dark_test_set,
     frozen_classifier_from,
     load_faces,
@@ -296,9 +297,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_data_arguments(parser)
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-resnet18/ and fer-vgg/ (train_fer_classifier.py outputs)")
-    parser.add_argument("--classifier-dir", nargs=2, action="append", default=[], metavar=("ARCH", "FOLDER"),
-                        help="read ARCH's classifier from FOLDER instead of --classifiers/fer-ARCH (repeatable), "
-                             "e.g. another training recipe; pass another --work too (runs record their guides)")
+    add_classifier_dir_argument(parser)  # with another --work: runs record the weights that guided them
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-experiments",
                         help="trained enhancers and their checkpoints (resumable)")
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -320,11 +319,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    unknown = sorted({a for a, _ in args.classifier_dir} - set(ARCHS))
-    if unknown:
-        parser.error(f"`--classifier-dir` expected an architecture among {sorted(ARCHS)}, got {unknown}")
-    folders = {a: classifier_folder(a, args.classifiers, args.dataset) for a in ARCHS}
-    folders.update({a: Path(folder).expanduser() for a, folder in args.classifier_dir})
+    folders = classifier_dirs(parser, args, ARCHS, args.dataset)
     args.results.mkdir(parents=True, exist_ok=True)
     classifiers: dict[str, FrozenClassifier] = {}
 

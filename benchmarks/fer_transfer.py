@@ -65,10 +65,11 @@ from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero
 from _command import command_line, tilde  # noqa: E402
 from _fer_eval import (  # noqa: E402
     PROTOCOLS,
+    add_classifier_dir_argument,
     apply,
     check_guides,
     check_recorded,
-    classifier_folder,
+    classifier_dirs,
     dark_test_set,
     frozen_classifier_from,
     load_faces,
@@ -129,8 +130,9 @@ def train(
     model_dir = out / "model"
     record_path = model_dir / "training.json"
     check_guides(out, {a: weights_digest(classifiers[a]) for a in guides})
+    init_digest = weights_digest(init) if init is not None else None
     if init is not None:
-        check_recorded(out, "init.json", {"weights": weights_digest(init)}, "the starting weights",
+        check_recorded(out, "init.json", {"weights": init_digest}, "the starting weights",
                        f"{init} was retrained since")
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
@@ -159,7 +161,7 @@ def train(
               "normal_fraction": normal_fraction, "curve_target": enhancer.curve_target, "last": last,
               "wall_seconds_last_session": round(time.time() - started, 1)}
     if init is not None:
-        record["init"] = {"folder": tilde(str(init)), "weights": weights_digest(init)}
+        record["init"] = {"folder": tilde(str(init)), "weights": init_digest}
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return enhancer.eval(), record
 
@@ -330,9 +332,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_data_arguments(parser)
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-<arch>/ (train_fer_classifier.py outputs)")
-    parser.add_argument("--classifier-dir", nargs=2, action="append", default=[], metavar=("ARCH", "FOLDER"),
-                        help="read ARCH's classifier from FOLDER instead of --classifiers/fer-ARCH (repeatable), "
-                             "e.g. another training recipe")
+    add_classifier_dir_argument(parser)
     parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=list(ARCHS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=500)
@@ -369,11 +369,7 @@ def main(argv: list[str] | None = None) -> dict:
                      f"got {args.long_continue} with `--long-iterations` {args.long_iterations}")
     if not args.continue_lr > 0:
         parser.error(f"`--continue-lr` expected a positive learning rate, got {args.continue_lr}")
-    unknown = sorted({a for a, _ in args.classifier_dir} - set(ARCHS))
-    if unknown:
-        parser.error(f"`--classifier-dir` expected an architecture among {sorted(ARCHS)}, got {unknown}")
-    args.classifier_dirs = {a: classifier_folder(a, args.classifiers) for a in ARCHS}
-    args.classifier_dirs.update({a: Path(folder).expanduser() for a, folder in args.classifier_dir})
+    args.classifier_dirs = classifier_dirs(parser, args, ARCHS)
     if len(args.archs) < 2:
         parser.error("`--archs` expected at least two architectures (one held out, one or more as guides)")
     args.results.mkdir(parents=True, exist_ok=True)
