@@ -61,21 +61,23 @@ def classifier_dirs(parser: argparse.ArgumentParser, args: argparse.Namespace, a
 
 def frozen_classifier(arch: str, root: Path, dataset: str = "folder") -> FrozenClassifier:
     """The normal-light classifier ``arch`` from ``classifier_folder(...)/model.safetensors``, frozen."""
-    return frozen_classifier_from(arch, classifier_folder(arch, root, dataset), dataset)
+    return frozen_classifier_from(arch, classifier_folder(arch, root, dataset), dataset, argument="--classifiers")
 
 
-def frozen_classifier_from(arch: str, folder: Path, dataset: str = "folder") -> FrozenClassifier:
+def frozen_classifier_from(arch: str, folder: Path, dataset: str = "folder", *,
+                           argument: str = "--classifiers` or `--classifier-dir") -> FrozenClassifier:
     """The classifier ``arch`` from ``folder/model.safetensors`` (a ``train_fer_classifier.py`` output), frozen.
 
     If ``folder/training.json`` records the architecture, the network built is that one: it must be ``arch``
     or a variant of it (``FAMILY``; e.g. ``resnet18_s1`` for ``resnet18``, whose weights have the same shapes
-    and would load silently into the wrong network).
+    and would load silently into the wrong network). ``argument``: the option that named the folder, for the
+    message when its weights are missing.
     """
     path = folder / "model.safetensors"
     if not path.is_file():
         data = "" if dataset == "folder" else f" --dataset {dataset}"
         raise FileNotFoundError(
-            f"`--classifiers` expected {path}; train it with "
+            f"`{argument}` expected {path}; train it with "
             f"python benchmarks/train_fer_classifier.py --arch {arch}{data} --output {path.parent}"
         )
     record = folder / "training.json"

@@ -8,7 +8,8 @@ Steps (each a script in ``benchmarks/`` that can also run alone):
    ``classifier-resnet18-40ep``, the ResNet-18 recipe on a 40-epoch schedule,
    and ``classifier-resnet18-40ep-strong``, the same with ``--augment strong``,
    ``classifier-resnet18_s1-16ep``, ResNet-18 with a stride-1 stem (layer1 at
-   24x24) for 16 epochs, and ``classifier-ferplus-resnet18-24ep``, the FERPlus
+   24x24) for 16 epochs, ``classifier-resnet18_s1-20ep``, the same for 20
+   epochs, and ``classifier-ferplus-resnet18-24ep``, the FERPlus
    recipe for 24 epochs (each in its own folder and result file; the tables
    use the 12-epoch one);
 2. ``fer-transfer``: the headline table, enhancers in front of classifiers
@@ -70,6 +71,7 @@ CLASSIFIERS = (Classifier("classifier-resnet18", "resnet18", "folder", 12),
                Classifier("classifier-resnet18-40ep-strong", "resnet18", "folder", 40, "-40ep-strong",
                           ("--augment", "strong")),
                Classifier("classifier-resnet18_s1-16ep", "resnet18_s1", "folder", 16, "-16ep"),
+               Classifier("classifier-resnet18_s1-20ep", "resnet18_s1", "folder", 20, "-20ep"),
                Classifier("classifier-ferplus-resnet18-24ep", "resnet18", "ferplus", 24, "-24ep"))
 STEPS = (*(c.step for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
          "quality", "model-cost", "speed", "train-speed", "video-fer-speed")

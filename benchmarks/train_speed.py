@@ -22,9 +22,12 @@ For each case:
 
 Each timing runs ``--warmup`` untimed iterations first, and the first case
 is run once untimed before anything is timed (a new process starts slow).
+The three loops of a case take turns ``--repeats`` times and each figure is
+the median of its repeats, so that a slow spell of the machine falls on all
+three rather than on one of them (the ratios are what the benchmark is for).
 
 Run:
-    python benchmarks/train_speed.py [--device cpu|cuda|auto] [--threads 2] [--iterations 5] [--amp] [--compile]
+    python benchmarks/train_speed.py [--device cpu|cuda|auto] [--threads 2] [--iterations 5] [--repeats 3] [--amp] [--compile]
 
 Writes ``benchmarks/results/train_speed[_<device>].json`` and ``.md``.
 """
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import sys
 import time
 import warnings
@@ -79,8 +83,8 @@ def _trainer(factory: Callable[[], nn.Module], joint: bool, device: torch.device
 
 
 def trainer_speed(factory: Callable[[], nn.Module], joint: bool, device: torch.device,
-                  args: argparse.Namespace) -> tuple[float, float | None]:
-    """(iterations per second of ``fit``, host syncs per step on CUDA or None)."""
+                  args: argparse.Namespace, count_syncs: bool = True) -> tuple[float, float | None]:
+    """(iterations per second of ``fit``, host syncs per step on CUDA when ``count_syncs``, else None)."""
     batch, size = MODES["joint" if joint else "reconstruction"]
     n = args.iterations + args.warmup
     data = _items(batch * n, size, joint)
@@ -92,7 +96,7 @@ def trainer_speed(factory: Callable[[], nn.Module], joint: bool, device: torch.d
     trainer.fit(data, iterations=args.iterations)
     _sync(device)
     its = args.iterations / (time.perf_counter() - start)
-    if device.type != "cuda":
+    if device.type != "cuda" or not count_syncs:
         return its, None
     trainer = _trainer(factory, joint, device, args, log_every=10**9)
     with warnings.catch_warnings(record=True) as caught:
@@ -151,12 +155,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="the trainer and the two bare loops take turns this many times; medians are reported")
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS))
     parser.add_argument("--modes", nargs="+", choices=sorted(MODES), default=list(MODES))
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the enhancer and the loss")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    for name in ("iterations", "warmup", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"`--{name}` expected a positive integer, got {getattr(args, name)}")
     device = device_from_arg(parser, args.device)
     torch.set_num_threads(args.threads)
     # The first seconds of a process run slower on this machine (allocator and kernel caches filling):
@@ -166,9 +175,15 @@ def main(argv: list[str] | None = None) -> dict:
     for name in args.models:
         for mode in args.modes:
             joint = mode == "joint"
-            its, syncs = trainer_speed(MODELS[name], joint, device, args)
-            bare = bare_speed(MODELS[name], joint, device, args, checks=False)
-            bare_checked = bare_speed(MODELS[name], joint, device, args, checks=True)
+            runs: dict[str, list[float]] = {"trainer": [], "bare": [], "bare_checked": []}
+            syncs = None
+            for repeat in range(args.repeats):
+                its, counted = trainer_speed(MODELS[name], joint, device, args, count_syncs=repeat == 0)
+                syncs = counted if repeat == 0 else syncs
+                runs["trainer"].append(its)
+                runs["bare"].append(bare_speed(MODELS[name], joint, device, args, checks=False))
+                runs["bare_checked"].append(bare_speed(MODELS[name], joint, device, args, checks=True))
+            its, bare, bare_checked = (statistics.median(runs[k]) for k in ("trainer", "bare", "bare_checked"))
             batch, size = MODES[mode]
             row = {
                 "model": name,
@@ -179,6 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "overhead": bare / its,
                 "checks_cost": bare / bare_checked,
                 "syncs_per_step": syncs,
+                "repeats_its": runs,
             }
             rows.append(row)
             print(row, flush=True)
@@ -186,7 +202,7 @@ def main(argv: list[str] | None = None) -> dict:
     options = "".join(f" --{k}" for k in ("amp", "compile") if getattr(args, k))
     meta = {
         "command": f"python benchmarks/train_speed.py --device {args.device} --threads {args.threads} "
-                   f"--iterations {args.iterations} --warmup {args.warmup}{options}",
+                   f"--iterations {args.iterations} --warmup {args.warmup} --repeats {args.repeats}{options}",
         "torch": torch.__version__,
         "device": where,
         "threads": args.threads,
@@ -197,7 +213,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"# Training speed ({where})",
         "",
         f"`{meta['command']}` — torch {meta['torch']}, {args.threads} CPU threads; perceptual term off. "
-        "it/s: optimiser steps per second. *trainer*: `FERGuidedTrainer.fit` on in-memory items; *bare*: model, "
+        f"it/s: optimiser steps per second, median of {args.repeats} turns. *trainer*: `FERGuidedTrainer.fit` on in-memory items; *bare*: model, "
         "loss and Adam on one batch already on the device; *overhead* = bare / trainer; *checks cost* = bare "
         "with value checks off / on.",
         "",

@@ -141,6 +141,11 @@ def test_fer_experiments_names_missing_classifier(tmp_path: Path) -> None:
 
     with pytest.raises(FileNotFoundError, match="--classifiers.*train_fer_classifier.py --arch resnet18"):
         frozen_classifier("resnet18", tmp_path)
+    from _fer_eval import frozen_classifier_from
+
+    # a folder from either option: the message names both
+    with pytest.raises(FileNotFoundError, match="--classifiers` or `--classifier-dir` expected .*fer-vgg"):
+        frozen_classifier_from("vgg", tmp_path / "fer-vgg")
     with pytest.raises(SystemExit):  # argparse's error: an architecture the script does not know
         fer_experiments.main(["--classifiers", str(tmp_path), "--classifier-dir", "resnet50", str(tmp_path)])
 
@@ -477,3 +482,22 @@ def test_export_builtin_keeps_the_card_and_records_the_command(tmp_path: Path) -
         export_builtin.main([str(tmp_path / "weights"), "x", "--command", "c"], weights=weights)
     with pytest.raises(SystemExit):  # the command is required
         export_builtin.main([str(run), "faces"], weights=weights)
+
+
+def test_train_speed_reports_medians_of_alternating_turns(tmp_path: Path) -> None:
+    """Each figure is the median of its turns and the ratios are taken from those medians."""
+    import train_speed
+
+    out = train_speed.main(["--models", "llenet_s", "--modes", "reconstruction", "--iterations", "1",
+                            "--warmup", "1", "--repeats", "3", "--threads", "1", "--results", str(tmp_path)])
+    (row,) = out["rows"]
+    turns = row["repeats_its"]
+    assert [len(turns[k]) for k in ("trainer", "bare", "bare_checked")] == [3, 3, 3]
+    assert row["trainer_its"] == sorted(turns["trainer"])[1] and row["bare_its"] == sorted(turns["bare"])[1]
+    assert row["overhead"] == pytest.approx(row["bare_its"] / row["trainer_its"])
+    assert row["checks_cost"] == pytest.approx(row["bare_its"] / sorted(turns["bare_checked"])[1])
+    assert "--repeats 3" in out["meta"]["command"]
+    assert json.loads((tmp_path / "train_speed.json").read_text())["rows"][0]["repeats_its"] == turns
+    assert "median of 3 turns" in (tmp_path / "train_speed.md").read_text()
+    with pytest.raises(SystemExit):
+        train_speed.main(["--repeats", "0", "--results", str(tmp_path)])

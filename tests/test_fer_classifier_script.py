@@ -34,6 +34,14 @@ def test_smoke_run_writes_fp16_weights(tmp_path: Path) -> None:
     weights = load_file(out / "model.safetensors")
     assert weights["conv1.weight"].dtype == torch.float16 and weights["conv1.weight"].shape == (64, 3, 3, 3)
     assert (out / "checkpoint.pt").is_file()
+    assert 0.0 <= result["val_accuracy_flip"] <= 1.0
+    # the same command on the finished checkpoint evaluates again and keeps the training run's time
+    again = subprocess.run(done.args, capture_output=True, text=True, timeout=300,
+                           env=os.environ | {"OMP_NUM_THREADS": "1"})
+    assert again.returncode == 0 and "resuming after epoch 1" in again.stdout, again.stderr[-2000:]
+    second = json.loads(again.stdout[again.stdout.index("{"):])
+    assert second["wall_seconds_this_run"] == result["wall_seconds_this_run"]
+    assert second["val_accuracy"] == result["val_accuracy"]
 
 
 def _script():
@@ -64,6 +72,28 @@ def test_affine_matches_torchvision() -> None:
     y = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 1, 8, 8)
     zoomed = tfc.affine(y, zero[:1], torch.full((1,), 2.0), torch.zeros(1, 2), no[:1])
     assert torch.allclose(zoomed[0, 0, 0], 3.5 + (torch.arange(8.0) - 3.5) / 2, atol=1e-5)
+
+
+def test_flip_evaluation_averages_the_mirror_image() -> None:
+    """A net that says 0 when the left half is brighter: its mirror view says 1, and the mean favours class 2."""
+    from torch.utils.data import TensorDataset
+
+    tfc = _script()
+
+    class LeftRight(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            d = torch.sign(x[..., :24].mean((1, 2, 3)) - x[..., 24:].mean((1, 2, 3)))
+            return torch.stack([2 * d, -2 * d, torch.full_like(d, 1.7)], 1)
+
+    faces = torch.zeros(3, 3, 48, 48)
+    faces[:2, ..., :24] = 1.0  # left half bright
+    data = TensorDataset(faces, torch.tensor([2, 0, 2]))
+    # single view: [2, -2, 1.7] -> class 0 for the two half-bright faces, [0, 0, 1.7] -> 2 for the flat one;
+    # with the mirror: softmax sums e^2 + e^-2 = 7.52 for classes 0 and 1 against 2 e^1.7 = 10.95 for class 2
+    single, labels = tfc.evaluate(LeftRight(), data)
+    assert single.tolist() == [0, 0, 2] and labels.tolist() == [2, 0, 2]
+    flipped, _ = tfc.evaluate(LeftRight(), data, flip=True)
+    assert flipped.tolist() == [2, 2, 2]
 
 
 def test_erase_fills_the_box_with_the_mean() -> None:
