@@ -28,7 +28,10 @@ Run:
 
 Writes ``OUTPUT/model.safetensors`` (fp16), ``OUTPUT/checkpoint.pt``,
 ``OUTPUT/training.json`` and (full runs on the default data)
-``benchmarks/results/fer_classifier_<arch>.json``.
+``benchmarks/results/fer_classifier_<arch>.json``: val accuracy in a single
+view (how the experiments use the classifier) and, as ``val_accuracy_flip``,
+with the softmax of each face and of its mirror image averaged. The same
+command on a finished checkpoint evaluates it again.
 
 ``--dataset ferplus`` trains on FERPlus (8 classes, majority vote, ties
 dropped; ``labels.csv`` of the default data folder); ``--dataset rafdb`` with
