@@ -9,8 +9,9 @@ Steps (each a script in ``benchmarks/`` that can also run alone):
    and ``classifier-resnet18-40ep-strong``, the same with ``--augment strong``,
    ``classifier-resnet18_s1-16ep``, ResNet-18 with a stride-1 stem (layer1 at
    24x24) for 16 epochs, ``classifier-resnet18_s1-20ep``, the same for 20
-   epochs, and ``classifier-ferplus-resnet18-24ep``, the FERPlus
-   recipe for 24 epochs (each in its own folder and result file; the tables
+   epochs, ``classifier-ferplus-resnet18-24ep``, the FERPlus
+   recipe for 24 epochs, and ``classifier-ferplus-resnet18_s1-16ep``, the
+   stride-1 ResNet-18 on FERPlus for 16 epochs (each in its own folder and result file; the tables
    use the 12-epoch one);
 2. ``fer-transfer``: the headline table, enhancers in front of classifiers
    they never saw (leave one architecture out, 3 seeds; ``fer_transfer.py``);
@@ -72,7 +73,8 @@ CLASSIFIERS = (Classifier("classifier-resnet18", "resnet18", "folder", 12),
                           ("--augment", "strong")),
                Classifier("classifier-resnet18_s1-16ep", "resnet18_s1", "folder", 16, "-16ep"),
                Classifier("classifier-resnet18_s1-20ep", "resnet18_s1", "folder", 20, "-20ep"),
-               Classifier("classifier-ferplus-resnet18-24ep", "resnet18", "ferplus", 24, "-24ep"))
+               Classifier("classifier-ferplus-resnet18-24ep", "resnet18", "ferplus", 24, "-24ep"),
+               Classifier("classifier-ferplus-resnet18_s1-16ep", "resnet18_s1", "ferplus", 16, "-16ep"))
 STEPS = (*(c.step for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
          "quality", "model-cost", "speed", "train-speed", "video-fer-speed")
 #: the cost benchmarks and the other classifier recipes have no quick form; their numbers are kept as published

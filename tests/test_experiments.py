@@ -398,6 +398,10 @@ def test_run_all_classifier_steps(tmp_path: Path) -> None:
     assert value(long_ferplus, "--dataset") == "ferplus" and value(long_ferplus, "--epochs") == "24"
     assert value(long_ferplus, "--output") == str(tmp_path / "ferplus-resnet18-24ep")
     assert value(long_ferplus, "--name") == "fer_classifier_ferplus_resnet18_24ep"
+    fine_ferplus = cmds["classifier-ferplus-resnet18_s1-16ep"]
+    assert value(fine_ferplus, "--arch") == "resnet18_s1" and value(fine_ferplus, "--dataset") == "ferplus"
+    assert value(fine_ferplus, "--output") == str(tmp_path / "ferplus-resnet18_s1-16ep")
+    assert value(fine_ferplus, "--name") == "fer_classifier_ferplus_resnet18_s1_16ep"
     ferplus = cmds["classifier-ferplus-resnet18"]  # the published recipes: default folder and result name
     assert value(ferplus, "--output") == str(tmp_path / "ferplus-resnet18") and value(ferplus, "--name") is None
     assert value(ferplus, "--augment") is None and value(cmds["classifier-resnet18"], "--epochs") == "12"
