@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -505,3 +506,28 @@ def test_train_speed_reports_medians_of_alternating_turns(tmp_path: Path) -> Non
     assert "median of 3 turns" in (tmp_path / "train_speed.md").read_text()
     with pytest.raises(SystemExit):
         train_speed.main(["--repeats", "0", "--results", str(tmp_path)])
+
+
+def test_sample_images_red_shift_follows_scikit_image_lab() -> None:
+    """Hue shift and chroma ratio on the original's red pixels, against scikit-image's CIE Lab."""
+    import sample_images
+    from skimage.color import rgb2lab
+
+    def image(*rgb: float) -> torch.Tensor:
+        return torch.tensor(rgb).view(3, 1, 1).expand(3, 4, 4).clone()
+
+    def lab_hue_chroma(*rgb: float) -> tuple[float, float]:
+        _, a, b = rgb2lab([[rgb]])[0, 0]
+        return math.degrees(math.atan2(b, a)), math.hypot(a, b)
+
+    red, orange = (0.8, 0.1, 0.1), (0.8, 0.5, 0.1)
+    same = sample_images.red_shift(image(*red), image(*red))
+    assert same["red_pixels"] == 16 and same["red_hue_shift"] == pytest.approx(0, abs=1e-3)
+    assert same["red_chroma_ratio"] == pytest.approx(1)
+    (h_red, c_red), (h_orange, c_orange) = lab_hue_chroma(*red), lab_hue_chroma(*orange)
+    assert -10 < h_red < 50 < h_orange  # the original is red, the output is not
+    moved = sample_images.red_shift(image(*orange), image(*red))
+    assert moved["red_hue_shift"] == pytest.approx(h_orange - h_red, abs=0.1)
+    assert moved["red_chroma_ratio"] == pytest.approx(c_orange / c_red, rel=1e-3)
+    grey = sample_images.red_shift(image(0.5, 0.5, 0.5), image(0.5, 0.5, 0.5))
+    assert grey["red_pixels"] == 0  # no chroma: no red pixel to score
