@@ -27,6 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _command import command_line  # noqa: E402
 from _paths import DATA  # noqa: E402
 from _baselines import all_baselines  # noqa: E402
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(row)
         print(row, flush=True)
 
-    command = ("python benchmarks/quality.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
+    command = command_line("quality.py", argv)
     meta = {"command": command, "sice_val_pairs": len(pairs), "dicm_images": len(dicm)}
     table = markdown_table(
         ["method", "PSNR (dB) ↑", "SSIM ↑", "CIEDE2000 ↓", "NIQE ↓", "passthrough PSNR (dB) ↑",

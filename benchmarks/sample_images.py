@@ -34,6 +34,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _baselines import auto_gamma  # noqa: E402
+from _command import command_line  # noqa: E402
 
 from llenhance import LLENet, enhance  # noqa: E402
 from llenhance.data import read_image  # noqa: E402
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(rows[-1], flush=True)
     columns["original"] = [reference[name] for name, _ in SAMPLES]
 
-    command = ("python benchmarks/sample_images.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
+    command = command_line("sample_images.py", argv)
     table = markdown_table(
         ["method", "image", "PSNR (dB) ↑", "CIEDE2000 ↓", "red hue shift (°)", "red chroma ratio",
          "well-lit CIEDE2000 ↓"],
