@@ -94,6 +94,25 @@ class TestEnhance:
         tiled = enhance(x, net, tile=48, overlap=8)
         assert psnr(tiled, full).item() >= 40.0
 
+    @pytest.mark.parametrize("curve_target", [0.45, None])
+    def test_tiled_exposure_input_uses_the_whole_image(self, curve_target: float | None) -> None:
+        # the exposure input is the whole image's mean grey; each tile's own would differ
+        from llenhance import llenet_s
+
+        torch.manual_seed(0)
+        net = llenet_s(curve_target=curve_target, exposure_input=True)
+        torch.nn.init.normal_(net.reconstruct[-2].weight, std=0.02)
+        torch.nn.init.constant_(net.reconstruct[-2].bias, 0.0 if curve_target else 0.3)  # not all clamped to 0
+        torch.nn.init.normal_(net.exposure.weight, std=1.0)
+        net.eval()
+        x = torch.rand(1, 3, 64, 80) * 0.1
+        x[..., :32, :] *= 3
+        full = enhance(x, net)
+        tiled = psnr(enhance(x, net, tile=48, overlap=8), full).item()
+        with torch.no_grad():  # what the top-left tile's own exposure would give
+            own = psnr(net(x[..., :48, :48]), full[..., :48, :48]).item()
+        assert tiled >= 60.0 and own < tiled - 10, (tiled, own)
+
     def test_tiled_matches_untiled_on_real_1024(self) -> None:
         low, _ = _real_pair()
         big = torch.nn.functional.interpolate(low, size=(1024, 1024), mode="bilinear").clamp(0, 1)

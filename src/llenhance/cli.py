@@ -78,8 +78,13 @@ def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
     if args.init is not None:
         if args.stem_stride is not None:
             raise CLIError("--stem-stride and --init: the weights of --init fix the stem stride; pass one of them")
+        if args.exposure_input:
+            raise CLIError("--exposure-input and --init: the weights of --init fix the network's inputs; "
+                           "pass one of them")
         return LLENet.from_pretrained(args.init)
     extra = {} if args.stem_stride is None else {"stem_stride": args.stem_stride}
+    if args.exposure_input:
+        extra["exposure_input"] = True
     return {"llenet_s": llenet_s, "llenet_b": llenet_b}[arch](curve_target=args.curve_target, **extra)
 
 
@@ -653,6 +658,9 @@ def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations
     p.add_argument("--output", type=Path, required=True, help="folder for the model, training.json and checkpoints")
     p.add_argument("--curve-target", type=float, default=None,
                    help="put a brighten-only exposure curve (mean grey -> this level) under the network")
+    p.add_argument("--exposure-input", action="store_true",
+                   help="give the network the input's mean grey level (log), so it can tell a dark image "
+                        "lifted by the curve from a well-lit one")
     p.add_argument("--arch", choices=("llenet_s", "llenet_b"), default=None,
                    help="enhancer architecture (default llenet_s; --model is the weights everywhere else)")
     p.add_argument("--stem-stride", type=int, choices=(1, 2), default=None,

@@ -144,8 +144,12 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
     multiple = model.pad_multiple if isinstance(model, LLENet) else 1
     if isinstance(model, LLENet) and model.curve_target is not None:
         # the exposure curve depends on the whole image's mean: apply it once, then tile the rest
+        exposure = model.input_exposure(image) if model.exposure_input else None
         image = exposure_curve(image, model.curve_target)
-        run: Any = functools.partial(model.enhance_curved, apply_curve=False)
+        run: Any = functools.partial(model.enhance_curved, apply_curve=False, exposure=exposure)
+    elif isinstance(model, LLENet) and model.exposure_input:
+        # the exposure input is the whole image's mean grey, not a tile's
+        run = functools.partial(model.enhance_curved, exposure=model.input_exposure(image))
     else:
         run = model
     padded = _pad_to_multiple(image, multiple)

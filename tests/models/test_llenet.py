@@ -236,6 +236,41 @@ class TestCurveLLENet:
             torch.testing.assert_close(net(x), expected)
             torch.testing.assert_close(net.enhance_curved(base, apply_curve=False), expected)
 
+    def test_exposure_input_starts_ignored_then_tells_exposures_apart(self) -> None:
+        torch.manual_seed(0)
+        net = _tiny(curve_target=0.45, exposure_input=True)
+        x = torch.rand(2, 3, 16, 16) * 0.2
+        with torch.no_grad():
+            torch.testing.assert_close(net.eval()(x), exposure_curve(x, 0.45))  # untrained: the curve
+            torch.nn.init.normal_(net.reconstruct[-2].weight, std=0.1)
+            torch.nn.init.normal_(net.exposure.weight, std=1.0)
+            # the network's input: log of the uncurved image's mean Rec. 601 grey, one per image
+            luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).mean(dim=(1, 2))
+            torch.testing.assert_close(LLENet.input_exposure(x), luma.log())
+            # two flat greys the curve maps to the same image (0.45) get different outputs
+            dim, dimmer = torch.full((1, 3, 16, 16), 0.1), torch.full((1, 3, 16, 16), 0.05)
+            torch.testing.assert_close(exposure_curve(dim, 0.45), exposure_curve(dimmer, 0.45))
+            assert (net(dim) - net(dimmer)).abs().max() > 1e-3
+            net.exposure.weight.zero_()
+            torch.testing.assert_close(net(dim), net(dimmer))
+            torch.nn.init.normal_(net.exposure.weight, std=1.0)
+            # the same weights without the exposure input: the stem bias is the only difference
+            plain = _tiny(curve_target=0.45).eval()
+            plain.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("exposure.")})
+            torch.nn.init.zeros_(net.exposure.weight)
+            torch.testing.assert_close(net(x), plain(x))
+            # on curved input the uncurved image's exposure must be given
+            with pytest.raises(ValueError, match="`exposure` expected the input_exposure"):
+                net.enhance_curved(exposure_curve(x, 0.45))
+
+    def test_round_trip_keeps_the_exposure_input(self, tmp_path: Path) -> None:
+        net = _tiny(curve_target=0.4, exposure_input=True)
+        torch.nn.init.normal_(net.exposure.weight)
+        net.save_pretrained(tmp_path)
+        assert json.loads((tmp_path / "config.json").read_text())["exposure_input"] is True
+        loaded = LLENet.from_pretrained(tmp_path)
+        torch.testing.assert_close(loaded.exposure.weight, net.exposure.weight)
+
     def test_round_trip_keeps_the_curve(self, tmp_path: Path) -> None:
         net = _tiny(curve_target=0.4)
         net.save_pretrained(tmp_path)

@@ -163,15 +163,25 @@ class TestHostSyncs:
 class TestSpeedOptions:
     def test_compiled_and_channels_last_train_the_same(self) -> None:
         """torch.compile (the eager backend here: the graph capture without a C++ build) and
-        channels-last memory give the weights of a plain run."""
+        channels-last memory train as a plain run does.
+
+        Channels-last sums in another order, and Adam turns a near-zero gradient into a step of
+        about the learning rate whatever its size, so a few weights may move by a rounding
+        error's sign: the runs are compared by their weight updates as a whole and by outputs."""
+        start = tiny_enhancer().state_dict()
         reference = tiny_enhancer()
         _trainer(reference, TinyClassifier()).fit(TinyPairs(), iterations=3)
         fast = tiny_enhancer()
         trainer = _trainer(fast, TinyClassifier(), compile="eager", channels_last=True)
         trainer.fit(TinyPairs(), iterations=3)
         assert trainer.config["compile"] == "eager" and trainer.config["channels_last"]
-        for (name, x), y in zip(reference.state_dict().items(), fast.state_dict().values()):
-            torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5, msg=name)
+        ref_state, fast_state = reference.state_dict(), fast.state_dict()
+        gap = sum(float(((ref_state[k] - fast_state[k]).double() ** 2).sum()) for k in start) ** 0.5
+        update = sum(float(((ref_state[k] - start[k]).double() ** 2).sum()) for k in start) ** 0.5
+        assert update > 0 and gap / update < 1e-2, (gap, update)
+        x = torch.stack([TinyPairs()[i][0] for i in range(8)])
+        with torch.no_grad():
+            torch.testing.assert_close(fast.eval()(x), reference.eval()(x), rtol=1e-4, atol=1e-5)
 
 
 def test_workers_see_every_epoch_as_the_main_process_does() -> None:

@@ -277,6 +277,13 @@ class LLENet(
             curve's output. Its last layer starts at zero, so an untrained
             network *is* the curve; training only has to learn what the curve
             gets wrong (noise, contrast, what a classifier needs).
+        exposure_input: tell the network how bright the *input* was: the log
+            of its mean grey level (before any curve) is turned into one
+            learned bias per stem channel. After the exposure curve a lifted
+            dark image and a well-lit one can look alike while their targets
+            differ (a well-lit image should pass unchanged); this input lets
+            the network tell them apart. Starts at zero, so an untrained
+            network ignores it.
 
     Examples:
         >>> import torch
@@ -296,6 +303,7 @@ class LLENet(
         mlp_ratio: int = 4,
         stem_stride: int = 1,
         curve_target: float | None = None,
+        exposure_input: bool = False,
     ) -> None:
         super().__init__()
         check_positive_int(width, "width")
@@ -304,7 +312,9 @@ class LLENet(
         check_positive_int(mlp_ratio, "mlp_ratio")
         if stem_stride not in (1, 2):
             raise ValueError(f"`stem_stride` expected 1 or 2, got {stem_stride!r}")
-        for name, flag in (("use_fe", use_fe), ("use_skip", use_skip), ("fe_depthwise", fe_depthwise)):
+        flags = (("use_fe", use_fe), ("use_skip", use_skip), ("fe_depthwise", fe_depthwise),
+                 ("exposure_input", exposure_input))
+        for name, flag in flags:
             if not isinstance(flag, bool):
                 raise TypeError(f"`{name}` expected a bool, got {type(flag).__name__}")
         if curve_target is not None:
@@ -326,6 +336,12 @@ class LLENet(
         # at the end), so every stage runs on a quarter of the pixels.
         pixels = 3 * stem_stride**2
         self.stem = nn.Sequential(nn.PixelUnshuffle(stem_stride), nn.Conv2d(pixels, width, 1))
+        self.exposure_input = exposure_input
+        #: log mean grey of the input -> a bias per stem channel; zero at the start.
+        self.exposure = nn.Linear(1, width) if exposure_input else None
+        if self.exposure is not None:
+            nn.init.zeros_(self.exposure.weight)
+            nn.init.zeros_(self.exposure.bias)
         self.encoder = nn.ModuleList(CRBlock(c, mlp_ratio=mlp_ratio) for c in widths[:-1])
         self.down = nn.ModuleList(
             nn.Conv2d(c, 2 * c, 2, stride=2) for c in widths[:-1]
@@ -350,14 +366,31 @@ class LLENet(
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.enhance_curved(x, apply_curve=True)
 
-    def enhance_curved(self, x: torch.Tensor, *, apply_curve: bool = False) -> torch.Tensor:
+    @staticmethod
+    def input_exposure(x: torch.Tensor) -> torch.Tensor:
+        """What ``exposure_input`` gives the network: log of each image's mean grey level, (B,).
+
+        The mean (Rec. 601 luma) is clamped to [0.001, 0.999] as in `exposure_curve`.
+        """
+        return mean_grey(x).clamp(*_MEAN_RANGE).log().view(-1)
+
+    def enhance_curved(
+        self, x: torch.Tensor, *, apply_curve: bool = False, exposure: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The forward pass; ``apply_curve=False`` skips the exposure curve of a curve model (the
-        input is taken as already curved: tiled inference curves the whole image once)."""
+        input is taken as already curved: tiled inference curves the whole image once).
+        ``exposure``: `input_exposure` of the whole uncurved image, for a model with
+        ``exposure_input`` run on tiles or on curved input; by default it is read off ``x``."""
         check_image(x, "x", allow_unbatched=True)
         unbatched = x.ndim == 3
         if unbatched:
             x = x.unsqueeze(0)
         h, w = x.shape[-2:]
+        if self.exposure is not None and exposure is None:
+            if not apply_curve and self.curve_target is not None:
+                raise ValueError("`exposure` expected the input_exposure of the uncurved image when "
+                                 "apply_curve=False on a model with exposure_input")
+            exposure = self.input_exposure(x)
         base = None
         if self.curve_target is not None:
             base = x = exposure_curve(x, self.curve_target) if apply_curve else x
@@ -365,6 +398,8 @@ class LLENet(
         # faster on CPU; the output is made contiguous again below.
         x = _pad_to_multiple(x, self.pad_multiple)
         y = self.stem(x.contiguous(memory_format=torch.channels_last))
+        if self.exposure is not None:
+            y = y + self.exposure(exposure.reshape(-1, 1).to(y.dtype))[:, :, None, None]
         skips = []
         for block, down in zip(self.encoder, self.down):
             y = block(y)
@@ -518,7 +553,8 @@ class LLENet(
 
 
 #: config.json keys and the bounds a loaded configuration must keep (a config file is untrusted input).
-_CONFIG_KEYS = ("width", "use_fe", "use_skip", "fe_depthwise", "mlp_ratio", "stem_stride", "curve_target")
+_CONFIG_KEYS = ("width", "use_fe", "use_skip", "fe_depthwise", "mlp_ratio", "stem_stride", "curve_target",
+                "exposure_input")
 _CONFIG_BOUNDS = {"width": (2, 512), "mlp_ratio": (1, 16)}
 #: Keys the Hub tooling may add to config.json besides the model's own.
 _CONFIG_METADATA = ("_name_or_path", "architectures", "model_type", "library_name", "llenhance_version")
