@@ -113,6 +113,22 @@ class TestEnhance:
             own = psnr(net(x[..., :48, :48]), full[..., :48, :48]).item()
         assert tiled >= 60.0 and own < tiled - 10, (tiled, own)
 
+    def test_tiled_exposure_gate_uses_the_whole_image(self) -> None:
+        # the gate's share comes from the whole image's mean grey level, not each tile's
+        from llenhance import llenet_s
+
+        torch.manual_seed(0)
+        net = llenet_s(exposure_gate=(0.1, 0.4)).eval()
+        x = torch.rand(1, 3, 64, 80) * 0.4 + 0.2
+        x[..., :32, :] *= 0.2  # a dark top half: its tiles alone would get all of the change, the others none
+        share = net.exposure_share(x)
+        assert 0.2 < share.item() < 0.8
+        full = enhance(x, net)
+        assert psnr(enhance(x, net, tile=48, overlap=8), full).item() >= 40.0
+        with torch.no_grad():
+            plain = net.enhance_curved(x)
+        torch.testing.assert_close(full, x + share * (plain - x))
+
     def test_tiled_matches_untiled_on_real_1024(self) -> None:
         low, _ = _real_pair()
         big = torch.nn.functional.interpolate(low, size=(1024, 1024), mode="bilinear").clamp(0, 1)

@@ -142,16 +142,16 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
 
     _, c, h, w = image.shape
     multiple = model.pad_multiple if isinstance(model, LLENet) else 1
-    if isinstance(model, LLENet) and model.curve_target is not None:
-        # the exposure curve depends on the whole image's mean: apply it once, then tile the rest
+    raw = image
+    run: Any = model
+    if isinstance(model, LLENet):
+        # The exposure curve, the exposure input and the exposure gate all depend on the whole
+        # image's mean: the curve is applied once, the tiles get the whole image's exposure, and
+        # the gate is applied to the assembled output.
         exposure = model.input_exposure(image) if model.exposure_input else None
-        image = exposure_curve(image, model.curve_target)
-        run: Any = functools.partial(model.enhance_curved, apply_curve=False, exposure=exposure)
-    elif isinstance(model, LLENet) and model.exposure_input:
-        # the exposure input is the whole image's mean grey, not a tile's
-        run = functools.partial(model.enhance_curved, exposure=model.input_exposure(image))
-    else:
-        run = model
+        if model.curve_target is not None:
+            image = exposure_curve(image, model.curve_target)
+        run = functools.partial(model.enhance_curved, apply_curve=False, exposure=exposure)
     padded = _pad_to_multiple(image, multiple)
     hp, wp = padded.shape[-2:]
     halo = -(-(overlap // 2) // multiple) * multiple
@@ -201,7 +201,8 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
     finally:
         for ca in attentions:
             ca.pooled = None
-    return (out / weight)[..., :h, :w].float()
+    result = (out / weight)[..., :h, :w].float()
+    return model.gate(raw, result) if isinstance(model, LLENet) else result
 
 
 #: Untiled, an image of more pixels than this is processed in tiles anyway (``enhance(max_pixels=...)``).

@@ -276,3 +276,43 @@ class TestCurveLLENet:
         net.save_pretrained(tmp_path)
         assert json.loads((tmp_path / "config.json").read_text())["curve_target"] == 0.4
         assert LLENet.from_pretrained(tmp_path).curve_target == 0.4
+
+
+def _at_grey(level: float, size: int = 16) -> torch.Tensor:
+    """A random (1, 3, size, size) image scaled so that its mean Rec. 601 grey level is ``level``."""
+    x = torch.rand(1, 3, size, size) * 0.5 + 0.25
+    luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).mean()
+    return x * (level / luma)
+
+
+class TestExposureGate:
+    def test_share_is_linear_in_stops_between_the_levels(self) -> None:
+        net = _tiny(exposure_gate=(0.2, 0.4))
+        levels = [0.05, 0.2, 0.2 * 2**0.5, 0.4, 0.7]  # 0.2 * sqrt(2): half a stop of the one between
+        shares = torch.cat([net.exposure_share(_at_grey(v)) for v in levels])
+        torch.testing.assert_close(shares, torch.tensor([1.0, 1.0, 0.5, 0.0, 0.0]))
+        assert torch.equal(_tiny().exposure_share(_at_grey(0.7)), torch.ones(1))  # no gate: all of it
+
+    def test_gate_blends_with_the_input_per_image(self) -> None:
+        torch.manual_seed(0)
+        gated = _tiny(exposure_gate=(0.2, 0.4)).eval()
+        plain = _tiny().eval()
+        plain.load_state_dict(gated.state_dict())
+        x = torch.cat([_at_grey(0.1), _at_grey(0.2 * 2**0.5), _at_grey(0.5)])
+        with torch.no_grad():
+            y = plain(x)
+            out = gated(x)
+        torch.testing.assert_close(out[0], y[0])  # dark: the network's output
+        torch.testing.assert_close(out[1], 0.5 * x[1] + 0.5 * y[1])  # in between: half of its change
+        assert torch.equal(out[2], x[2])  # well lit: the input, exactly
+        torch.testing.assert_close(gated(x[1]), out[1])  # unbatched
+
+    def test_round_trip_and_bad_values(self, tmp_path: Path) -> None:
+        net = _tiny(exposure_gate=(0.2, 0.35))
+        net.save_pretrained(tmp_path)
+        assert json.loads((tmp_path / "config.json").read_text())["exposure_gate"] == [0.2, 0.35]
+        assert LLENet.from_pretrained(tmp_path).exposure_gate == (0.2, 0.35)
+        with pytest.raises(ValueError, match=r"`exposure_gate` expected 0 < low < high < 1"):
+            _tiny(exposure_gate=(0.4, 0.2))
+        with pytest.raises(TypeError, match=r"`exposure_gate` expected None or two mean grey levels"):
+            _tiny(exposure_gate=0.3)  # type: ignore[arg-type]

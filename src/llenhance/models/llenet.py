@@ -284,6 +284,14 @@ class LLENet(
             differ (a well-lit image should pass unchanged); this input lets
             the network tell them apart. Starts at zero, so an untrained
             network ignores it.
+        exposure_gate: ``None`` (the paper): every image is enhanced. A pair
+            ``(low, high)`` of mean grey levels, ``0 < low < high < 1``: how
+            much of the network's change an image gets depends on its own
+            mean grey level (Rec. 601 luma, the whole image): all of it at
+            ``low`` or darker, none at ``high`` or brighter (the image passes
+            unchanged), and in between a share falling linearly in stops
+            (``log(high / mean) / log(high / low)``). Well-lit images then
+            pass through untouched; see `exposure_share`.
 
     Examples:
         >>> import torch
@@ -304,6 +312,7 @@ class LLENet(
         stem_stride: int = 1,
         curve_target: float | None = None,
         exposure_input: bool = False,
+        exposure_gate: tuple[float, float] | list[float] | None = None,
     ) -> None:
         super().__init__()
         check_positive_int(width, "width")
@@ -324,6 +333,17 @@ class LLENet(
                 raise ValueError(f"`curve_target` expected a mean grey level in (0, 1), got {curve_target}")
             curve_target = float(curve_target)
         self.curve_target = curve_target
+        if exposure_gate is not None:
+            if not isinstance(exposure_gate, (tuple, list)) or len(exposure_gate) != 2 or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) for v in exposure_gate
+            ):
+                raise TypeError(f"`exposure_gate` expected None or two mean grey levels (low, high), "
+                                f"got {exposure_gate!r}")
+            low, high = (float(v) for v in exposure_gate)
+            if not 0 < low < high < 1:
+                raise ValueError(f"`exposure_gate` expected 0 < low < high < 1, got {exposure_gate!r}")
+            exposure_gate = (low, high)
+        self.exposure_gate = exposure_gate
         self.width = width
         self.use_fe = use_fe
         self.use_skip = use_skip
@@ -364,7 +384,30 @@ class LLENet(
             nn.init.zeros_(self.reconstruct[-2].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.enhance_curved(x, apply_curve=True)
+        return self.gate(x, self.enhance_curved(x, apply_curve=True))
+
+    def exposure_share(self, x: torch.Tensor) -> torch.Tensor:
+        """How much of the network's change each image of ``x`` (uncurved input) gets, (B,), in [0, 1].
+
+        All ones without ``exposure_gate``. With ``(low, high)``: 1 at a mean grey
+        level of ``low`` or less, 0 at ``high`` or more, linear in log(mean) between.
+        """
+        if x.ndim == 3:
+            x = x.unsqueeze(0)
+        if self.exposure_gate is None:
+            return x.new_ones(x.shape[0])
+        low, high = self.exposure_gate
+        log_mean = self.input_exposure(x)
+        return ((math.log(high) - log_mean) / (math.log(high) - math.log(low))).clamp(0.0, 1.0)
+
+    def gate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``x + share * (y - x)`` per image: the network's output ``y`` for input ``x`` after the
+        exposure gate (``y`` itself without one). ``x`` is the uncurved input, (B, 3, H, W) or (3, H, W)."""
+        if self.exposure_gate is None:
+            return y
+        share = self.exposure_share(x).to(y.dtype)
+        share = share.view(-1, 1, 1, 1) if y.ndim == 4 else share.view(1, 1, 1)
+        return torch.lerp(x.to(y.dtype), y, share)
 
     @staticmethod
     def input_exposure(x: torch.Tensor) -> torch.Tensor:
@@ -554,7 +597,7 @@ class LLENet(
 
 #: config.json keys and the bounds a loaded configuration must keep (a config file is untrusted input).
 _CONFIG_KEYS = ("width", "use_fe", "use_skip", "fe_depthwise", "mlp_ratio", "stem_stride", "curve_target",
-                "exposure_input")
+                "exposure_input", "exposure_gate")
 _CONFIG_BOUNDS = {"width": (2, 512), "mlp_ratio": (1, 16)}
 #: Keys the Hub tooling may add to config.json besides the model's own.
 _CONFIG_METADATA = ("_name_or_path", "architectures", "model_type", "library_name", "llenhance_version")
