@@ -25,7 +25,7 @@ def llenet(weights: str | None = "default", **config: Any):  # noqa: ANN201 (tor
     """LLENet low-light enhancer, in eval mode.
 
     Args:
-        weights: ``"default"`` (``llenet-sice``, photos), ``"faces"``
+        weights: ``"default"`` (``llenet-photo``, photos), ``"faces"``
             (``llenet-faces``, the face enhancer for FER), another built-in
             name, a ``save_pretrained`` folder or a Hub repo id; ``None``: a
             new, untrained network built from ``config``.

@@ -30,6 +30,7 @@ import fer_experiments  # noqa: E402
 from train_fer_classifier import ARCHS, MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import LLENet  # noqa: E402
+from llenhance.pretrained import builtin_path  # noqa: E402
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -487,6 +488,19 @@ def test_export_builtin_keeps_the_card_and_records_the_command(tmp_path: Path) -
         export_builtin.main([str(tmp_path / "weights"), "x", "--command", "c"], weights=weights)
     with pytest.raises(SystemExit):  # the command is required
         export_builtin.main([str(run), "faces"], weights=weights)
+    # a built-in as the source, stored with an exposure gate: same weights, its record and command kept
+    gated = export_builtin.main(["llenet-sice", "photo", "--exposure-gate", "0.2", "0.35"], weights=weights)
+    loaded = LLENet.from_pretrained(gated)
+    source = LLENet.from_pretrained("llenet-sice")
+    assert loaded.exposure_gate == (0.2, 0.35) and source.exposure_gate is None
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), loaded.state_dict().values()))
+    summary = json.loads((gated / "summary.json").read_text())
+    original = json.loads((builtin_path("llenet-sice") / "summary.json").read_text())
+    assert summary["command"] == (original["command"]
+                                  + " && python benchmarks/export_builtin.py llenet-sice photo --exposure-gate 0.2 0.35")
+    assert summary["exposure_gate"] == [0.2, 0.35] and summary["iterations"] == original["iterations"]
+    with pytest.raises(SystemExit):  # a bad gate is refused by name
+        export_builtin.main(["llenet-sice", "x", "--exposure-gate", "0.5", "0.2"], weights=weights)
 
 
 def test_train_speed_reports_medians_of_alternating_turns(tmp_path: Path) -> None:
@@ -531,3 +545,28 @@ def test_sample_images_red_shift_follows_scikit_image_lab() -> None:
     assert moved["red_chroma_ratio"] == pytest.approx(c_orange / c_red, rel=1e-3)
     grey = sample_images.red_shift(image(0.5, 0.5, 0.5), image(0.5, 0.5, 0.5))
     assert grey["red_pixels"] == 0  # no chroma: no red pixel to score
+
+
+def test_exposure_sweep_scales_frames_and_scores_against_them(tmp_path: Path) -> None:
+    import exposure_sweep
+
+    from tests.conftest import shared_data
+
+    frame = torch.rand(3, 16, 16) * 0.5 + 0.25
+    out = exposure_sweep.scaled(frame, 0.1)
+    luma = 0.299 * out[0] + 0.587 * out[1] + 0.114 * out[2]
+    assert abs(float(luma.mean()) - 0.1) < 1 / 255  # the level, up to 8-bit rounding
+    assert torch.equal(out, (out * 255).round() / 255)
+    factor = 0.1 / float((0.299 * frame[0] + 0.587 * frame[1] + 0.114 * frame[2]).mean())
+    assert float((out - frame * factor).abs().max()) <= 0.5 / 255 + 1e-6  # a scaling, then 8-bit rounding
+
+    shared_data("sice", "val")
+    result = exposure_sweep.main(["--frames-limit", "1", "--levels", "0.1", "--threads", "1", "--weights",
+                                  "llenet-photo", "--results", str(tmp_path)])
+    rows = {(r["level"], r["method"]): r for r in result["rows"]}
+    gated = rows[("orig", "LLENet (llenet-photo)")]
+    assert gated["psnr"] == 100.0 and gated["grey_shift"] == 0.0 and gated["share"] == 0.0  # passthrough
+    assert rows[(0.1, "LLENet (llenet-photo)")]["share"] == 1.0
+    dark = rows[(0.1, "identity (input)")]
+    assert dark["grey_shift"] < -0.2  # the frames of SICE val are at 0.35 or more
+    assert (tmp_path / "exposure_sweep.md").read_text().count("\n| ") == 8  # header, rule, 2 levels x 3 methods

@@ -73,6 +73,13 @@ class TestEnhance:
         out = enhance(torch.rand(3, 16, 16) * 0.1)
         assert out.shape == (3, 16, 16)
 
+    def test_default_weights_leave_well_lit_images_alone(self) -> None:
+        # llenet-photo's exposure gate: mean grey 0.35 or more passes unchanged, 0.2 or less gets the full change
+        well_lit = torch.rand(3, 32, 32) * 0.4 + 0.3
+        assert torch.equal(enhance(well_lit), well_lit)
+        dark = torch.rand(3, 32, 32) * 0.2
+        torch.testing.assert_close(enhance(dark), enhance(dark, "llenet-sice"))
+
     def test_tiles_cover_and_match_small_case(self, net: torch.nn.Module) -> None:
         x = torch.rand(1, 3, 40, 50) * 0.3
         # A tile larger than the image is the untiled path.

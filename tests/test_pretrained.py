@@ -236,12 +236,12 @@ class TestTorchHub:
         assert callable(hubconf.llenet) and callable(hubconf.llenet_faces)
         assert all(importlib.util.find_spec(name) for name in hubconf.dependencies)
 
-    @pytest.mark.parametrize(("args", "name"), [({"weights": "faces"}, "llenet-faces"), ({}, "llenet-sice"),
+    @pytest.mark.parametrize(("args", "name"), [({"weights": "faces"}, "llenet-faces"), ({}, "llenet-photo"), ({"weights": "llenet-sice"}, "llenet-sice"),
                                                 ({"weights": "llenet-faces"}, "llenet-faces")])
     def test_load_gives_the_builtin_weights(self, args: dict, name: str) -> None:
         net = torch.hub.load(str(self.ROOT), "llenet", source="local", **args)
         reference = LLENet.from_pretrained(name)
-        assert not net.training
+        assert not net.training and net.exposure_gate == reference.exposure_gate
         for (key, a), b in zip(net.state_dict().items(), reference.state_dict().values()):
             torch.testing.assert_close(a, b, rtol=0, atol=0, msg=key)
 

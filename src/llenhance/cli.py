@@ -821,7 +821,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (pairs, nq, fer):
         sub.add_argument("--model", action="append", default=None,
                          help="enhancer weights: built-in name, folder or Hub repo id (repeatable; default: "
-                              "llenet-faces for fer, llenet-sice otherwise)")
+                              "llenet-faces for fer, llenet-photo otherwise)")
         sub.add_argument("--baselines", action="store_true", help="also score global gamma and CLAHE")
         sub.add_argument("--output", type=Path, default=None, help="write OUTPUT.json and OUTPUT.md")
         sub.add_argument("--overwrite", action="store_true", help="replace OUTPUT.json/.md if they exist")

@@ -18,7 +18,7 @@ __all__ = ["DEFAULT_FACE_WEIGHTS", "DEFAULT_WEIGHTS", "builtin_path", "list_pret
 
 _ROOT = Path(__file__).resolve().parent / "weights"
 #: The built-in weights ``enhance`` and ``wrap`` use when no model is given.
-DEFAULT_WEIGHTS = "llenet-sice"
+DEFAULT_WEIGHTS = "llenet-photo"
 #: The built-in weights ``wrap`` puts in front of a FER classifier when no enhancer is given.
 DEFAULT_FACE_WEIGHTS = "llenet-faces"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

@@ -333,7 +333,7 @@ def enhance_video(
         output: the video to write (same frame rate and size, no audio),
             written atomically; ``None`` writes nothing (for the records).
         enhancer: an enhancer module, a weights name / folder / Hub repo id,
-            or ``None``: ``llenet-faces`` with ``faces``, else ``llenet-sice``.
+            or ``None``: ``llenet-faces`` with ``faces``, else ``llenet-photo``.
         faces: detect faces and enhance only them.
         classifier: a frozen FER classifier that takes RGB images in [0, 1]
             (wrap yours in `FrozenClassifier` with its preprocessing); needs
