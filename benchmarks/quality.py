@@ -19,6 +19,7 @@ Writes ``benchmarks/results/quality.json`` and ``quality.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -40,11 +41,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", nargs="+", default=["llenet-sice"], help="LLENet weights (names or folders)")
+    parser.add_argument("--weights", nargs="+", default=["llenet-photo", "llenet-sice"],
+                        help="LLENet weights (names or folders)")
     parser.add_argument("--niqe-limit", type=int, default=None, help="use only the first N DICM images")
     parser.add_argument("--pairs-limit", type=int, default=None, help="use only the first N sice/val pairs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--reuse", type=Path, default=None, metavar="JSON",
+                        help="take the rows of the baselines from this earlier quality.json (same data and limits) "
+                             "instead of computing them again; the table names the command that made them")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     pairs_all = PairedImageFolder(DATA / "sice" / "val")
@@ -53,11 +58,21 @@ def main(argv: list[str] | None = None) -> dict:
     dicm = [read_image(p).float() / 255 for p in find_images(DATA / "dicm")[: args.niqe_limit]]
 
     methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = dict(all_baselines())
+    reused: dict[str, dict] = {}
+    if args.reuse is not None:
+        earlier = json.loads(args.reuse.read_text())
+        counts = {"sice_val_pairs": len(pairs), "dicm_images": len(dicm)}
+        if any(earlier["meta"].get(k) != v for k, v in counts.items()):
+            parser.error(f"`--reuse` {args.reuse} was made on other data ({earlier['meta']}), expected {counts}")
+        reused = {r["method"]: r for r in earlier["rows"] if r["method"] in methods}
     for weights in args.weights:
         model = LLENet.from_pretrained(weights).eval()
         methods[f"LLENet ({Path(weights).name})"] = lambda x, m=model: enhance(x, m)
     rows = []
     for name, method in methods.items():
+        if name in reused:
+            rows.append(reused[name])
+            continue
         paired = evaluate_pairs(method, pairs)
         passthrough = evaluate_pairs(method, well_lit)
         row = {"method": name, "psnr": paired["psnr"], "ssim": paired["ssim"], "ciede2000": paired["ciede2000"],
@@ -69,6 +84,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     command = command_line("quality.py", argv)
     meta = {"command": command, "sice_val_pairs": len(pairs), "dicm_images": len(dicm)}
+    note = ""
+    if reused:
+        # rows reused from rows that were reused name the command that computed them
+        source = earlier["meta"].get("reused", {}).get("command", earlier["meta"]["command"])
+        meta["reused"] = {"rows": sorted(reused), "command": source}
+        note = f" The rows of {', '.join(sorted(reused))} are those of `{source}` (same data; `--reuse`)."
     table = markdown_table(
         ["method", "PSNR (dB) ↑", "SSIM ↑", "CIEDE2000 ↓", "NIQE ↓", "passthrough PSNR (dB) ↑",
          "passthrough CIEDE2000 ↓", "passthrough grey shift"],
@@ -82,8 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"exposures; RGB, [0, 1], per image). NIQE: mean over {len(dicm)} DICM images (no reference; lower is "
         "better). Passthrough: the method run on the *normal-light* frames of SICE `val`, scored against "
         "themselves (what a plug-in does to well-lit photos; identical images score 100 dB, the cap of `psnr`); "
-        "grey shift: the mean grey level (BT.601 luma, [0, 1]) of the output minus the input's."
-        "\n\n" + table
+        "grey shift: the mean grey level (BT.601 luma, [0, 1]) of the output minus the input's." + note
+        + "\n\n" + table
     )
     args.results.mkdir(parents=True, exist_ok=True)
     write_results(args.results / "quality", {"meta": meta, "rows": rows}, markdown)

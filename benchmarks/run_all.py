@@ -19,8 +19,10 @@ Steps (each a script in ``benchmarks/`` that can also run alone):
    schemes under both low-light protocols, on FER2013 and on FERPlus
    (``fer_experiments.py``);
 4. ``ablations``: architecture and loss ablations on SICE (``ablations.py``);
-5. ``quality``, ``model-cost``, ``speed``, ``train-speed``, ``video-fer-speed``:
-   enhancement quality against the baselines, and the cost benchmarks.
+5. ``quality``, ``exposure-sweep``, ``sample-images``, ``model-cost``, ``speed``,
+   ``train-speed``, ``video-fer-speed``: enhancement quality against the
+   baselines (SICE val and DICM, across exposures, the sample images), and
+   the cost benchmarks.
 
 Every step is resumable: finished classifiers, enhancers and ablation runs are
 kept in ``--work`` (default ``~/.cache/llenhance``) and reused, and training
@@ -76,7 +78,7 @@ CLASSIFIERS = (Classifier("classifier-resnet18", "resnet18", "folder", 12),
                Classifier("classifier-ferplus-resnet18-24ep", "resnet18", "ferplus", 24, "-24ep"),
                Classifier("classifier-ferplus-resnet18_s1-16ep", "resnet18_s1", "ferplus", 16, "-16ep"))
 STEPS = (*(c.step for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
-         "quality", "model-cost", "speed", "train-speed", "video-fer-speed")
+         "quality", "exposure-sweep", "sample-images", "model-cost", "speed", "train-speed", "video-fer-speed")
 #: the cost benchmarks and the other classifier recipes have no quick form; their numbers are kept as published
 QUICK_STEPS = (*(c.step for c in CLASSIFIERS if not c.suffix), "fer-transfer", "fer-experiments", "fer-experiments-ferplus",
                "ablations")
@@ -116,6 +118,8 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
         "--results", str(results),
     ] + (["--iterations", "2", "--batch-size", "2", "--crop", "64", "--val-limit", "2"] if quick else [])
     cmds["quality"] = py + [str(HERE / "quality.py")]
+    cmds["exposure-sweep"] = py + [str(HERE / "exposure_sweep.py")]
+    cmds["sample-images"] = py + [str(HERE / "sample_images.py")]
     cmds["model-cost"] = py + [str(HERE / "model_cost.py")]
     cmds["speed"] = py + [str(HERE / "speed.py")]
     cmds["train-speed"] = py + [str(HERE / "train_speed.py")]

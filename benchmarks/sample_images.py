@@ -105,7 +105,8 @@ def picture(columns: dict[str, list[torch.Tensor]], height: int = 180) -> Image.
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", nargs="+", default=["llenet-sice"], help="LLENet weights (names or folders)")
+    parser.add_argument("--weights", nargs="+", default=["llenet-photo", "llenet-sice"],
+                        help="LLENet weights (names or folders)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--picture", type=Path, default=PICTURE, help="where the before/after picture goes")

@@ -570,3 +570,27 @@ def test_exposure_sweep_scales_frames_and_scores_against_them(tmp_path: Path) ->
     dark = rows[(0.1, "identity (input)")]
     assert dark["grey_shift"] < -0.2  # the frames of SICE val are at 0.35 or more
     assert (tmp_path / "exposure_sweep.md").read_text().count("\n| ") == 8  # header, rule, 2 levels x 3 methods
+
+
+def test_quality_reuses_baseline_rows_and_names_their_command(tmp_path: Path) -> None:
+    import quality
+
+    from tests.conftest import shared_data
+
+    shared_data("sice", "val")
+    shared_data("dicm")
+    first = quality.main(["--pairs-limit", "1", "--niqe-limit", "1", "--threads", "1", "--weights", "llenet-photo",
+                          "--results", str(tmp_path / "a")])
+    second = quality.main(["--pairs-limit", "1", "--niqe-limit", "1", "--threads", "1", "--weights", "llenet-sice",
+                           "--reuse", str(tmp_path / "a" / "quality.json"), "--results", str(tmp_path / "b")])
+    baselines = [r for r in first["rows"] if not r["method"].startswith("LLENet")]
+    assert second["rows"][: len(baselines)] == baselines  # taken as they were
+    assert [r["method"] for r in second["rows"][len(baselines):]] == ["LLENet (llenet-sice)"]  # weights: computed
+    assert second["meta"]["reused"]["command"] == first["meta"]["command"]
+    third = quality.main(["--pairs-limit", "1", "--niqe-limit", "1", "--threads", "1", "--weights", "llenet-sice",
+                          "--reuse", str(tmp_path / "b" / "quality.json"), "--results", str(tmp_path / "c")])
+    assert third["meta"]["reused"]["command"] == first["meta"]["command"]  # the command that computed them
+    assert first["meta"]["command"] in (tmp_path / "c" / "quality.md").read_text()
+    with pytest.raises(SystemExit):  # made on other data
+        quality.main(["--pairs-limit", "2", "--niqe-limit", "1", "--weights", "llenet-sice",
+                      "--reuse", str(tmp_path / "a" / "quality.json"), "--results", str(tmp_path / "d")])
