@@ -194,12 +194,12 @@ def test_cli_evaluate_pairs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "res.json").read_text())
     assert list(results["methods"]) == ["input (no enhancement)", "global gamma (mean grey -> 0.5)",
-                                        "CLAHE (kornia, clip 2, 8x8)", "llenet-sice"]
+                                        "CLAHE (kornia, clip 2, 8x8)", "llenet-photo"]
     from llenhance.data import PairedImageFolder
 
     ref = evaluate_pairs(global_gamma, PairedImageFolder(tmp_path / "data"), progress=False)
     assert results["methods"]["global gamma (mean grey -> 0.5)"]["psnr"] == pytest.approx(ref["psnr"])
-    assert "| llenet-sice |" in (tmp_path / "res.md").read_text()
+    assert "| llenet-photo |" in (tmp_path / "res.md").read_text()
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "--overwrite" in again.stderr
     bad = subprocess.run(cmd[:-2] + ["--model", "no-such-weights"], capture_output=True, text=True, timeout=300)

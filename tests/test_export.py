@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from llenhance import LLENet
+from llenhance import DEFAULT_WEIGHTS, LLENet
 from llenhance.cli import main
 from llenhance.data import PairedImageFolder
 from tests.conftest import shared_data
@@ -18,13 +18,24 @@ def real_image() -> torch.Tensor:
     return low[None, :, :300, :437].contiguous()  # odd sizes: the graph must pad and crop
 
 
+
+def _at_share(model: LLENet, image: torch.Tensor, share: float) -> torch.Tensor:
+    """``image`` brightened so that ``model``'s exposure gate lets ``share`` of the change through."""
+    low, high = model.exposure_gate
+    level = high * (low / high) ** share if share > 0 else high * 1.2
+    out = (image * level / float(model.input_exposure(image).exp())).clamp(0, 1)
+    got = float(model.exposure_share(out))  # clipping moves it a little
+    assert got == 0 if share == 0 else 0.2 < got < 0.8, got
+    return out
+
 def test_onnx_matches_pytorch_on_real_image(tmp_path: Path, real_image: torch.Tensor) -> None:
     ort = pytest.importorskip("onnxruntime")
     path = tmp_path / "llenet.onnx"
     assert main(["export", "--format", "onnx", "--output", str(path)]) == 0
     session = ort.InferenceSession(str(path))
-    model = LLENet.from_pretrained("llenet-sice").eval()
-    for image in (real_image, real_image[..., :128, :200]):
+    model = LLENet.from_pretrained(DEFAULT_WEIGHTS).eval()  # what `export` exports by default
+    # dark (the full change), in the gate's band (part of it) and well lit (none): the gate is in the graph
+    for image in (real_image, real_image[..., :128, :200], _at_share(model, real_image, 0.5), _at_share(model, real_image, 0)):
         out = session.run(None, {"image": image.numpy()})[0]
         with torch.no_grad():
             ref = model(image).numpy()
@@ -36,7 +47,8 @@ def test_torchscript_matches_pytorch_on_real_image(tmp_path: Path, real_image: t
     path = tmp_path / "llenet.pt"
     assert main(["export", "--format", "torchscript", "--output", str(path)]) == 0
     scripted = torch.jit.load(str(path))
-    model = LLENet.from_pretrained("llenet-sice").eval()
+    model = LLENet.from_pretrained(DEFAULT_WEIGHTS).eval()
     with torch.no_grad():
-        torch.testing.assert_close(scripted(real_image), model(real_image), atol=1e-4, rtol=0)
+        for image in (real_image, _at_share(model, real_image, 0.5), _at_share(model, real_image, 0)):
+            torch.testing.assert_close(scripted(image), model(image), atol=1e-4, rtol=0)
     assert not list(tmp_path.glob(".llenhance-*"))
