@@ -21,7 +21,6 @@ optional). ``--exposure-gate LOW HIGH`` stores the weights with that
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import shlex
 from pathlib import Path
@@ -55,16 +54,13 @@ def main(argv: list[str] | None = None, weights: Path = PACKAGE_WEIGHTS) -> Path
         parser.error(f"`run` expected a trained enhancer's folder with training.json, got {args.run}")
     if not args.command:
         parser.error("`--command` expected the command that trained RUN")
-    model = LLENet.from_pretrained(run)
-    if args.exposure_gate is not None:
+    if args.exposure_gate is None:
+        model = LLENet.from_pretrained(run)
+    else:  # the same weights, the gate in place of the stored one
         try:
-            params = inspect.signature(LLENet).parameters
-            config = {k: v for k, v in json.loads((run / "config.json").read_text()).items() if k in params}
-            gated = LLENet(**{**config, "exposure_gate": tuple(args.exposure_gate)})
+            model = LLENet.from_pretrained(run, exposure_gate=tuple(args.exposure_gate))
         except (TypeError, ValueError) as err:
             parser.error(f"--exposure-gate: {err}")
-        gated.load_state_dict(model.state_dict())
-        model = gated.eval()
         training = {**training, "exposure_gate": list(args.exposure_gate)}
     target = weights / args.name
     target.mkdir(parents=True, exist_ok=True)

@@ -193,6 +193,11 @@ def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
 _MEAN_RANGE = (1e-3, 0.999)
 
 
+def _log_mean_grey(x: torch.Tensor) -> torch.Tensor:
+    """(B,) log of each image's mean Rec. 601 grey level, the mean clamped to `_MEAN_RANGE`."""
+    return mean_grey(x).clamp(*_MEAN_RANGE).log().view(-1)
+
+
 def exposure_curve(x: torch.Tensor, target: float) -> torch.Tensor:
     """Per-image brightening curve ``x ** g`` that lifts the mean grey level to ``target``.
 
@@ -208,8 +213,7 @@ def exposure_curve(x: torch.Tensor, target: float) -> torch.Tensor:
         >>> bool((exposure_curve(x, 0.2) == x).all())  # already bright enough: unchanged
         True
     """
-    luma = mean_grey(x).clamp(*_MEAN_RANGE)
-    gamma = (math.log(target) / luma.log()).clamp(max=1.0).view(-1, 1, 1, 1)
+    gamma = (math.log(target) / _log_mean_grey(x)).clamp(max=1.0).view(-1, 1, 1, 1)
     # x ** 1 is x; the clamp keeps the gradient of x ** g finite at black pixels.
     return torch.where(gamma < 1, x.clamp_min(1e-6).pow(gamma), x)
 
@@ -415,7 +419,7 @@ class LLENet(
 
         The mean (Rec. 601 luma) is clamped to [0.001, 0.999] as in `exposure_curve`.
         """
-        return mean_grey(x).clamp(*_MEAN_RANGE).log().view(-1)
+        return _log_mean_grey(x)
 
     def enhance_curved(
         self, x: torch.Tensor, *, apply_curve: bool = False, exposure: torch.Tensor | None = None
