@@ -13,7 +13,8 @@ them. The model card (``README.md``) is written by hand beside them and kept.
 RUN_DIR may also be a built-in (its name or folder): its ``summary.json`` is
 the record and its command the training command (``--command`` then is
 optional). ``--exposure-gate LOW HIGH`` stores the weights with that
-`LLENet` exposure gate (well-lit images pass unchanged), e.g.::
+`LLENet` exposure gate (well-lit images pass unchanged), ``--output-target T``
+with that output exposure (see ``benchmarks/output_target.py``), e.g.::
 
     python benchmarks/export_builtin.py llenet-sice llenet-photo --exposure-gate 0.2 0.35
 """
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None, weights: Path = PACKAGE_WEIGHTS) -> Path
                                           "required unless RUN is a built-in")
     parser.add_argument("--exposure-gate", nargs=2, type=float, metavar=("LOW", "HIGH"), default=None,
                         help="store the weights with this exposure gate (mean grey levels)")
+    parser.add_argument("--output-target", type=float, default=None,
+                        help="store the weights with this output_target (a mean grey level)")
     args = parser.parse_args(argv)
     run = args.run if args.run.is_dir() else builtin_path(str(args.run))
     if run is None:
@@ -54,14 +57,17 @@ def main(argv: list[str] | None = None, weights: Path = PACKAGE_WEIGHTS) -> Path
         parser.error(f"`run` expected a trained enhancer's folder with training.json, got {args.run}")
     if not args.command:
         parser.error("`--command` expected the command that trained RUN")
-    if args.exposure_gate is None:
-        model = LLENet.from_pretrained(run)
-    else:  # the same weights, the gate in place of the stored one
-        try:
-            model = LLENet.from_pretrained(run, exposure_gate=tuple(args.exposure_gate))
-        except (TypeError, ValueError) as err:
-            parser.error(f"--exposure-gate: {err}")
-        training = {**training, "exposure_gate": list(args.exposure_gate)}
+    # the same weights, these settings in place of the stored ones
+    override: dict = {}
+    if args.exposure_gate is not None:
+        override["exposure_gate"] = tuple(args.exposure_gate)
+    if args.output_target is not None:
+        override["output_target"] = args.output_target
+    try:
+        model = LLENet.from_pretrained(run, **override)
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))  # names the setting: `exposure_gate` or `output_target`
+    training = {**training, **{k: list(v) if isinstance(v, tuple) else v for k, v in override.items()}}
     target = weights / args.name
     target.mkdir(parents=True, exist_ok=True)
     card = target / "README.md"
@@ -72,6 +78,8 @@ def main(argv: list[str] | None = None, weights: Path = PACKAGE_WEIGHTS) -> Path
     export = f"python benchmarks/export_builtin.py {shlex.quote(str(args.run))} {args.name}"
     if args.exposure_gate is not None:
         export += " --exposure-gate " + " ".join(f"{v:g}" for v in args.exposure_gate)
+    if args.output_target is not None:
+        export += f" --output-target {args.output_target:g}"
     training = {k: v for k, v in training.items() if k != "command"}
     record = {"command": tilde(f"{args.command} && {export}"), **training}
     (target / "summary.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -367,3 +367,19 @@ def test_train_stem_stride_option() -> None:
         parse(base + ["--stem-stride", "3"])
     with pytest.raises(CLIError, match="--stem-stride and --init"):
         _enhancer(parse(base + ["--stem-stride", "1", "--init", "llenet-faces"]))
+
+
+def test_train_output_target_options() -> None:
+    from llenhance.cli import CLIError, _enhancer, build_parser
+
+    parse = build_parser().parse_args
+    base = ["train", "reconstruction", "--data", "d", "--output", "o"]
+    assert _enhancer(parse(base + ["--output-target", "0.4"])).output_target == 0.4
+    assert _enhancer(parse(base)).output_target is None
+    net = _enhancer(parse(base + ["--init", "llenet-sice", "--output-target", "0.4"]))  # set on loaded weights
+    assert (net.output_target, net.curve_target) == (0.4, None)
+    assert parse(base + ["--target-exposure"]).target_exposure and not parse(base).target_exposure
+    with pytest.raises(CLIError, match="--curve-target and --init"):  # the weights' curve is not silently kept
+        _enhancer(parse(base + ["--curve-target", "0.3", "--init", "llenet-faces"]))
+    with pytest.raises(ValueError, match="`output_target` expected a mean grey level"):
+        _enhancer(parse(base + ["--output-target", "1.5"]))

@@ -501,6 +501,14 @@ def test_export_builtin_keeps_the_card_and_records_the_command(tmp_path: Path) -
     assert summary["exposure_gate"] == [0.2, 0.35] and summary["iterations"] == original["iterations"]
     with pytest.raises(SystemExit):  # a bad gate is refused by name
         export_builtin.main(["llenet-sice", "x", "--exposure-gate", "0.5", "0.2"], weights=weights)
+    # an output target the same way, next to the gate the source already has
+    targeted = export_builtin.main(["llenet-photo", "photo2", "--output-target", "0.4"], weights=weights)
+    loaded = LLENet.from_pretrained(targeted)
+    assert loaded.output_target == 0.4 and loaded.exposure_gate == LLENet.from_pretrained("llenet-photo").exposure_gate
+    summary = json.loads((targeted / "summary.json").read_text())
+    assert summary["output_target"] == 0.4 and summary["command"].endswith("photo2 --output-target 0.4")
+    with pytest.raises(SystemExit):
+        export_builtin.main(["llenet-sice", "x", "--output-target", "1.5"], weights=weights)
 
 
 def test_train_speed_reports_medians_of_alternating_turns(tmp_path: Path) -> None:
@@ -594,3 +602,25 @@ def test_quality_reuses_baseline_rows_and_names_their_command(tmp_path: Path) ->
     with pytest.raises(SystemExit):  # made on other data
         quality.main(["--pairs-limit", "2", "--niqe-limit", "1", "--weights", "llenet-sice",
                       "--reuse", str(tmp_path / "a" / "quality.json"), "--results", str(tmp_path / "d")])
+
+
+def test_output_target_is_chosen_on_train_and_applied_as_the_model_does(tmp_path: Path) -> None:
+    import output_target
+
+    from llenhance import LLENet, enhance
+    from llenhance.data import PairedImageFolder
+    from llenhance.metrics import psnr
+    from tests.conftest import shared_data
+
+    shared_data("sice", "train")
+    shared_data("sice", "val")
+    result = output_target.main(["--limit", "1", "--targets", "0.3", "0.4", "--threads", "1",
+                                 "--weights", "llenet-photo", "--results", str(tmp_path)])
+    rows = {r["target"]: r for r in result["rows"]}
+    assert set(rows) == {None, 0.3, 0.4}
+    assert result["meta"]["chosen"] == max((0.3, 0.4), key=lambda t: rows[t]["train_psnr"])
+    # the val score of a target is what the shipped model with that output_target gives
+    low, high = PairedImageFolder(shared_data("sice", "val"))[0]
+    model = LLENet.from_pretrained("llenet-photo", output_target=0.4).eval()
+    assert rows[0.4]["val_psnr"] == pytest.approx(float(psnr(enhance(low, model)[None], high[None])), abs=1e-3)
+    assert (tmp_path / "output_target.md").read_text().count("\n| ") == 5  # header, rule, 3 targets

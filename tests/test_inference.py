@@ -139,6 +139,20 @@ class TestEnhance:
             plain = net.enhance_curved(x)
         torch.testing.assert_close(full, x + share * (plain - x))
 
+    def test_tiled_output_target_uses_the_whole_image(self) -> None:
+        # the output exposure is set on the assembled image, not tile by tile
+        from llenhance import llenet_s
+        from llenhance.models import match_exposure
+
+        torch.manual_seed(0)
+        net = llenet_s(curve_target=0.3, output_target=0.45).eval()
+        x = torch.rand(1, 3, 64, 80) * 0.2
+        x[..., :32, :] *= 0.2
+        full = enhance(x, net)
+        with torch.no_grad():
+            torch.testing.assert_close(full, match_exposure(net.enhance_curved(x, apply_curve=True), 0.45))
+        assert psnr(enhance(x, net, tile=48, overlap=8), full).item() >= 40.0
+
     def test_tiled_matches_untiled_on_real_1024(self) -> None:
         low, _ = _real_pair()
         big = torch.nn.functional.interpolate(low, size=(1024, 1024), mode="bilinear").clamp(0, 1)

@@ -81,10 +81,16 @@ def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
         if args.exposure_input:
             raise CLIError("--exposure-input and --init: the weights of --init fix the network's inputs; "
                            "pass one of them")
-        return LLENet.from_pretrained(args.init)
+        if args.curve_target is not None:
+            raise CLIError("--curve-target and --init: the weights of --init were trained on their own curve; "
+                           "pass one of them")
+        override = {} if args.output_target is None else {"output_target": args.output_target}
+        return LLENet.from_pretrained(args.init, **override)
     extra = {} if args.stem_stride is None else {"stem_stride": args.stem_stride}
     if args.exposure_input:
         extra["exposure_input"] = True
+    if args.output_target is not None:
+        extra["output_target"] = args.output_target
     return {"llenet_s": llenet_s, "llenet_b": llenet_b}[arch](curve_target=args.curve_target, **extra)
 
 
@@ -177,6 +183,7 @@ def _train(args: argparse.Namespace) -> int:
         val_every=args.val_every,
         amp=args.amp,
         compile=args.compile,
+        target_exposure=args.target_exposure,
         log_every=args.log_every,
     )
     # what the data pipeline does is part of the run: a resumed run must keep it
@@ -661,6 +668,12 @@ def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations
     p.add_argument("--exposure-input", action="store_true",
                    help="give the network the input's mean grey level (log), so it can tell a dark image "
                         "lifted by the curve from a well-lit one")
+    p.add_argument("--output-target", type=float, default=None,
+                   help="bring the output's mean grey level to about this level (a per-image gamma after the "
+                        "network); with --init it replaces the weights' own setting")
+    p.add_argument("--target-exposure", action="store_true",
+                   help="the losses see the output brought to the reference's mean grey level, so training "
+                        "spends nothing on global exposure (for use with --output-target)")
     p.add_argument("--arch", choices=("llenet_s", "llenet_b"), default=None,
                    help="enhancer architecture (default llenet_s; --model is the weights everywhere else)")
     p.add_argument("--stem-stride", type=int, choices=(1, 2), default=None,

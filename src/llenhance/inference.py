@@ -145,9 +145,9 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
     raw = image
     run: Any = model
     if isinstance(model, LLENet):
-        # The exposure curve, the exposure input and the exposure gate all depend on the whole
-        # image's mean: the curve is applied once, the tiles get the whole image's exposure, and
-        # the gate is applied to the assembled output.
+        # The exposure curve, the exposure input, the output exposure and the gate all depend on
+        # the whole image's mean: the curve is applied once, the tiles get the whole image's
+        # exposure, and the output exposure and the gate are applied to the assembled output.
         exposure = model.input_exposure(image) if model.exposure_input else None
         if model.curve_target is not None:
             image = exposure_curve(image, model.curve_target)
@@ -202,7 +202,7 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
         for ca in attentions:
             ca.pooled = None
     result = (out / weight)[..., :h, :w].float()
-    return model.gate(raw, result) if isinstance(model, LLENet) else result
+    return model.finish(raw, result) if isinstance(model, LLENet) else result
 
 
 #: Untiled, an image of more pixels than this is processed in tiles anyway (``enhance(max_pixels=...)``).

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from llenhance import LLENet, llenet_b, llenet_s
-from llenhance.models import CRBlock, FEBlock, exposure_curve
+from llenhance.models import CRBlock, FEBlock, exposure_curve, match_exposure
 
 
 def _tiny(**kwargs: object) -> LLENet:
@@ -316,3 +316,45 @@ class TestExposureGate:
             _tiny(exposure_gate=(0.4, 0.2))
         with pytest.raises(TypeError, match=r"`exposure_gate` expected None or two mean grey levels"):
             _tiny(exposure_gate=0.3)  # type: ignore[arg-type]
+
+
+class TestOutputTarget:
+    def test_match_exposure_is_the_gamma_of_the_mean(self) -> None:
+        x = torch.cat([_at_grey(0.1), _at_grey(0.6)])
+        out = match_exposure(x, 0.4)
+        for i, level in enumerate((0.1, 0.6)):  # x ** (log 0.4 / log mean), brightening and darkening
+            gamma = torch.log(torch.tensor(0.4)) / torch.log(torch.tensor(level))
+            torch.testing.assert_close(out[i], x[i].clamp_min(1e-6) ** gamma)
+        flat = torch.full((2, 3, 4, 4), 0.3)  # a flat image lands on the target exactly, one per image
+        torch.testing.assert_close(match_exposure(flat, torch.tensor([0.5, 0.2])),
+                                   torch.stack([torch.full((3, 4, 4), 0.5), torch.full((3, 4, 4), 0.2)]))
+        black = torch.zeros(1, 3, 4, 4, requires_grad=True)
+        match_exposure(black, 0.4).sum().backward()
+        assert torch.isfinite(black.grad).all()
+
+    def test_output_goes_to_the_target_before_the_gate(self) -> None:
+        torch.manual_seed(0)
+        net = _tiny(curve_target=0.3, output_target=0.45, exposure_gate=(0.2, 0.4)).eval()
+        for module in net.reconstruct[-2:-1]:  # a non-zero correction, so the network's own output matters
+            torch.nn.init.normal_(module.weight, std=0.1)
+        plain = _tiny(curve_target=0.3).eval()
+        plain.load_state_dict(net.state_dict())
+        x = torch.cat([_at_grey(0.1), _at_grey(0.2 * 2**0.5), _at_grey(0.5)])
+        with torch.no_grad():
+            y = match_exposure(plain(x), 0.45)
+            out = net(x)
+        torch.testing.assert_close(out[0], y[0])
+        torch.testing.assert_close(out[1], 0.5 * x[1] + 0.5 * y[1])
+        assert torch.equal(out[2], x[2])  # the gate still passes a well-lit image exactly
+        torch.testing.assert_close(net(x[0]), out[0])  # unbatched
+
+    def test_round_trip_and_bad_values(self, tmp_path: Path) -> None:
+        net = _tiny(output_target=0.4)
+        net.save_pretrained(tmp_path)
+        assert json.loads((tmp_path / "config.json").read_text())["output_target"] == 0.4
+        assert LLENet.from_pretrained(tmp_path).output_target == 0.4
+        assert LLENet.from_pretrained(tmp_path, output_target=None).output_target is None
+        with pytest.raises(ValueError, match=r"`output_target` expected a mean grey level in \(0, 1\)"):
+            _tiny(output_target=1.5)
+        with pytest.raises(TypeError, match=r"`output_target` expected None or a number"):
+            _tiny(output_target="0.4")  # type: ignore[arg-type]

@@ -48,6 +48,26 @@ class TestReconstructionMode:
         assert set(metrics) == {"iteration", "loss", "rec", "l1", "mse", "color", "frequency", "structure"}
         assert metrics["loss"] == pytest.approx(metrics["rec"])  # rec weight 1, nothing else
 
+    def test_target_exposure_scores_the_output_at_the_references_level(self) -> None:
+        from llenhance.models import match_exposure
+
+        data = TinyPairs(labels=False)
+        low, normal = (torch.stack([data[i][k] for i in range(4)]) for k in (0, 1))
+        net = tiny_enhancer()
+        trainer = _trainer(net, target_exposure=True)
+        assert trainer.config["target_exposure"] is True
+        assert "target_exposure" not in _trainer(tiny_enhancer()).config  # old runs resume as they were
+        luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        with torch.no_grad():
+            terms = trainer._terms(low, normal, None)
+            matched = match_exposure(net(low), (normal * luma).sum(1).mean((1, 2)))
+            expected = _rec()(matched, normal)
+        torch.testing.assert_close(terms["rec"], expected)
+        with torch.no_grad():  # and not what the raw output scores
+            assert not torch.allclose(_trainer(net)._terms(low, normal, None)["rec"], expected)
+        with pytest.raises(TypeError, match="`target_exposure` expected a bool"):
+            _trainer(tiny_enhancer(), target_exposure=1)
+
     def test_nothing_to_train(self) -> None:
         with pytest.raises(ValueError, match="`rec` expected a positive weight without a classifier"):
             _trainer(tiny_enhancer(), rec=0.0)

@@ -218,6 +218,42 @@ def exposure_curve(x: torch.Tensor, target: float) -> torch.Tensor:
     return torch.where(gamma < 1, x.clamp_min(1e-6).pow(gamma), x)
 
 
+def match_exposure(x: torch.Tensor, target: float | torch.Tensor) -> torch.Tensor:
+    """Per-image gamma ``x ** g`` that brings the mean grey level to about ``target``, up or down.
+
+    ``g = log(target) / log(mean grey)`` (Rec. 601 luma averaged over the
+    image, clamped to [0.001, 0.999]); unlike `exposure_curve` it also darkens
+    an image brighter than ``target``. The mean of ``x ** g`` is
+    ``mean(x) ** g`` only for a flat image; elsewhere it lands near
+    ``target``. ``x``: (B, 3, H, W), values >= 0; ``target``: a level in
+    (0, 1), or one per image, (B,) (e.g. the references' levels in training).
+
+    Examples:
+        >>> x = torch.full((1, 3, 2, 2), 0.25)
+        >>> match_exposure(x, 0.5)[0, 0, 0, 0].item()  # 0.25 ** 0.5
+        0.5
+        >>> round(match_exposure(torch.full((1, 3, 2, 2), 0.81), 0.9)[0, 0, 0, 0].item(), 4)  # 0.81 ** 0.5
+        0.9
+        >>> round(match_exposure(x, 0.0625)[0, 0, 0, 0].item(), 4)  # darkened: 0.25 ** 2
+        0.0625
+    """
+    log_target = torch.as_tensor(target, dtype=torch.float32, device=x.device).clamp(*_MEAN_RANGE).log()
+    gamma = (log_target / _log_mean_grey(x)).view(-1, 1, 1, 1)
+    # The clamp keeps the gradient of x ** g finite at black pixels.
+    return x.clamp_min(1e-6).pow(gamma.to(x.dtype))
+
+
+def _grey_level_or_none(value: Any, name: str) -> float | None:
+    """``value`` as a float mean grey level in (0, 1), or None; a clear error naming ``name`` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` expected None or a number in (0, 1), got {type(value).__name__}")
+    if not 0 < value < 1:
+        raise ValueError(f"`{name}` expected a mean grey level in (0, 1), got {value}")
+    return float(value)
+
+
 def _flush_subnormals(module: nn.Module) -> None:
     # Subnormal weights make CPU convolutions many times slower and carry no signal.
     with torch.no_grad():
@@ -296,6 +332,13 @@ class LLENet(
             unchanged), and in between a share falling linearly in stops
             (``log(high / mean) / log(high / low)``). Well-lit images then
             pass through untouched; see `exposure_share`.
+        output_target: ``None`` (the paper): the network sets the output's
+            brightness. A mean grey level in (0, 1): the network's output
+            goes through `match_exposure` (a per-image gamma that brings its
+            mean grey level to about ``output_target``, brightening or
+            darkening), so the network shapes local contrast, colour and
+            noise while the global exposure is fixed. Applied before the
+            exposure gate, so an image the gate passes stays unchanged.
 
     Examples:
         >>> import torch
@@ -317,6 +360,7 @@ class LLENet(
         curve_target: float | None = None,
         exposure_input: bool = False,
         exposure_gate: tuple[float, float] | list[float] | None = None,
+        output_target: float | None = None,
     ) -> None:
         super().__init__()
         check_positive_int(width, "width")
@@ -330,13 +374,8 @@ class LLENet(
         for name, flag in flags:
             if not isinstance(flag, bool):
                 raise TypeError(f"`{name}` expected a bool, got {type(flag).__name__}")
-        if curve_target is not None:
-            if isinstance(curve_target, bool) or not isinstance(curve_target, (int, float)):
-                raise TypeError(f"`curve_target` expected None or a number in (0, 1), got {type(curve_target).__name__}")
-            if not 0 < curve_target < 1:
-                raise ValueError(f"`curve_target` expected a mean grey level in (0, 1), got {curve_target}")
-            curve_target = float(curve_target)
-        self.curve_target = curve_target
+        self.curve_target = _grey_level_or_none(curve_target, "curve_target")
+        self.output_target = _grey_level_or_none(output_target, "output_target")
         if exposure_gate is not None:
             if not isinstance(exposure_gate, (tuple, list)) or len(exposure_gate) != 2 or any(
                 isinstance(v, bool) or not isinstance(v, (int, float)) for v in exposure_gate
@@ -388,7 +427,16 @@ class LLENet(
             nn.init.zeros_(self.reconstruct[-2].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.gate(x, self.enhance_curved(x, apply_curve=True))
+        return self.finish(x, self.enhance_curved(x, apply_curve=True))
+
+    def finish(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """What follows the network and depends on the whole image: ``output_target``'s
+        `match_exposure` of the network's output ``y``, then the exposure `gate` with the uncurved
+        input ``x``. ``y`` itself for a model with neither. Tiled inference calls it on the
+        assembled output."""
+        if self.output_target is not None:
+            y = match_exposure(y if y.ndim == 4 else y.unsqueeze(0), self.output_target).view_as(y)
+        return self.gate(x, y)
 
     def exposure_share(self, x: torch.Tensor) -> torch.Tensor:
         """How much of the network's change each image of ``x`` (uncurved input) gets, (B,), in [0, 1].
@@ -601,7 +649,7 @@ class LLENet(
 
 #: config.json keys and the bounds a loaded configuration must keep (a config file is untrusted input).
 _CONFIG_KEYS = ("width", "use_fe", "use_skip", "fe_depthwise", "mlp_ratio", "stem_stride", "curve_target",
-                "exposure_input", "exposure_gate")
+                "exposure_input", "exposure_gate", "output_target")
 _CONFIG_BOUNDS = {"width": (2, 512), "mlp_ratio": (1, 16)}
 #: Keys the Hub tooling may add to config.json besides the model's own.
 _CONFIG_METADATA = ("_name_or_path", "architectures", "model_type", "library_name", "llenhance_version")

@@ -22,9 +22,11 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from llenhance._checks import check_image, check_nonnegative, check_positive_int, unchecked
+from llenhance._color import mean_grey
 from llenhance.classifier import FrozenClassifier
 from llenhance.losses.fer import JointLoss
 from llenhance.losses.reconstruction import ReconstructionLoss
+from llenhance.models.llenet import match_exposure
 from llenhance.training.state import CHECKPOINT_NAME, load_checkpoint, restore_rng, save_checkpoint
 
 __all__ = ["FERGuidedTrainer"]
@@ -119,6 +121,11 @@ class FERGuidedTrainer:
             (``True``: its default backend, inductor; a string: that backend).
         channels_last: keep the enhancer, the classifier and the batches in
             channels-last memory format (faster convolutions on GPUs).
+        target_exposure: the losses compare the enhanced image brought to the
+            normal-light image's mean grey level (`match_exposure`, a
+            per-image gamma), so training spends nothing on global exposure.
+            For an enhancer whose exposure is set at inference
+            (``LLENet(output_target=...)``).
         device: where to train; under torchrun with CUDA, ``cuda:LOCAL_RANK``.
         seed: seeds the batch order (and, for datasets with ``set_epoch``,
             their augmentation through the epoch number).
@@ -161,6 +168,7 @@ class FERGuidedTrainer:
         amp: bool = False,
         compile: bool | str = False,
         channels_last: bool = False,
+        target_exposure: bool = False,
         device: str | torch.device = "cpu",
         seed: int = 0,
         num_workers: int = 0,
@@ -185,6 +193,8 @@ class FERGuidedTrainer:
             raise ValueError(f"`clip_grad_norm` expected a positive number or None, got {clip_grad_norm}")
         if num_workers < 0:
             raise ValueError(f"`num_workers` expected an int >= 0, got {num_workers}")
+        if not isinstance(target_exposure, bool):
+            raise TypeError(f"`target_exposure` expected a bool, got {type(target_exposure).__name__}")
 
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
@@ -231,6 +241,7 @@ class FERGuidedTrainer:
         self.optimizer = torch.optim.Adam(self.enhancer.parameters(), lr=lr)
         self.lr, self.batch_size, self.schedule = lr, batch_size, schedule
         self.clip_grad_norm, self.amp, self.seed = clip_grad_norm, amp, seed
+        self.target_exposure = target_exposure
         self.num_workers, self.log_every = num_workers, log_every
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.checkpoint_every, self.val_every = checkpoint_every, val_every
@@ -260,6 +271,8 @@ class FERGuidedTrainer:
             "seed": seed,
             "world_size": self.world,
         }
+        if target_exposure:  # only when used: runs from before the option resume as they were
+            self.config["target_exposure"] = True
 
     # -- pieces of a step -------------------------------------------------
     def _unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -277,6 +290,8 @@ class FERGuidedTrainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             enhanced = self._model(low)
         enhanced = enhanced.float()
+        if self.target_exposure:  # the loss sees the output at the reference's exposure
+            enhanced = match_exposure(enhanced, mean_grey(normal.float()).view(-1))
         outputs: dict[str, Any] = {"labels": labels}
         if self.classifier is not None:
             outputs["logits"], outputs["enhanced_features"] = self.classifier.forward_features(enhanced)
