@@ -153,6 +153,21 @@ class TestEnhance:
             torch.testing.assert_close(full, match_exposure(net.enhance_curved(x, apply_curve=True), 0.45))
         assert psnr(enhance(x, net, tile=48, overlap=8), full).item() >= 40.0
 
+    def test_well_lit_images_skip_the_network(self) -> None:
+        # a gated model whose gate passes every image of a batch is not run at all; the input comes back
+        from llenhance import llenet_s
+
+        net = llenet_s(exposure_gate=(0.1, 0.3)).eval()
+        calls = []
+        net.stem.register_forward_hook(lambda *_: calls.append(1))
+        bright = torch.rand(2, 3, 48, 64) * 0.4 + 0.5
+        for kwargs in ({}, {"tile": 32, "overlap": 0}):
+            assert torch.equal(enhance(bright, net, **kwargs), bright)
+        assert not calls
+        mixed = torch.cat([bright[:1], bright[1:] * 0.1])  # one dark image: the batch goes through the network
+        out = enhance(mixed, net)
+        assert calls and torch.equal(out[0], mixed[0]) and not torch.equal(out[1], mixed[1])
+
     def test_tiled_matches_untiled_on_real_1024(self) -> None:
         low, _ = _real_pair()
         big = torch.nn.functional.interpolate(low, size=(1024, 1024), mode="bilinear").clamp(0, 1)

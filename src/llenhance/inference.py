@@ -364,6 +364,8 @@ def enhance(
 
     def forward(net: nn.Module, chunk: torch.Tensor) -> torch.Tensor:
         nonlocal checked
+        if _gate_passes_all(net, chunk):  # the gate would discard the network's output
+            return chunk
         with unchecked():  # `chunk` was checked by _to_tensor
             out = net(chunk)
         if not checked:
@@ -405,11 +407,19 @@ def enhance(
                         outs.append(forward(net, chunk))
                     else:
                         with unchecked():
-                            outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
+                            outs.extend(chunk[j : j + 1] if _gate_passes_all(net, chunk[j : j + 1])
+                                        else _enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
                                         for j in range(chunk.shape[0]))
                 finish(i, x, torch.cat(outs), kind, extra)
         batcher.flush()
     return results if many else results[0]
+
+
+def _gate_passes_all(net: nn.Module, x: torch.Tensor) -> bool:
+    """Whether an exposure-gated LLENet would return every image of ``x`` unchanged (share 0)."""
+    from llenhance.models.llenet import LLENet
+
+    return isinstance(net, LLENet) and net.exposure_gate is not None and not bool(net.exposure_share(x).any())
 
 
 def _check_tile(net: nn.Module, tile: int, overlap: int) -> None:
