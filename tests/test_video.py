@@ -265,3 +265,25 @@ def test_cli_absent_webcam(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "could not open webcam 99" in done.stderr and "WARN" not in done.stderr  # one clear line, no backend noise
     assert not list((tmp_path / "cam").glob("*.mp4")) if (tmp_path / "cam").exists() else True
+
+
+def test_well_lit_frames_skip_the_gated_network(tmp_path: Path) -> None:
+    from llenhance.inference import load_enhancer
+
+    src = tmp_path / "bright.avi"
+    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+    ramp = np.linspace(110, 230, SIZE[0]).astype(np.uint8)[None, :, None].repeat(SIZE[1], 0).repeat(3, 2)
+    for _ in range(4):
+        writer.write(ramp)
+    writer.release()
+    net = load_enhancer("llenet-photo")  # exposure gate (0.2, 0.35): these frames (mean ~0.66) pass
+    calls: list[int] = []
+    hook = net.register_forward_pre_hook(lambda _m, args: calls.append(1))
+    try:
+        enhance_video(src, tmp_path / "out.avi", net, batch_size=2, progress=False)
+        enhance_video(_dark_video(tmp_path / "dark.mp4"), tmp_path / "dark.avi", net, batch_size=2, progress=False)
+    finally:
+        hook.remove()
+    assert calls == [1] * 3  # the dark video's 3 batches only
+    for got, want in zip(read_frames(tmp_path / "out.avi"), read_frames(src)):
+        assert np.abs(got.astype(float) - want.astype(float)).mean() < 1  # the input, up to MJPG re-encoding

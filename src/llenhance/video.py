@@ -370,7 +370,7 @@ def enhance_video(
     """
     from tqdm.auto import tqdm
 
-    from llenhance.inference import load_enhancer
+    from llenhance.inference import _gate_passes_all, load_enhancer
     from llenhance.pretrained import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS
 
     cv2 = require_cv2()
@@ -428,7 +428,9 @@ def enhance_video(
         chunk = list(itertools.islice(frames, batch_size))
         while chunk:
             with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
-                outs = net(torch.cat([_to_tensor(frame, device) for frame in chunk])).float()
+                batch = torch.cat([_to_tensor(frame, device) for frame in chunk])
+                # well-lit frames that an exposure gate passes unchanged skip the network
+                outs = batch if _gate_passes_all(net, batch) else net(batch).float()
             yield from ((_to_uint8(out), []) for out in outs.split(1))
             chunk = list(itertools.islice(frames, batch_size))
 
