@@ -29,10 +29,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _command import command_line  # noqa: E402
+from _command import command_line, tilde  # noqa: E402
 from _paths import DATA  # noqa: E402
 
 from llenhance import LLENet  # noqa: E402
+from llenhance._color import mean_grey  # noqa: E402
 from llenhance.data import PairedImageFolder  # noqa: E402
 from llenhance.evaluation import markdown_table, write_results  # noqa: E402
 from llenhance.metrics import psnr, ssim  # noqa: E402
@@ -43,19 +44,24 @@ TARGETS = (0.36, 0.38, 0.40, 0.41, 0.42, 0.44, 0.46)
 
 @torch.no_grad()
 def score(model: LLENet, pairs: PairedImageFolder, targets: list[float | None], label: str,
-          limit: int | None = None) -> dict[float | None, dict[str, float]]:
-    """Mean PSNR and SSIM over ``pairs`` of ``model`` with each ``output_target`` in ``targets``."""
-    rows: dict[float | None, list[tuple[float, float]]] = {t: [] for t in targets}
+          limit: int | None = None) -> tuple[dict[float | None, dict[str, float]], list[float]]:
+    """Per ``output_target`` in ``targets``: mean PSNR, SSIM and absolute grey-level error of ``model``
+    over ``pairs``; and the references' mean grey levels."""
+    rows: dict[float | None, list[tuple[float, float, float]]] = {t: [] for t in targets}
+    references = []
     count = len(pairs) if limit is None else min(limit, len(pairs))
     for i in tqdm(range(count), desc=label, leave=False):
         low, high = (t[None] for t in pairs[i][:2])
+        references.append(float(mean_grey(high)))
         raw = model.enhance_curved(low, apply_curve=True)  # the network once; the targets after it
         for target in targets:
             model.output_target = target
             out = model.finish(low, raw)
-            rows[target].append((float(psnr(out, high)), float(ssim(out, high))))
-    return {t: {"psnr": statistics.fmean(r[0] for r in v), "ssim": statistics.fmean(r[1] for r in v)}
-            for t, v in rows.items()}
+            error = abs(float(mean_grey(out)) - references[-1])
+            rows[target].append((float(psnr(out, high)), float(ssim(out, high)), error))
+    scores = {t: {"psnr": statistics.fmean(r[0] for r in v), "ssim": statistics.fmean(r[1] for r in v),
+                  "grey_error": statistics.fmean(r[2] for r in v)} for t, v in rows.items()}
+    return scores, references
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -73,25 +79,32 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     model = LLENet.from_pretrained(args.weights, output_target=None).eval()
     targets: list[float | None] = [None, *args.targets]
-    splits = {split: score(model, PairedImageFolder(DATA / "sice" / split), targets, split, args.limit)
-              for split in ("train", "val")}
+    splits, references = {}, {}
+    for split in ("train", "val"):
+        splits[split], references[split] = score(model, PairedImageFolder(DATA / "sice" / split), targets, split,
+                                                 args.limit)
     chosen = max(args.targets, key=lambda t: splits["train"][t]["psnr"])
 
     command = command_line("output_target.py", argv)
     table = markdown_table(
-        ["output target", "train PSNR (dB) ↑", "train SSIM ↑", "val PSNR (dB) ↑", "val SSIM ↑"],
+        ["output target", "train PSNR (dB) ↑", "train SSIM ↑", "train grey error ↓", "val PSNR (dB) ↑",
+         "val SSIM ↑", "val grey error ↓"],
         [("none (the network's own)" if t is None else f"{t:.2f}" + (" (chosen)" if t == chosen else ""),
-          f"{splits['train'][t]['psnr']:.2f}", f"{splits['train'][t]['ssim']:.4f}",
-          f"{splits['val'][t]['psnr']:.2f}", f"{splits['val'][t]['ssim']:.4f}") for t in targets],
+          *(f"{splits[s][t][k]:{f}}" for s in ("train", "val")
+            for k, f in (("psnr", ".2f"), ("ssim", ".4f"), ("grey_error", ".3f")))) for t in targets],
     )
+    spread = {s: (statistics.fmean(r), statistics.pstdev(r)) for s, r in references.items()}
     markdown = (
         "# Output exposure target\n\n"
-        f"`{command}`. Weights `{args.weights}` with `output_target` set to each level (`none`: as trained); "
+        f"`{command}`. Weights `{tilde(args.weights)}` with `output_target` set to each level (`none`: as trained); "
         "SICE `train` and `val` pairs, mean PSNR and SSIM against the reference. The target is chosen on "
-        "train (highest PSNR); val is not used for the choice.\n\n" + table
+        "train (highest PSNR); val is not used for the choice. Grey error: mean absolute difference between the "
+        "output's mean grey level (BT.601 luma) and the reference's. The references' mean grey level: "
+        + ", ".join(f"{s} {m:.3f} ± {d:.3f} (sd)" for s, (m, d) in spread.items()) + ".\n\n" + table
     )
     rows = [{"target": t, **{f"{s}_{k}": v for s in splits for k, v in splits[s][t].items()}} for t in targets]
-    meta = {"command": command, "weights": args.weights, "chosen": chosen}
+    meta = {"command": command, "weights": tilde(args.weights), "chosen": chosen,
+            "reference_grey": {s: {"mean": m, "sd": d} for s, (m, d) in spread.items()}}
     args.results.mkdir(parents=True, exist_ok=True)
     write_results(args.results / "output_target", {"meta": meta, "rows": rows}, markdown)
     print(markdown)

@@ -11,7 +11,7 @@ normal-light frames of ``sice/val`` against themselves (an identity scores
 infinite PSNR and 0). All through `llenhance.evaluation`.
 
 Run:
-    python benchmarks/quality.py [--weights llenet-sice ...] [--niqe-limit N]
+    python benchmarks/quality.py [--weights llenet-sice ...] [--niqe-limit N] [--ungated]
 
 Writes ``benchmarks/results/quality.json`` and ``quality.md``.
 """
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--reuse", type=Path, default=None, metavar="JSON",
                         help="take the rows of the baselines from this earlier quality.json (same data and limits) "
                              "instead of computing them again; the table names the command that made them")
+    parser.add_argument("--ungated", action="store_true",
+                        help="also score each exposure-gated model without its gate (a row of its own)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     pairs_all = PairedImageFolder(DATA / "sice" / "val")
@@ -68,6 +70,9 @@ def main(argv: list[str] | None = None) -> dict:
     for weights in args.weights:
         model = LLENet.from_pretrained(weights).eval()
         methods[f"LLENet ({Path(weights).name})"] = lambda x, m=model: enhance(x, m)
+        if args.ungated and model.exposure_gate is not None:
+            bare = LLENet.from_pretrained(weights, exposure_gate=None).eval()
+            methods[f"LLENet ({Path(weights).name}, no gate)"] = lambda x, m=bare: enhance(x, m)
     rows = []
     for name, method in methods.items():
         if name in reused:

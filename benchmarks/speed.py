@@ -78,6 +78,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     models: dict[str, torch.nn.Module] = {
+        # the default photo weights: llenet-sice's network plus the curve, exposure input, output exposure
+        # and gate (the dark inputs below get all of the change, so the network always runs)
+        "llenet_s + curve, exposure in/out, gate (llenet-photo weights)": LLENet.from_pretrained("llenet-photo"),
         "llenet_s (llenet-sice weights)": LLENet.from_pretrained("llenet-sice"),
         "llenet_s, full resolution + curve (llenet-faces weights)": LLENet.from_pretrained("llenet-faces"),
         "llenet_b": llenet_b(),

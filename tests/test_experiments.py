@@ -588,10 +588,14 @@ def test_quality_reuses_baseline_rows_and_names_their_command(tmp_path: Path) ->
     shared_data("sice", "val")
     shared_data("dicm")
     first = quality.main(["--pairs-limit", "1", "--niqe-limit", "1", "--threads", "1", "--weights", "llenet-photo",
-                          "--results", str(tmp_path / "a")])
+                          "--ungated", "--results", str(tmp_path / "a")])
+    gated, bare = (next(r for r in first["rows"] if r["method"] == f"LLENet (llenet-photo{s})") for s in ("", ", no gate"))
+    assert gated["passthrough_psnr"] == 100.0 and bare["passthrough_psnr"] < 100.0  # the gate is what passes them
+    assert gated["psnr"] == bare["psnr"]  # the dark pair gets all of the change
     second = quality.main(["--pairs-limit", "1", "--niqe-limit", "1", "--threads", "1", "--weights", "llenet-sice",
                            "--reuse", str(tmp_path / "a" / "quality.json"), "--results", str(tmp_path / "b")])
     baselines = [r for r in first["rows"] if not r["method"].startswith("LLENet")]
+    assert len(first["rows"]) == len(baselines) + 2
     assert second["rows"][: len(baselines)] == baselines  # taken as they were
     assert [r["method"] for r in second["rows"][len(baselines):]] == ["LLENet (llenet-sice)"]  # weights: computed
     assert second["meta"]["reused"]["command"] == first["meta"]["command"]
