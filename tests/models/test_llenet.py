@@ -332,6 +332,17 @@ class TestOutputTarget:
         match_exposure(black, 0.4).sum().backward()
         assert torch.isfinite(black.grad).all()
 
+    def test_match_exposure_names_bad_arguments(self) -> None:
+        x = _at_grey(0.2)
+        for target, error, match in ((1.5, ValueError, r"`target` expected a mean grey level in \(0, 1\), got 1.5"),
+                                     (None, TypeError, r"`target` expected a number in \(0, 1\)"),
+                                     (torch.tensor([0.3, 0.4]), ValueError, r"`target` expected one level per image"),
+                                     (torch.tensor([0.0]), ValueError, r"`target` expected mean grey levels in")):
+            with pytest.raises(error, match=match):
+                match_exposure(x, target)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"`x`"):
+            match_exposure(x * 10, 0.4)  # values above 1
+
     def test_output_goes_to_the_target_before_the_gate(self) -> None:
         torch.manual_seed(0)
         net = _tiny(curve_target=0.3, output_target=0.45, exposure_gate=(0.2, 0.4)).eval()

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from llenhance._checks import check_image, check_positive_int
+from llenhance._checks import check_image, check_positive_int, value_checks_enabled
 from llenhance._color import mean_grey
 
 __all__ = ["CRBlock", "FEBlock", "LLENet", "exposure_curve", "llenet_b", "llenet_s"]
@@ -225,7 +225,7 @@ def match_exposure(x: torch.Tensor, target: float | torch.Tensor) -> torch.Tenso
     image, clamped to [0.001, 0.999]); unlike `exposure_curve` it also darkens
     an image brighter than ``target``. The mean of ``x ** g`` is
     ``mean(x) ** g`` only for a flat image; elsewhere it lands near
-    ``target``. ``x``: (B, 3, H, W), values >= 0; ``target``: a level in
+    ``target``. ``x``: (B, 3, H, W) in [0, 1]; ``target``: a level in
     (0, 1), or one per image, (B,) (e.g. the references' levels in training).
 
     Examples:
@@ -237,6 +237,20 @@ def match_exposure(x: torch.Tensor, target: float | torch.Tensor) -> torch.Tenso
         >>> round(match_exposure(x, 0.0625)[0, 0, 0, 0].item(), 4)  # darkened: 0.25 ** 2
         0.0625
     """
+    check_image(x, "x")
+    if isinstance(target, torch.Tensor):
+        if target.shape != (x.shape[0],):
+            raise ValueError(f"`target` expected one level per image, shape ({x.shape[0]},), got {tuple(target.shape)}")
+        if value_checks_enabled() and not bool(((target > 0) & (target < 1)).all()):
+            raise ValueError("`target` expected mean grey levels in (0, 1)")
+    elif _grey_level_or_none(target, "target") is None:
+        raise TypeError("`target` expected a number in (0, 1) or a tensor of levels, got None")
+    return _match_exposure(x, target)
+
+
+def _match_exposure(x: torch.Tensor, target: float | torch.Tensor) -> torch.Tensor:
+    """`match_exposure` without checks (the model's own output, the trainer's batches); any x >= 0 or
+    not, levels clamped to [0.001, 0.999]."""
     log_target = torch.as_tensor(target, dtype=torch.float32, device=x.device).clamp(*_MEAN_RANGE).log()
     gamma = (log_target / _log_mean_grey(x)).view(-1, 1, 1, 1)
     # The clamp keeps the gradient of x ** g finite at black pixels.
@@ -435,7 +449,7 @@ class LLENet(
         input ``x``. ``y`` itself for a model with neither. Tiled inference calls it on the
         assembled output."""
         if self.output_target is not None:
-            y = match_exposure(y if y.ndim == 4 else y.unsqueeze(0), self.output_target).view_as(y)
+            y = _match_exposure(y if y.ndim == 4 else y.unsqueeze(0), self.output_target).view_as(y)
         return self.gate(x, y)
 
     def exposure_share(self, x: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ from llenhance._color import mean_grey
 from llenhance.classifier import FrozenClassifier
 from llenhance.losses.fer import JointLoss
 from llenhance.losses.reconstruction import ReconstructionLoss
-from llenhance.models.llenet import match_exposure
+from llenhance.models.llenet import _match_exposure
 from llenhance.training.state import CHECKPOINT_NAME, load_checkpoint, restore_rng, save_checkpoint
 
 __all__ = ["FERGuidedTrainer"]
@@ -291,7 +291,7 @@ class FERGuidedTrainer:
             enhanced = self._model(low)
         enhanced = enhanced.float()
         if self.target_exposure:  # the loss sees the output at the reference's exposure
-            enhanced = match_exposure(enhanced, mean_grey(normal.float()).view(-1))
+            enhanced = _match_exposure(enhanced, mean_grey(normal.float()).view(-1))
         outputs: dict[str, Any] = {"labels": labels}
         if self.classifier is not None:
             outputs["logits"], outputs["enhanced_features"] = self.classifier.forward_features(enhanced)
