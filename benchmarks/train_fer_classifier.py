@@ -21,7 +21,10 @@ crop-flip``), or ``--augment strong``: a random similarity transform (rotation
 up to 15 degrees, scale 0.85-1.15, shift up to 4 px, reflect borders) with
 flips, then, on half of the faces, a random square (8-20 px) filled with the
 face's mean grey (random erasing). Seeded; a checkpoint after every epoch
-makes it resumable.
+makes it resumable, and a resumed run ends with the weights of an
+uninterrupted one (the checkpoint keeps the random state dropout draws from).
+``--stop-after N`` ends a run after epoch N (its checkpoint written); the same
+command without it goes on from there.
 
 Run:
     python benchmarks/train_fer_classifier.py --arch resnet18 --epochs 12 --output ~/.cache/llenhance/fer-resnet18
@@ -160,10 +163,15 @@ def main() -> None:
                         help="crop-flip: random crops and flips; strong: rotation, scale, shift, flips, random erasing")
     parser.add_argument("--limit", type=int, default=None, help="use only N training and N val images (smoke runs)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stop-after", type=int, default=None, metavar="EPOCH",
+                        help="stop after this epoch (checkpoint written, nothing evaluated); run the command again "
+                             "without it to go on")
     parser.add_argument("--name", default=None,
                         help="stem of the result file in benchmarks/results (default fer_classifier_<arch>, or "
                              "fer_classifier_<dataset>_<arch>): another recipe for an architecture gets its own")
     args = parser.parse_args()
+    if args.stop_after is not None and args.stop_after < 1:
+        parser.error(f"`--stop-after` expected an epoch of 1 or more, got {args.stop_after}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train = fer_split(args.dataset, args.data, "train", size=args.size)
@@ -194,9 +202,17 @@ def main() -> None:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch = state["epoch"]
+        if "rng" in state:  # dropout (the VGG-style head) draws from it
+            torch.set_rng_state(state["rng"])
+        else:
+            print("note: this checkpoint predates saving the random state; with dropout, the resumed run "
+                  "differs from an uninterrupted one")
         print(f"resuming after epoch {start_epoch}")
     started = time.time()
     for epoch in range(start_epoch, args.epochs):
+        if args.stop_after is not None and epoch >= args.stop_after:
+            print(f"stopped after epoch {epoch} (--stop-after); run the command without it to go on")
+            return
         net.train()
         generator = torch.Generator().manual_seed(args.seed * 1000 + epoch)
         loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=True, generator=generator)
@@ -213,14 +229,15 @@ def main() -> None:
         print(f"epoch {epoch + 1}: loss {loss.item():.3f}, train accuracy {correct / seen:.4f}, "
               f"val accuracy {accuracy(preds, targets):.4f}", flush=True)
         torch.save({"recipe": recipe, "net": net.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "epoch": epoch + 1}, checkpoint)
+                    "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "rng": torch.get_rng_state()},
+                   checkpoint)
     preds, targets = evaluate(net, val)
     flip_preds, _ = evaluate(net, val, flip=True)
     save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in net.state_dict().items()},
               args.output / "model.safetensors")
     result = {
         "command": tilde("python benchmarks/train_fer_classifier.py " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "data"
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k not in ("data", "stop_after")
         )),
         "arch": args.arch,
         "epochs": args.epochs,

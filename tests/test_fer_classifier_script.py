@@ -44,6 +44,48 @@ def test_smoke_run_writes_fp16_weights(tmp_path: Path) -> None:
     assert second["val_accuracy"] == result["val_accuracy"]
 
 
+def _faces(root: Path, per_class: int) -> Path:
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for c in CLASSES:
+            (root / split / c).mkdir(parents=True)
+            for i in range(per_class):
+                PIL.Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(root / split / c / f"{i}.png")
+    return root
+
+
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path: Path) -> None:
+    # the VGG-style head has dropout: its draws after the resume must continue the interrupted run's stream
+    data = _faces(tmp_path / "fer", 2)
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+
+    def run(out: Path, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(SCRIPT), "--data", str(data), "--output", str(out), "--arch", "vgg", "--epochs", "2",
+             "--batch-size", "4", "--limit", "14", "--threads", "1", *extra],
+            capture_output=True, text=True, timeout=300, env=env,
+        )
+
+    whole = run(tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    stopped = run(tmp_path / "parts", "--stop-after", "1")
+    assert stopped.returncode == 0 and "stopped after epoch 1" in stopped.stdout, stopped.stderr[-2000:]
+    assert not (tmp_path / "parts" / "model.safetensors").exists()
+    assert torch.load(tmp_path / "parts" / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    resumed = run(tmp_path / "parts")
+    assert resumed.returncode == 0 and "resuming after epoch 1" in resumed.stdout, resumed.stderr[-2000:]
+    a, b = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "parts" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # the recorded command is the recipe, without the stop
+    assert "--stop-after" not in json.loads((tmp_path / "parts" / "training.json").read_text())["command"]
+
+
+def test_stop_after_must_be_an_epoch(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path), "--output", str(tmp_path / "o"),
+                           "--stop-after", "0"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "`--stop-after` expected an epoch of 1 or more, got 0" in done.stderr
+
+
 def _script():
     sys.path.insert(0, str(SCRIPT.parent))
     import train_fer_classifier
