@@ -63,7 +63,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path: Pat
         return subprocess.run(
             [sys.executable, str(SCRIPT), "--data", str(data), "--output", str(out), "--arch", "vgg", "--epochs", "2",
              "--batch-size", "4", "--limit", "14", "--threads", "1", *extra],
-            capture_output=True, text=True, timeout=300, env=env,
+            check=False, capture_output=True, text=True, timeout=300, env=env,
         )
 
     whole = run(tmp_path / "whole")
@@ -82,7 +82,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path: Pat
 
 def test_stop_after_must_be_an_epoch(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path), "--output", str(tmp_path / "o"),
-                           "--stop-after", "0"], capture_output=True, text=True, timeout=120)
+                           "--stop-after", "0"], check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "`--stop-after` expected an epoch of 1 or more, got 0" in done.stderr
 
 
