@@ -204,3 +204,10 @@ def test_cli_evaluate_pairs(tmp_path: Path) -> None:
     assert again.returncode == 2 and "--overwrite" in again.stderr
     bad = subprocess.run(cmd[:-2] + ["--model", "no-such-weights"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--model" in bad.stderr
+
+
+def test_cli_evaluate_niqe_names_a_missing_data_folder(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "llenhance.cli", "evaluate", "niqe", "--data", str(tmp_path / "missing")]
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and f"--data {tmp_path / 'missing'}: expected a folder of images" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -603,6 +603,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         from llenhance.data import find_images, read_image
         from llenhance.data._io import to_float
 
+        if not args.data.is_dir():
+            raise CLIError(f"--data {args.data}: expected a folder of images, it does not exist or is a file")
         files = find_images(args.data)[: args.limit]
         if not files:
             raise CLIError(f"--data {args.data}: no images found")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,20 @@ class ImageReadError(OSError):
     """An image file could not be read or decoded; the message names the file."""
 
 
-def find_images(folder: Path, *, recursive: bool = False) -> list[Path]:
-    """Image files in ``folder`` (by extension), sorted by path."""
+def find_images(folder: str | os.PathLike, *, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by extension), sorted by path.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist.
+        NotADirectoryError: ``folder`` is a file.
+    """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"`folder` expected a path (str or os.PathLike), got {type(folder).__name__}")
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"`folder` expected an existing folder, {folder} does not exist")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"`folder` expected a folder, {folder} is a file")
     pattern = "**/*" if recursive else "*"
     return sorted(p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
