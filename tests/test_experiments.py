@@ -628,3 +628,48 @@ def test_output_target_is_chosen_on_train_and_applied_as_the_model_does(tmp_path
     model = LLENet.from_pretrained("llenet-photo", output_target=0.4).eval()
     assert rows[0.4]["val_psnr"] == pytest.approx(float(psnr(enhance(low, model)[None], high[None])), abs=1e-3)
     assert (tmp_path / "output_target.md").read_text().count("\n| ") == 5  # header, rule, 3 targets
+
+
+def test_fer_readers_scores_saved_weights_as_the_classifier_sees_them(tmp_path: Path) -> None:
+    import fer_readers
+
+    rng = np.random.default_rng(3)
+    _faces(tmp_path / "fer", 3, rng)
+    _classifiers(tmp_path / "clf")
+    torch.manual_seed(0)
+    saved = LLENet(width=8, curve_target=0.45)
+    torch.nn.init.normal_(saved.reconstruct[-2].weight, std=0.05)  # not the bare curve
+    saved.save_pretrained(tmp_path / "enh")
+    args = ["--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--archs", "resnet18", "vgg",
+            "--weights", "llenet-faces", str(tmp_path / "enh"), "--results", str(tmp_path / "res" / "readers")]
+    results = fer_readers.main(args)
+    assert json.loads((tmp_path / "res" / "readers.json").read_text()) == json.loads(json.dumps(results))
+    faces = fer_split("folder", tmp_path / "fer", "val", size=48)
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    low, normal, labels = fer_experiments.dark_test_set(faces, "realistic")
+    builtin = LLENet.from_pretrained("llenet-faces").eval()
+    for arch in ("resnet18", "vgg"):
+        net = load_classifier(arch, tmp_path / "clf" / f"fer-{arch}" / "model.safetensors")
+
+        def acc(x: torch.Tensor, net: torch.nn.Module = net) -> float:
+            with torch.no_grad():
+                return float((net((x.clamp(0, 1) - mean) / std).argmax(1) == labels).float().mean())
+
+        with torch.no_grad():
+            row = results["per_classifier"][arch]["llenet-faces"]
+            assert row["acc_realistic"] == pytest.approx(acc(builtin(low)))
+            assert row["normal_change"] == pytest.approx(acc(builtin(normal)) - acc(normal))
+            acc_low, acc_normal = acc(low), acc(normal)
+            if acc_low != acc_normal:
+                assert row["recovered_realistic"] == pytest.approx((acc(builtin(low)) - acc_low) / (acc_normal - acc_low))
+        assert results["per_classifier"][arch]["none"]["acc_normal"] == pytest.approx(acc_normal)
+        assert results["classifiers"][arch]["val_accuracy"] == pytest.approx(acc_normal)
+    # the mean row is the mean over the classifiers
+    for name in ("llenet-faces", str(tmp_path / "enh")):
+        key = next(k for k in results["mean"] if k.endswith(name.split("/")[-1]))
+        assert results["mean"][key]["acc_paper"] == pytest.approx(
+            np.mean([results["per_classifier"][a][key]["acc_paper"] for a in ("resnet18", "vgg")]))
+    text = (tmp_path / "res" / "readers.md").read_text()
+    assert "## Mean over the classifiers" in text and "| llenet-faces |" in text
+    with pytest.raises(SystemExit):
+        fer_readers.main([*args[:-4], "--weights", "no-such-weights", "--results", str(tmp_path / "r2")])
