@@ -62,15 +62,15 @@ def _row(name: str, row: dict) -> str:
 
 
 def markdown(results: dict) -> str:
-    header = ["| enhancer | acc paper | recovered paper | acc realistic | recovered realistic | acc well-lit | "
-              "well-lit change |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    header = [("| enhancer | acc paper | recovered paper | acc realistic | recovered realistic | acc well-lit | "
+               "well-lit change |"), "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     lines = [
         f"# Enhancers in front of the {results['data']} classifiers (val)",
         "",
-        f"Command: `{results['command']}`. {results['val_images']} val faces, darkened once per protocol with a "
-        "fixed seed (`paper`: LowLightSynth(), Eq. 14; `realistic`: + Poisson-Gaussian noise, 8 bits); `well-lit`: "
-        "the val faces as they are. Accuracy in %; recovered = (acc - acc_low) / (acc_normal - acc_low); well-lit "
-        "change in points.",
+        (f"Command: `{results['command']}`. {results['val_images']} val faces, darkened once per protocol with a "
+         "fixed seed (`paper`: LowLightSynth(), Eq. 14; `realistic`: + Poisson-Gaussian noise, 8 bits); `well-lit`: "
+         "the val faces as they are. Accuracy in %; recovered = (acc - acc_low) / (acc_normal - acc_low); well-lit "
+         "change in points."),
         "",
         "| classifier | val accuracy | folder |",
         "| --- | ---: | --- |",
