@@ -26,7 +26,10 @@ Enhancers (``llenet_s``, trained on ``fer2013/train``, seeds ``--seeds``):
 - ``... + --long-continue``: that enhancer trained ``--long-continue`` more
   iterations from its own weights (Adam at ``--continue-lr``, cosine, the same
   exposure mix drawn with another data seed, ``seed + CONTINUE_SEED_OFFSET``):
-  the ``llenet-faces`` recipe.
+  the ``llenet-faces`` recipe. Several values (``--long-continue 3000 2000``)
+  make several stages, each from the weights of the one before, each with its
+  own row, learning rate (``--continue-lr``, one per stage or one for all) and
+  data seed (``seed + k * CONTINUE_SEED_OFFSET`` for stage ``k``).
 
 Training pairs mix both protocols (half of them with sensor noise and 8-bit
 quantisation), so one enhancer serves both; the test faces are darkened with
@@ -92,10 +95,11 @@ GAMMA_TARGET = 0.45
 #: Iterations and stem stride of the long reconstruction-only curve enhancer (the ``llenet-faces`` recipe).
 LONG_ITERATIONS = 3000
 LONG_STEM_STRIDE = 1
-#: Second stage of the ``llenet-faces`` recipe: iterations, learning rate and the offset of its seed (a data stream
-#: no first-stage seed draws: those use ``seed * 10 + protocol``, this one ``(seed + 10) * 10 + protocol``).
-CONTINUE_ITERATIONS = 3000
-CONTINUE_LR = 2.5e-4
+#: Further stages of the ``llenet-faces`` recipe: iterations and learning rate of each, and the offset of their seeds
+#: (stage k draws ``(seed + k * 10) * 10 + protocol``, a data stream no first-stage seed draws: those use
+#: ``seed * 10 + protocol``).
+CONTINUE_ITERATIONS = (3000,)
+CONTINUE_LR = (2.5e-4,)
 CONTINUE_SEED_OFFSET = 10
 
 
@@ -171,20 +175,23 @@ def long_tag(args: argparse.Namespace) -> str:
     return f"curve-rec-s{args.long_stem_stride}-{args.long_iterations}its"
 
 
-def continued_tag(args: argparse.Namespace) -> str:
-    """Run name of the long enhancer's second stage (``--long-continue`` more iterations from its weights)."""
-    return f"{long_tag(args)}+{args.long_continue}its"
+def stage_tag(args: argparse.Namespace, stage: int) -> str:
+    """Run name of the long enhancer after ``stage`` continuation stages (0: the long run itself)."""
+    return long_tag(args) + "".join(f"+{n}its" for n in args.long_continue[:stage])
 
 
 def train_run(args: argparse.Namespace, faces: Dataset, tag: str, seed: int, curve: bool, guides: list[str]) -> LLENet:
     """Run ``tag`` of the experiment for ``seed``: the curve enhancers get the exposure mix."""
-    if args.long_continue and tag == continued_tag(args):
-        train_run(args, faces, long_tag(args), seed, True, [])  # the first stage (reused when it exists)
+    stages = [stage_tag(args, k) for k in range(1, len(args.long_continue) + 1)]
+    if tag in stages:
+        stage = stages.index(tag) + 1
+        before = stage_tag(args, stage - 1)
+        train_run(args, faces, before, seed, True, [])  # the stage before (reused when it exists)
         print(f"training {tag}, seed {seed}", flush=True)
-        model, _ = train(args.work / f"{tag}-seed{seed}", faces, seed=seed + CONTINUE_SEED_OFFSET,
-                         iterations=args.long_continue, curve_target=args.curve_target,
+        model, _ = train(args.work / f"{tag}-seed{seed}", faces, seed=seed + stage * CONTINUE_SEED_OFFSET,
+                         iterations=args.long_continue[stage - 1], curve_target=args.curve_target,
                          normal_fraction=args.normal_fraction, guides=[], classifiers=args.classifier_dirs,
-                         lr=args.continue_lr, init=args.work / f"{long_tag(args)}-seed{seed}" / "model")
+                         lr=args.continue_lr[stage - 1], init=args.work / f"{before}-seed{seed}" / "model")
         return model
     print(f"training {tag}, seed {seed}", flush=True)
     long = tag == long_tag(args)
@@ -252,9 +259,13 @@ def _rate(lr: float) -> str:
 def markdown(results: dict) -> str:
     long = (f" (the stem-stride-{results['long_stem_stride']} rows: {results['long_iterations']}"
             if results.get("long_iterations") else "")
-    if long and results.get("long_continue"):
-        long += (f"; the last row: {results['long_continue']} more from those weights, Adam "
-                 f"{_rate(results['continue_lr'])} (cosine), another data seed")
+    stages, rates = results.get("long_continue") or [], results.get("continue_lr") or []
+    if long and len(stages) == 1:
+        long += (f"; the last row: {stages[0]} more from those weights, Adam "
+                 f"{_rate(rates[0])} (cosine), another data seed")
+    elif long and stages:
+        long += (f"; the last {len(stages)} rows: {', then '.join(map(str, stages))} more, each from the weights "
+                 f"of the row above, Adam {', '.join(map(_rate, rates))} (cosine), another data seed each")
     long += ")" if long else ""
     guided = any("FER-guided" in name for name in results["mean_over_held_out"])
     guide_note = ("FER-guided ones with every architecture but the held-out one as guides" if guided else
@@ -341,11 +352,12 @@ def main(argv: list[str] | None = None) -> dict:
                              "0 leaves that row out")
     parser.add_argument("--long-stem-stride", type=int, choices=(1, 2), default=LONG_STEM_STRIDE,
                         help="stem stride of that enhancer: 1 = full resolution, 2 = llenet_s's 2x2 pixel folding")
-    parser.add_argument("--long-continue", type=int, default=CONTINUE_ITERATIONS,
+    parser.add_argument("--long-continue", type=int, nargs="+", default=list(CONTINUE_ITERATIONS),
                         help="train the long enhancer this many more iterations from its weights (a second stage, "
-                             "its own row and folder: the llenet-faces recipe); 0 leaves that row out")
-    parser.add_argument("--continue-lr", type=float, default=CONTINUE_LR,
-                        help="peak learning rate of that second stage (cosine schedule)")
+                             "its own row and folder: the llenet-faces recipe); several values: several stages, "
+                             "each from the one before; 0 leaves these rows out")
+    parser.add_argument("--continue-lr", type=float, nargs="+", default=list(CONTINUE_LR),
+                        help="peak learning rate of each of those stages (cosine schedule); one value: every stage")
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--curve-target", type=float, default=GAMMA_TARGET)
     parser.add_argument("--normal-fraction", type=float, default=0.25,
@@ -364,11 +376,19 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     if args.long_iterations < 0:
         parser.error(f"`--long-iterations` expected 0 (no long run) or more, got {args.long_iterations}")
-    if args.long_continue < 0 or (args.long_continue and not args.long_iterations):
-        parser.error(f"`--long-continue` expected 0 (no second stage) or more, with `--long-iterations` above 0; "
-                     f"got {args.long_continue} with `--long-iterations` {args.long_iterations}")
-    if not args.continue_lr > 0:
-        parser.error(f"`--continue-lr` expected a positive learning rate, got {args.continue_lr}")
+    if args.long_continue == [0]:
+        args.long_continue = []
+    if any(n <= 0 for n in args.long_continue) or (args.long_continue and not args.long_iterations):
+        parser.error(f"`--long-continue` expected 0 (no further stage) or positive iteration counts, with "
+                     f"`--long-iterations` above 0; got {args.long_continue} with `--long-iterations` "
+                     f"{args.long_iterations}")
+    if not all(lr > 0 for lr in args.continue_lr):
+        parser.error(f"`--continue-lr` expected positive learning rates, got {args.continue_lr}")
+    if len(args.continue_lr) == 1:
+        args.continue_lr = args.continue_lr * max(1, len(args.long_continue))
+    elif len(args.continue_lr) != len(args.long_continue):
+        parser.error(f"`--continue-lr` expected one learning rate or one per `--long-continue` stage "
+                     f"({len(args.long_continue)}), got {len(args.continue_lr)}")
     args.classifier_dirs = classifier_dirs(parser, args, ARCHS)
     if len(args.archs) < 2:
         parser.error("`--archs` expected at least two architectures (one held out, one or more as guides)")
@@ -378,8 +398,7 @@ def main(argv: list[str] | None = None) -> dict:
         runs = {"ifer": (False, []), "curve-rec": (True, [])}
         if args.long_iterations:
             runs[long_tag(args)] = (True, [])
-        if args.long_continue:
-            runs[continued_tag(args)] = (True, [])
+        runs.update({stage_tag(args, k): (True, []) for k in range(1, len(args.long_continue) + 1)})
         runs.update({f"guided-without-{a}": (True, [g for g in args.archs if g != a]) for a in args.archs})
         runs["guided-by-all"] = (True, list(args.archs))  # every architecture as a guide (none left to test on)
         unknown = [r for r in args.train_only if r not in runs]
@@ -431,9 +450,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.long_iterations:
         unguided(f"curve + LLENet (stem stride {args.long_stem_stride}), reconstruction only, "
                  f"{args.long_iterations} iterations", long_tag(args), True)
-    if args.long_continue:  # the llenet-faces recipe
+    for k in range(1, len(args.long_continue) + 1):  # the last one: the llenet-faces recipe
+        schedule = " + ".join(map(str, [args.long_iterations, *args.long_continue[:k]]))
         unguided(f"curve + LLENet (stem stride {args.long_stem_stride}), reconstruction only, "
-                 f"{args.long_iterations} + {args.long_continue} iterations", continued_tag(args), True)
+                 f"{schedule} iterations", stage_tag(args, k), True)
 
     held_out = {a: {name: summarise(per_arch[a]) for name, per_arch in raw.items()} for a in args.archs}
     # mean over held-out classifiers of the per-classifier means (sd: over seeds of the per-seed means)

@@ -316,11 +316,20 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     assert fer_transfer.main([*common, "--seeds", "5", "--train-only", "guided-without-vgg"]) == {}
     record = json.loads((tmp_path / "work" / "guided-without-vgg-seed5" / "model" / "training.json").read_text())
     assert record["guides"] == ["resnet18", "convnext_atto"] and record["seed"] == 5
+    # several stages: each from the weights of the one before, its own learning rate and data seed
+    staged = [*common, "--seeds", "0", "--long-continue", "2", "1", "--continue-lr", "1e-4", "5e-5"]
+    assert fer_transfer.main([*staged, "--train-only", "curve-rec-s1-3its+2its+1its"]) == {}
+    second = tmp_path / "work" / "curve-rec-s1-3its+2its-seed0" / "model"
+    third = json.loads((tmp_path / "work" / "curve-rec-s1-3its+2its+1its-seed0" / "model" / "training.json").read_text())
+    assert third["iterations"] == 1 and third["seed"] == 20 and third["config"]["lr"] == 5e-5
+    assert third["init"] == {"folder": str(second),
+                             "weights": hashlib.sha256((second / "model.safetensors").read_bytes()).hexdigest()[:16]}
     with pytest.raises(SystemExit):
         fer_transfer.main([*args, "--train-only", "nope"])
     with pytest.raises(SystemExit):
         fer_transfer.main([*args, "--long-iterations", "-1"])
-    for bad in (["--long-continue", "-1"], ["--long-iterations", "0"], ["--continue-lr", "0"]):
+    for bad in (["--long-continue", "-1"], ["--long-iterations", "0"], ["--continue-lr", "0"],
+                ["--long-continue", "2", "0"], ["--long-continue", "2", "1", "--continue-lr", "1e-4", "1e-4", "1e-4"]):
         with pytest.raises(SystemExit):
             fer_transfer.main([*args, *bad])
     text = (tmp_path / "res" / "fer_transfer.md").read_text()
