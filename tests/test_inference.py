@@ -178,7 +178,9 @@ class TestEnhance:
     @pytest.mark.parametrize(
         ("images", "kwargs", "error", "match"),
         [
-            (torch.zeros(3, 8, 8, dtype=torch.uint8), {}, TypeError, r"`images\[0\]` expected a floating point"),
+            (torch.zeros(3, 8, 8, dtype=torch.uint8), {}, TypeError, r"`images` expected a floating point"),
+            ([torch.rand(3, 8, 8), torch.zeros(3, 8, 8, dtype=torch.uint8)], {}, TypeError,
+             r"`images\[1\]` expected a floating point"),
             (np.zeros((8, 8, 3), np.float32), {}, TypeError, r"expected a uint8 \(H, W, 3\) RGB array"),
             ("image.png", {}, TypeError, "expected a torch.Tensor, a PIL image or a uint8 numpy array"),
             (torch.rand(3, 8, 8), {"tile": 16, "overlap": 8}, ValueError, r"`overlap` expected an int in \[0, tile // 2\)"),

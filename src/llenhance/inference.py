@@ -214,7 +214,7 @@ AUTO_TILE = 1024
 HIGH_DEPTH_MODES = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0, "I": 65535.0, "F": 1.0}
 
 
-def _pil_to_tensor(image: PIL.Image.Image, index: int) -> tuple[torch.Tensor, tuple[str, Any]]:
+def _pil_to_tensor(image: PIL.Image.Image, name: str) -> tuple[torch.Tensor, tuple[str, Any]]:
     """(1, 3, H, W) float RGB of a PIL image at its full bit depth, and what restoring it needs."""
     mode = image.mode
     if mode in HIGH_DEPTH_MODES:
@@ -222,7 +222,7 @@ def _pil_to_tensor(image: PIL.Image.Image, index: int) -> tuple[torch.Tensor, tu
         gray = np.asarray(image, dtype=np.float64)
         if gray.size and (gray.min() < 0 or gray.max() > full):
             raise ValueError(
-                f"`images[{index}]` ({mode} image) expected values in [0, {full:g}], got "
+                f"`{name}` ({mode} image) expected values in [0, {full:g}], got "
                 f"[{gray.min():g}, {gray.max():g}]"
             )
         x = torch.from_numpy((gray / full).astype(np.float32))[None, None].expand(1, 3, -1, -1)
@@ -253,22 +253,22 @@ def _tensor_to_pil(out: torch.Tensor, mode: str, alpha: PIL.Image.Image | None) 
     return result.convert(mode) if mode not in ("RGB", "P") else result
 
 
-def _to_tensor(image: Any, index: int) -> tuple[torch.Tensor, str, Any]:
-    """(1, 3, H, W) float tensor, the input kind, and what restoring it needs."""
+def _to_tensor(image: Any, name: str) -> tuple[torch.Tensor, str, Any]:
+    """(1, 3, H, W) float tensor, the input kind, and what restoring it needs; ``name``: the argument, for errors."""
     if isinstance(image, PIL.Image.Image):
-        x, restore = _pil_to_tensor(image, index)
+        x, restore = _pil_to_tensor(image, name)
         return x, "pil", restore
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise TypeError(
-                f"`images[{index}]` expected a uint8 (H, W, 3) RGB array, got dtype {image.dtype} shape {image.shape}"
+                f"`{name}` expected a uint8 (H, W, 3) RGB array, got dtype {image.dtype} shape {image.shape}"
             )
         return torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1)[None], "numpy", None
     if isinstance(image, torch.Tensor):
-        check_image(image, f"images[{index}]", allow_unbatched=True)
+        check_image(image, name, allow_unbatched=True)
         return (image[None] if image.ndim == 3 else image), "tensor", image.ndim
     raise TypeError(
-        f"`images[{index}]` expected a torch.Tensor, a PIL image or a uint8 numpy array, got {type(image).__name__}"
+        f"`{name}` expected a torch.Tensor, a PIL image or a uint8 numpy array, got {type(image).__name__}"
     )
 
 
@@ -392,7 +392,7 @@ def enhance(
         if tile is not None:
             _check_tile(net, tile, overlap)
         for i, image in enumerate(items):
-            x, kind, extra = _to_tensor(image, i)
+            x, kind, extra = _to_tensor(image, f"images[{i}]" if many else "images")
             image_tile, image_overlap = tile, overlap
             if tile is None and max_pixels is not None and x.shape[-2] * x.shape[-1] > max_pixels:
                 image_tile, image_overlap = AUTO_TILE, min(overlap, AUTO_TILE // 2 - 1)
