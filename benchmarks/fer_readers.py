@@ -133,8 +133,9 @@ def main(argv: list[str] | None = None) -> dict:
         "mean": mean,
         "per_classifier": per_classifier,
     }
-    write_results(args.results, results, markdown(results))
-    print(Path(str(args.results) + ".md").read_text())
+    text = markdown(results)
+    write_results(args.results, results, text)
+    print(text)
     return results
 
 

@@ -61,6 +61,7 @@ from tqdm import tqdm
 from _command import tilde
 from _fer_data import add_data_arguments, fer_split
 from llenhance.metrics import accuracy, per_class_accuracy
+from llenhance.training.state import restore_rng, save_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 from _fer_models import ARCHS, MEAN, STD, FERVGG, fer_convnext_atto, fer_resnet18, load_classifier  # noqa: E402,F401
@@ -203,7 +204,7 @@ def main() -> None:
         scheduler.load_state_dict(state["scheduler"])
         start_epoch = state["epoch"]
         if "rng" in state:  # dropout (the VGG-style head) draws from it
-            torch.set_rng_state(state["rng"])
+            restore_rng(state["rng"])
         else:
             print("note: this checkpoint predates saving the random state; with dropout, the resumed run "
                   "differs from an uninterrupted one")
@@ -228,9 +229,9 @@ def main() -> None:
         preds, targets = evaluate(net, val)
         print(f"epoch {epoch + 1}: loss {loss.item():.3f}, train accuracy {correct / seen:.4f}, "
               f"val accuracy {accuracy(preds, targets):.4f}", flush=True)
-        torch.save({"recipe": recipe, "net": net.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "rng": torch.get_rng_state()},
-                   checkpoint)
+        # atomic, with the random state (save_checkpoint adds it)
+        save_checkpoint(checkpoint, {"recipe": recipe, "net": net.state_dict(), "optimizer": optimizer.state_dict(),
+                                     "scheduler": scheduler.state_dict(), "epoch": epoch + 1})
     preds, targets = evaluate(net, val)
     flip_preds, _ = evaluate(net, val, flip=True)
     save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in net.state_dict().items()},

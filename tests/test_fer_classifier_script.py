@@ -66,6 +66,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path: Pat
             check=False, capture_output=True, text=True, timeout=300, env=env,
         )
 
+    before = {p: p.read_bytes() for p in data.rglob("*.png")}
     whole = run(tmp_path / "whole")
     assert whole.returncode == 0, whole.stderr[-2000:]
     stopped = run(tmp_path / "parts", "--stop-after", "1")
@@ -76,6 +77,13 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path: Pat
     assert resumed.returncode == 0 and "resuming after epoch 1" in resumed.stdout, resumed.stderr[-2000:]
     a, b = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "parts" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # on disk: the input faces untouched, no half-written temporary files, the checkpoint with the usual mode
+    assert {p: p.read_bytes() for p in data.rglob("*.png")} == before
+    assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == ["checkpoint.pt", "model.safetensors",
+                                                                     "training.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "parts" / "checkpoint.pt").stat().st_mode & 0o777 == 0o666 & ~umask
     # the recorded command is the recipe, without the stop
     assert "--stop-after" not in json.loads((tmp_path / "parts" / "training.json").read_text())["command"]
 

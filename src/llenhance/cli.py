@@ -603,9 +603,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         from llenhance.data import find_images, read_image
         from llenhance.data._io import to_float
 
-        if not args.data.is_dir():
-            raise CLIError(f"--data {args.data}: expected a folder of images, it does not exist or is a file")
-        files = find_images(args.data)[: args.limit]
+        try:
+            files = find_images(args.data)[: args.limit]
+        except (FileNotFoundError, NotADirectoryError) as err:
+            raise CLIError(f"--data {args.data}: expected a folder of images ({err})") from err
         if not files:
             raise CLIError(f"--data {args.data}: no images found")
         images = [to_float(read_image(f)) for f in files]
