@@ -148,9 +148,13 @@ def dark_test_set(faces: Dataset, protocol: str) -> tuple[torch.Tensor, torch.Te
 
 
 @torch.no_grad()
-def apply(method: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    return torch.cat([method(images[i : i + batch]).clamp(0, 1) for i in range(0, len(images), batch)])
+def apply(method: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch: int = 256,
+          device: str | torch.device = "cpu") -> torch.Tensor:
+    """``method`` on ``images``, ``batch`` at a time on ``device``; the result stays there."""
+    return torch.cat([method(images[i : i + batch].to(device)).clamp(0, 1) for i in range(0, len(images), batch)])
 
 
-def predict(classifier: FrozenClassifier, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    return evaluation.predict(classifier, images, batch_size=batch)
+def predict(classifier: FrozenClassifier, images: torch.Tensor, batch: int = 256,
+            device: str | torch.device = "cpu") -> torch.Tensor:
+    """The classes ``classifier`` (already on ``device``) gives ``images``, on the CPU."""
+    return evaluation.predict(classifier, images, batch_size=batch, device=device)

@@ -125,11 +125,13 @@ def train(
     classifiers: dict[str, Path],
     lr: float,
     init: Path | None = None,
+    device: str = "cpu",
 ) -> tuple[LLENet, dict]:
     """Train (or reuse, or resume) one enhancer under ``out``; ``classifiers``: the folder of each architecture.
 
     ``init``: a saved enhancer (a ``model`` folder) to start from instead of a fresh ``llenet_s`` (``stem_stride``
-    and ``curve_target`` then come from it).
+    and ``curve_target`` then come from it). ``device``: where to train (the enhancer comes back on the CPU; a
+    checkpoint written on one device resumes on another).
     """
     model_dir = out / "model"
     record_path = model_dir / "training.json"
@@ -157,13 +159,14 @@ def train(
         seed=seed,
         checkpoint_dir=out / "checkpoints",
         checkpoint_every=100,
+        device=device,
     )
     started = time.time()
     last = trainer.fit(training_pairs(faces, seed, normal_fraction), iterations=iterations, resume=True)
-    enhancer.save_pretrained(model_dir)
+    enhancer.to("cpu").save_pretrained(model_dir)
     record = {"config": trainer.config, "iterations": iterations, "guides": guides, "seed": seed,
               "normal_fraction": normal_fraction, "curve_target": enhancer.curve_target, "last": last,
-              "wall_seconds_last_session": round(time.time() - started, 1)}
+              "wall_seconds_last_session": round(time.time() - started, 1), "device_last_session": device}
     if init is not None:
         record["init"] = {"folder": tilde(str(init)), "weights": init_digest}
     record_path.write_text(json.dumps(record, indent=2) + "\n")
@@ -191,7 +194,8 @@ def train_run(args: argparse.Namespace, faces: Dataset, tag: str, seed: int, cur
         model, _ = train(args.work / f"{tag}-seed{seed}", faces, seed=seed + stage * CONTINUE_SEED_OFFSET,
                          iterations=args.long_continue[stage - 1], curve_target=args.curve_target,
                          normal_fraction=args.normal_fraction, guides=[], classifiers=args.classifier_dirs,
-                         lr=args.continue_lr[stage - 1], init=args.work / f"{before}-seed{seed}" / "model")
+                         lr=args.continue_lr[stage - 1], init=args.work / f"{before}-seed{seed}" / "model",
+                         device=args.device)
         return model
     print(f"training {tag}, seed {seed}", flush=True)
     long = tag == long_tag(args)
@@ -200,7 +204,7 @@ def train_run(args: argparse.Namespace, faces: Dataset, tag: str, seed: int, cur
                      stem_stride=args.long_stem_stride if long else None,
                      curve_target=args.curve_target if curve else None,
                      normal_fraction=args.normal_fraction if curve else 0.0, guides=guides,
-                     classifiers=args.classifier_dirs, lr=args.lr)
+                     classifiers=args.classifier_dirs, lr=args.lr, device=args.device)
     return model
 
 
@@ -371,6 +375,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--limit", type=int, default=None, help="use about N train and N val faces (quick runs)")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu",
+                        help="where to train the enhancers and run every method and classifier (cpu, cuda); "
+                             "the dark test faces are made on the CPU either way")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -410,14 +417,17 @@ def main(argv: list[str] | None = None) -> dict:
                 train_run(args, train_faces, tag, seed, curve, guides)
         return {}
     val_faces = load_faces(args, "val")
-    classifiers = {a: frozen_classifier_from(a, args.classifier_dirs[a]) for a in args.archs}
+    device = torch.device(args.device)
+    classifiers = {a: frozen_classifier_from(a, args.classifier_dirs[a]).to(device) for a in args.archs}
     images: dict[str, torch.Tensor] = {}
     for p in PROTOCOLS:
         images[p], images["normal"], labels = dark_test_set(val_faces, p)
 
     def predictions(method: Callable[[torch.Tensor], torch.Tensor], archs: list[str]) -> dict[str, dict]:
-        enhanced = {c: apply(method, images[c]) for c in CONDITIONS}
-        return {a: {c: predict(classifiers[a], enhanced[c]) for c in CONDITIONS} for a in archs}
+        if isinstance(method, torch.nn.Module):
+            method.to(device)
+        enhanced = {c: apply(method, images[c], device=device) for c in CONDITIONS}
+        return {a: {c: predict(classifiers[a], enhanced[c], device=device) for c in CONDITIONS} for a in archs}
 
     def fit(tag: str, seed: int, curve: bool, guides: list[str]) -> LLENet:
         return train_run(args, train_faces, tag, seed, curve, guides)

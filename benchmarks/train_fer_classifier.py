@@ -140,12 +140,14 @@ def evaluate(net: nn.Module, data: TensorDataset, batch_size: int = 256,
              flip: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted classes, labels) on ``data``; ``flip``: from the mean softmax of each face and its mirror image."""
     net.eval()
+    device = next((p.device for p in net.parameters()), torch.device("cpu"))
     preds, targets = [], []
     for x, y in DataLoader(data, batch_size=batch_size):
+        x = x.to(device)
         probs = net(_normalise(x)).softmax(1)
         if flip:
             probs = probs + net(_normalise(x.flip(-1))).softmax(1)
-        preds.append(probs.argmax(1))
+        preds.append(probs.argmax(1).cpu())
         targets.append(y)
     return torch.cat(preds), torch.cat(targets)
 
@@ -164,6 +166,8 @@ def main() -> None:
                         help="crop-flip: random crops and flips; strong: rotation, scale, shift, flips, random erasing")
     parser.add_argument("--limit", type=int, default=None, help="use only N training and N val images (smoke runs)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu",
+                        help="where to train (cpu, cuda); augmentation and its random draws stay on the CPU")
     parser.add_argument("--stop-after", type=int, default=None, metavar="EPOCH",
                         help="stop after this epoch (checkpoint written, nothing evaluated); run the command again "
                              "without it to go on")
@@ -182,7 +186,8 @@ def main() -> None:
         train, val = Subset(train, range(0, len(train), len(train) // args.limit)), Subset(val, range(args.limit))
     train, val = preload(train), preload(val)
     args.output.mkdir(parents=True, exist_ok=True)
-    net = ARCHS[args.arch](num_classes=len(classes)).to(memory_format=torch.channels_last)
+    device = torch.device(args.device)
+    net = ARCHS[args.arch](num_classes=len(classes)).to(device, memory_format=torch.channels_last)
     steps = args.epochs * (len(train) // args.batch_size or 1)
     if args.optimizer == "adamw":
         optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=0.05)
@@ -194,7 +199,7 @@ def main() -> None:
     recipe = {k: v for k, v in vars(args).items() if k in ("arch", "epochs", "batch_size", "lr", "optimizer", "seed",
                                                              "limit", "dataset", "size", "augment")}
     if checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=True)
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
         # checkpoints from before --augment were written with crop-flip
         if {"augment": "crop-flip", **state.get("recipe", recipe)} != recipe:  # checkpoints without a recipe predate this check
             sys.exit(f"error: {checkpoint} was written with {state.get('recipe')}, not {recipe}; "
@@ -219,22 +224,23 @@ def main() -> None:
         loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=True, generator=generator)
         correct = seen = 0
         for x, y in tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=10):
-            logits = net(_normalise(AUGMENTATIONS[args.augment](x, generator)))
+            x, y = AUGMENTATIONS[args.augment](x, generator).to(device, non_blocking=True), y.to(device)
+            logits = net(_normalise(x))
             loss = F.cross_entropy(logits, y, label_smoothing=0.1)
-            correct, seen = correct + int((logits.argmax(1) == y).sum()), seen + len(y)
+            correct, seen = correct + (logits.argmax(1) == y).sum(), seen + len(y)  # no host sync per step
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
         preds, targets = evaluate(net, val)
-        print(f"epoch {epoch + 1}: loss {loss.item():.3f}, train accuracy {correct / seen:.4f}, "
+        print(f"epoch {epoch + 1}: loss {loss.item():.3f}, train accuracy {int(correct) / seen:.4f}, "
               f"val accuracy {accuracy(preds, targets):.4f}", flush=True)
         # atomic, with the random state (save_checkpoint adds it)
         save_checkpoint(checkpoint, {"recipe": recipe, "net": net.state_dict(), "optimizer": optimizer.state_dict(),
                                      "scheduler": scheduler.state_dict(), "epoch": epoch + 1})
     preds, targets = evaluate(net, val)
     flip_preds, _ = evaluate(net, val, flip=True)
-    save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in net.state_dict().items()},
+    save_file({k: (v.half() if v.is_floating_point() else v).contiguous().cpu() for k, v in net.state_dict().items()},
               args.output / "model.safetensors")
     result = {
         "command": tilde("python benchmarks/train_fer_classifier.py " + " ".join(
