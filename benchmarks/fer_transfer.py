@@ -44,7 +44,10 @@ Run (after the three classifiers exist):
     python benchmarks/fer_transfer.py
 
 Writes ``fer_transfer.{json,md,png}`` under ``--results``; trained enhancers (with
-resumable checkpoints) under ``--work``.
+resumable checkpoints) under ``--work``. ``--device cuda`` trains and evaluates on
+a GPU; ``bash benchmarks/fer_transfer_gpu.sh`` runs the classifiers, every
+enhancer and both published tables as parallel processes on one GPU. A
+checkpoint written on one device resumes on another.
 """
 
 from __future__ import annotations

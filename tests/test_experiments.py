@@ -317,11 +317,12 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     record = json.loads((tmp_path / "work" / "guided-without-vgg-seed5" / "model" / "training.json").read_text())
     assert record["guides"] == ["resnet18", "convnext_atto"] and record["seed"] == 5
     # several stages: each from the weights of the one before, its own learning rate and data seed
-    staged = [*common, "--seeds", "0", "--long-continue", "2", "1", "--continue-lr", "1e-4", "5e-5"]
+    staged = [*common, "--seeds", "0", "--long-continue", "2", "1", "--continue-lr", "1e-4", "5e-5", "--device", "cpu"]
     assert fer_transfer.main([*staged, "--train-only", "curve-rec-s1-3its+2its+1its"]) == {}
     second = tmp_path / "work" / "curve-rec-s1-3its+2its-seed0" / "model"
     third = json.loads((tmp_path / "work" / "curve-rec-s1-3its+2its+1its-seed0" / "model" / "training.json").read_text())
     assert third["iterations"] == 1 and third["seed"] == 20 and third["config"]["lr"] == 5e-5
+    assert third["device_last_session"] == "cpu"  # where the stage was trained (a resume may move it)
     assert third["init"] == {"folder": str(second),
                              "weights": hashlib.sha256((second / "model.safetensors").read_bytes()).hexdigest()[:16]}
     with pytest.raises(SystemExit):

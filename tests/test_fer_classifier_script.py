@@ -84,8 +84,9 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path: Pat
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "parts" / "checkpoint.pt").stat().st_mode & 0o777 == 0o666 & ~umask
-    # the recorded command is the recipe, without the stop
-    assert "--stop-after" not in json.loads((tmp_path / "parts" / "training.json").read_text())["command"]
+    # the recorded command is the recipe, without the stop, and names where it ran
+    command = json.loads((tmp_path / "parts" / "training.json").read_text())["command"]
+    assert "--stop-after" not in command and "--device cpu" in command
 
 
 def test_stop_after_must_be_an_epoch(tmp_path: Path) -> None:
