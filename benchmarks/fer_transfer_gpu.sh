@@ -10,7 +10,8 @@
 # LLENHANCE_CACHE (default ~/.cache/llenhance), tables to RESULTS (default benchmarks/results). The face
 # enhancer's schedule: LONG_ITS (default 3000) then the stages STAGES (default "3000 2000"). EXTRA_CLS /
 # EXTRA_FT add options to every classifier / transfer command. A smoke run on the CPU:
-#   DEVICE=cpu LLENHANCE_CACHE=/tmp/c RESULTS=/tmp/r LONG_ITS=4 STAGES="4 4" EXTRA_CLS="--limit 64 --epochs 1" \
+#   DEVICE=cpu LLENHANCE_CACHE=/tmp/c RESULTS=/tmp/r LONG_ITS=4 STAGES="4 4" \
+#   EXTRA_CLS="--limit 300 --epochs 1 --batch-size 64" \
 #   EXTRA_FT="--limit 64 --iterations 4" bash benchmarks/fer_transfer_gpu.sh
 set -u
 cd "$(dirname "$0")/.."

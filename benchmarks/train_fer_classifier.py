@@ -185,6 +185,8 @@ def main() -> None:
     if args.limit:
         train, val = Subset(train, range(0, len(train), len(train) // args.limit)), Subset(val, range(args.limit))
     train, val = preload(train), preload(val)
+    if len(train) < args.batch_size:  # no full batch: nothing would train
+        parser.error(f"`--batch-size` expected at most the {len(train)} training faces, got {args.batch_size}")
     args.output.mkdir(parents=True, exist_ok=True)
     device = torch.device(args.device)
     net = ARCHS[args.arch](num_classes=len(classes)).to(device, memory_format=torch.channels_last)

@@ -174,3 +174,8 @@ def test_checkpoint_of_another_augmentation_is_refused(tmp_path: Path) -> None:
     assert "--augment strong" in json.loads(done.stdout[done.stdout.index("{"):])["command"]
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)  # crop-flip: another recipe
     assert again.returncode != 0 and "'augment': 'strong'" in again.stderr
+    # a batch larger than the training set (7 faces) would train nothing: a usage error naming the option
+    small = subprocess.run([*cmd, "--batch-size", "8", "--output", str(tmp_path / "small")], capture_output=True,
+                           text=True, timeout=300, env=env)
+    assert small.returncode == 2 and "`--batch-size` expected at most the 7 training faces, got 8" in small.stderr
+    assert not (tmp_path / "small").exists()
