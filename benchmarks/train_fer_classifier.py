@@ -190,7 +190,7 @@ def main() -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     device = torch.device(args.device)
     net = ARCHS[args.arch](num_classes=len(classes)).to(device, memory_format=torch.channels_last)
-    steps = args.epochs * (len(train) // args.batch_size or 1)
+    steps = args.epochs * (len(train) // args.batch_size)  # at least one batch an epoch (checked above)
     if args.optimizer == "adamw":
         optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=0.05)
     else:
