@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch.utils.data import Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -85,6 +87,30 @@ def markdown(results: dict) -> str:
     return tilde("\n".join(lines))
 
 
+def evaluate(methods: dict[str, Callable[[torch.Tensor], torch.Tensor]], classifiers: dict[str, torch.nn.Module],
+             faces: Dataset) -> tuple[dict[str, dict[str, dict]], dict[str, dict], torch.Tensor]:
+    """Score ``methods`` (the first must be ``"none"``) in front of ``classifiers`` on ``faces`` (val).
+
+    Returns the rows per classifier, their mean over the classifiers and the labels.
+    """
+    images: dict[str, torch.Tensor] = {}
+    for protocol in PROTOCOLS:
+        images[protocol], images["normal"], labels = dark_test_set(faces, protocol)
+    per_classifier: dict[str, dict[str, dict]] = {a: {} for a in classifiers}
+    reference: dict[str, dict[str, torch.Tensor]] = {}
+    for name, method in methods.items():
+        enhanced = {c: apply(method, images[c]) for c in CONDITIONS}
+        for arch, classifier in classifiers.items():
+            preds = {c: predict(classifier, enhanced[c]) for c in CONDITIONS}
+            reference.setdefault(arch, preds)  # the first method is "none"
+            per_classifier[arch][name] = score(preds, labels, reference[arch])
+    mean = {name: {k: (statistics.fmean(per_classifier[a][name][k] for a in classifiers)
+                       if all(per_classifier[a][name][k] is not None for a in classifiers) else None)
+                   for k in KEYS}
+            for name in methods}
+    return per_classifier, mean, labels
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_data_arguments(parser)
@@ -109,21 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
             parser.error(f"`--weights` {name}: {err}")
     classifiers = {a: frozen_classifier_from(a, folders[a]) for a in args.archs}
     faces = load_faces(args, "val")
-    images: dict[str, torch.Tensor] = {}
-    for protocol in PROTOCOLS:
-        images[protocol], images["normal"], labels = dark_test_set(faces, protocol)
-    per_classifier: dict[str, dict[str, dict]] = {a: {} for a in args.archs}
-    reference: dict[str, dict[str, torch.Tensor]] = {}
-    for name, method in methods.items():
-        enhanced = {c: apply(method, images[c]) for c in CONDITIONS}
-        for arch, classifier in classifiers.items():
-            preds = {c: predict(classifier, enhanced[c]) for c in CONDITIONS}
-            reference.setdefault(arch, preds)  # the first method is "none"
-            per_classifier[arch][name] = score(preds, labels, reference[arch])
-    mean = {name: {k: (statistics.fmean(per_classifier[a][name][k] for a in args.archs)
-                       if all(per_classifier[a][name][k] is not None for a in args.archs) else None)
-                   for k in KEYS}
-            for name in methods}
+    per_classifier, mean, labels = evaluate(methods, classifiers, faces)
     results = {
         "command": command_line("fer_readers.py", argv),
         "data": "FER2013" if args.data == FER2013 else f"{args.dataset} data set",

@@ -1,0 +1,199 @@
+"""A learned two-parameter exposure curve for faces, alone and in front of ``llenet-faces``.
+
+The paper's darkening (Eq. 14) maps a grey level ``x`` to ``beta (alpha x)^gamma``:
+a straight line in log space, ``log d = gamma log x + log(beta alpha^gamma)``. A
+global gamma curve to a fixed mean grey level (the curve behind
+``llenet-faces``) undoes one of its two degrees of freedom. This fits the
+other one too: a small MLP reads the quantiles of a face's log grey levels and
+predicts the slope and offset of the line back, ``y = exp(k log x + b)``, one
+global, monotone curve per image (it cannot add or move detail). It is trained
+to the well-lit face (L1) on FER2013 train pairs drawn like the enhancers' of
+``fer_transfer.py`` (paper and realistic darkening, half each, a quarter of
+the pairs well lit, target = input), and scored like ``fer_readers.py``: alone,
+and followed by ``llenet-faces`` (unchanged weights), on the val faces under
+both darkenings and well lit, in front of classifiers it never saw.
+
+Run:
+    python benchmarks/fer_curve.py --seeds 0 1 2 --classifier-dir resnet18 ~/.cache/llenhance/fer-resnet18_s1-20ep
+
+Curves go to ``--output``/seed<S>/ (``curve.safetensors``, ``training.json``;
+reused when present). Writes ``fer_curve.{json,md}`` under ``--results``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _command import command_line, tilde  # noqa: E402
+from _fer_data import FER2013, add_data_arguments  # noqa: E402
+from _fer_eval import add_classifier_dir_argument, classifier_dirs, frozen_classifier_from, load_faces  # noqa: E402
+from _baselines import auto_gamma, identity  # noqa: E402
+from fer_readers import GAMMA, evaluate, markdown  # noqa: E402
+from fer_transfer import ARCHS, GAMMA_TARGET, training_pairs  # noqa: E402
+
+from llenhance import LLENet  # noqa: E402
+from llenhance._atomic import atomic_path  # noqa: E402
+from llenhance.evaluation import write_results  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "fer_curve"
+OUTPUT = Path.home() / ".cache" / "llenhance" / "fer-curve"
+#: Quantiles of the log grey levels the curve reads (with their mean and sd).
+QUANTILES = torch.linspace(0.02, 0.98, 17)
+#: Grey levels below this are read as this (log of zero).
+EPS = 1e-4
+
+
+def log_grey(x: torch.Tensor) -> torch.Tensor:
+    """``log`` of the mean over channels of ``x`` (N, C, H, W), flattened to (N, H*W)."""
+    return x.mean(1).clamp_min(EPS).log().flatten(1)
+
+
+class LogLinearCurve(nn.Module):
+    """``y = exp(k log x + b)`` per image, clamped to [0, 1]; ``(k, b)`` predicted from the log grey quantiles."""
+
+    def __init__(self, hidden: int = 64) -> None:
+        super().__init__()
+        features = len(QUANTILES) + 2
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("std", torch.ones(features))
+        self.mlp = nn.Sequential(nn.Linear(features, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+                                 nn.Linear(hidden, 2))
+
+    @staticmethod
+    def features(x: torch.Tensor) -> torch.Tensor:
+        grey = log_grey(x)
+        quantiles = torch.quantile(grey, QUANTILES.to(grey), dim=1).T
+        return torch.cat([quantiles, grey.mean(1, keepdim=True), grey.std(1, keepdim=True)], 1)
+
+    def params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Slope ``k`` and offset ``b`` per image, each (N, 1, 1, 1)."""
+        kb = self.mlp((self.features(x) - self.mean) / self.std)
+        return kb[:, 0].view(-1, 1, 1, 1), kb[:, 1].view(-1, 1, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, b = self.params(x)
+        return (k * x.clamp_min(EPS).log() + b).exp().clamp(0, 1)
+
+
+def pairs_pool(faces: Dataset, seed: int, size: int, normal_fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``size`` dark/well-lit pairs drawn once from ``training_pairs`` (random items, seeded)."""
+    data = training_pairs(faces, seed, normal_fraction)
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:size].tolist()
+    items = [data[i] for i in tqdm(order, desc=f"training pairs (seed {seed})", leave=False)]
+    return torch.stack([low for low, *_ in items]), torch.stack([normal for _, normal, *_ in items])
+
+
+def train_curve(out: Path, faces: Dataset, *, seed: int, iterations: int, pool: int, batch: int, lr: float,
+                normal_fraction: float) -> tuple[LogLinearCurve, dict]:
+    """Fit (or reuse) one curve under ``out``."""
+    weights, record_path = out / "curve.safetensors", out / "training.json"
+    curve = LogLinearCurve()
+    if weights.is_file() and record_path.is_file():
+        curve.load_state_dict(load_file(weights))
+        return curve.eval(), json.loads(record_path.read_text())
+    started = time.time()
+    torch.manual_seed(seed)
+    curve = LogLinearCurve()
+    low, normal = pairs_pool(faces, seed, pool, normal_fraction)
+    with torch.no_grad():
+        features = LogLinearCurve.features(low)
+        curve.mean.copy_(features.mean(0))
+        curve.std.copy_(features.std(0).clamp_min(1e-6))
+    optimizer = torch.optim.Adam(curve.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, iterations)
+    generator = torch.Generator().manual_seed(seed)
+    progress = tqdm(range(iterations), desc=f"curve (seed {seed})", leave=False)
+    for step in progress:
+        index = torch.randint(0, len(low), (batch,), generator=generator)
+        loss = (curve(low[index]) - normal[index]).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % 100 == 0:
+            progress.set_postfix(l1=f"{loss.item():.4f}")
+    with atomic_path(weights) as tmp:
+        save_file({k: v.contiguous() for k, v in curve.state_dict().items()}, str(tmp))
+    record = {"seed": seed, "iterations": iterations, "pool": pool, "batch": batch, "lr": lr,
+              "normal_fraction": normal_fraction, "last_l1": loss.item(),
+              "wall_seconds": round(time.time() - started, 1)}
+    with atomic_path(record_path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    return curve.eval(), record
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_data_arguments(parser)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--iterations", type=int, default=3000, help="Adam steps of each curve")
+    parser.add_argument("--pool", type=int, default=16000, help="training pairs drawn once per seed")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam, cosine to zero")
+    parser.add_argument("--normal-fraction", type=float, default=0.25, help="share of the pairs left well lit")
+    parser.add_argument("--enhancer", default="llenet-faces", help="network run after the curve (name or folder)")
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="where the curves are saved (seed<S>/)")
+    parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
+                        help="folder holding fer-<arch>/ (train_fer_classifier.py outputs)")
+    add_classifier_dir_argument(parser)
+    parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=list(ARCHS))
+    parser.add_argument("--results", type=Path, default=RESULTS, help="stem of the .json and .md written")
+    parser.add_argument("--limit", type=int, default=None, help="use about N faces per split (quick runs)")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    for name in ("iterations", "pool", "batch"):
+        if getattr(args, name) < 1:
+            parser.error(f"`--{name}` expected a positive integer, got {getattr(args, name)}")
+    if not 0.0 <= args.normal_fraction < 1.0:
+        parser.error(f"`--normal-fraction` expected a value in [0, 1), got {args.normal_fraction}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    folders = classifier_dirs(parser, args, args.archs)
+    try:
+        enhancer = LLENet.from_pretrained(args.enhancer).eval()
+    except (FileNotFoundError, OSError, ValueError) as err:
+        parser.error(f"`--enhancer` {args.enhancer}: {err}")
+    classifiers = {a: frozen_classifier_from(a, folders[a]) for a in args.archs}
+    train = load_faces(args, "train")
+    curves, records = {}, {}
+    for seed in args.seeds:
+        curves[seed], records[seed] = train_curve(
+            args.output / f"seed{seed}", train, seed=seed, iterations=args.iterations, pool=args.pool,
+            batch=args.batch, lr=args.lr, normal_fraction=args.normal_fraction)
+    name = tilde(args.enhancer)
+    methods = {"none": identity, GAMMA: lambda x: auto_gamma(x, target=GAMMA_TARGET), name: enhancer}
+    for seed, curve in curves.items():
+        methods[f"log-linear curve (seed {seed})"] = curve
+        methods[f"log-linear curve (seed {seed}) + {name}"] = nn.Sequential(curve, enhancer).eval()
+    per_classifier, mean, labels = evaluate(methods, classifiers, load_faces(args, "val"))
+    results = {
+        "command": command_line("fer_curve.py", argv),
+        "data": "FER2013" if args.data == FER2013 else f"{args.dataset} data set",
+        "val_images": len(labels),
+        "classifiers": {a: {"folder": tilde(str(folders[a])),
+                            "val_accuracy": per_classifier[a]["none"]["acc_normal"]} for a in args.archs},
+        "curves": {str(seed): {"folder": tilde(str(args.output / f"seed{seed}")), **records[seed]}
+                   for seed in args.seeds},
+        "mean": mean,
+        "per_classifier": per_classifier,
+    }
+    text = markdown(results)
+    write_results(args.results, results, text)
+    print(text)
+    return results
+
+
+if __name__ == "__main__":
+    main()
