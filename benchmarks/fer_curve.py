@@ -17,7 +17,8 @@ Run:
     python benchmarks/fer_curve.py --seeds 0 1 2 --classifier-dir resnet18 ~/.cache/llenhance/fer-resnet18_s1-20ep
 
 Curves go to ``--output``/seed<S>/ (``curve.safetensors``, ``training.json``;
-reused when present). Writes ``fer_curve.{json,md}`` under ``--results``.
+reused when present), with ``model/``: the enhancer with the curve built in
+(``LLENet(log_curve=True)``, ``save_pretrained``), the network scored. Writes ``fer_curve.{json,md}`` under ``--results``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
-from torch import nn
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
@@ -44,49 +44,12 @@ from fer_readers import GAMMA, evaluate, markdown  # noqa: E402
 from fer_transfer import ARCHS, GAMMA_TARGET, training_pairs  # noqa: E402
 
 from llenhance import LLENet  # noqa: E402
+from llenhance.models import LogLinearCurve  # noqa: E402
 from llenhance._atomic import atomic_path  # noqa: E402
 from llenhance.evaluation import write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fer_curve"
 OUTPUT = Path.home() / ".cache" / "llenhance" / "fer-curve"
-#: Quantiles of the log grey levels the curve reads (with their mean and sd).
-QUANTILES = torch.linspace(0.02, 0.98, 17)
-#: Grey levels below this are read as this (log of zero).
-EPS = 1e-4
-
-
-def log_grey(x: torch.Tensor) -> torch.Tensor:
-    """``log`` of the mean over channels of ``x`` (N, C, H, W), flattened to (N, H*W)."""
-    return x.mean(1).clamp_min(EPS).log().flatten(1)
-
-
-class LogLinearCurve(nn.Module):
-    """``y = exp(k log x + b)`` per image, clamped to [0, 1]; ``(k, b)`` predicted from the log grey quantiles."""
-
-    def __init__(self, hidden: int = 64) -> None:
-        super().__init__()
-        features = len(QUANTILES) + 2
-        self.register_buffer("mean", torch.zeros(features))
-        self.register_buffer("std", torch.ones(features))
-        self.mlp = nn.Sequential(nn.Linear(features, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
-                                 nn.Linear(hidden, 2))
-
-    @staticmethod
-    def features(x: torch.Tensor) -> torch.Tensor:
-        grey = log_grey(x)
-        quantiles = torch.quantile(grey, QUANTILES.to(grey), dim=1).T
-        return torch.cat([quantiles, grey.mean(1, keepdim=True), grey.std(1, keepdim=True)], 1)
-
-    def params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Slope ``k`` and offset ``b`` per image, each (N, 1, 1, 1)."""
-        kb = self.mlp((self.features(x) - self.mean) / self.std)
-        return kb[:, 0].view(-1, 1, 1, 1), kb[:, 1].view(-1, 1, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, b = self.params(x)
-        return (k * x.clamp_min(EPS).log() + b).exp().clamp(0, 1)
-
-
 def pairs_pool(faces: Dataset, seed: int, size: int, normal_fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
     """``size`` dark/well-lit pairs drawn once from ``training_pairs`` (random items, seeded)."""
     data = training_pairs(faces, seed, normal_fraction)
@@ -97,7 +60,10 @@ def pairs_pool(faces: Dataset, seed: int, size: int, normal_fraction: float) -> 
 
 def train_curve(out: Path, faces: Dataset, *, seed: int, iterations: int, pool: int, batch: int, lr: float,
                 normal_fraction: float) -> tuple[LogLinearCurve, dict]:
-    """Fit (or reuse) one curve under ``out``."""
+    """Fit (or reuse) one curve under ``out`` (``curve.safetensors``, ``training.json``).
+
+    Starts from the identity with the features standardised over the pool; Adam at ``lr``, cosine to zero.
+    """
     weights, record_path = out / "curve.safetensors", out / "training.json"
     curve = LogLinearCurve()
     if weights.is_file() and record_path.is_file():
@@ -108,7 +74,7 @@ def train_curve(out: Path, faces: Dataset, *, seed: int, iterations: int, pool: 
     curve = LogLinearCurve()
     low, normal = pairs_pool(faces, seed, pool, normal_fraction)
     with torch.no_grad():
-        features = LogLinearCurve.features(low)
+        features = curve.features(low)
         curve.mean.copy_(features.mean(0))
         curve.std.copy_(features.std(0).clamp_min(1e-6))
     optimizer = torch.optim.Adam(curve.parameters(), lr=lr)
@@ -132,6 +98,15 @@ def train_curve(out: Path, faces: Dataset, *, seed: int, iterations: int, pool: 
     with atomic_path(record_path) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     return curve.eval(), record
+
+
+def with_curve(enhancer: LLENet, curve: LogLinearCurve, out: Path) -> LLENet:
+    """``enhancer`` with ``curve`` built in (``LLENet(log_curve=True)``), saved to ``out``/model (rewritten)."""
+    merged = LLENet(**{**enhancer._hub_mixin_config, "log_curve": True})  # the enhancer's config.json
+    state = {**enhancer.state_dict(), **{f"log_curve.{k}": v for k, v in curve.state_dict().items()}}
+    merged.load_state_dict(state)
+    merged.save_pretrained(out / "model")
+    return merged.eval()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -176,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     methods = {"none": identity, GAMMA: lambda x: auto_gamma(x, target=GAMMA_TARGET), name: enhancer}
     for seed, curve in curves.items():
         methods[f"log-linear curve (seed {seed})"] = curve
-        methods[f"log-linear curve (seed {seed}) + {name}"] = nn.Sequential(curve, enhancer).eval()
+        methods[f"log-linear curve (seed {seed}) + {name}"] = with_curve(enhancer, curve, args.output / f"seed{seed}")
     per_classifier, mean, labels = evaluate(methods, classifiers, load_faces(args, "val"))
     results = {
         "command": command_line("fer_curve.py", argv),

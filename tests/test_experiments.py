@@ -18,7 +18,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -30,6 +30,7 @@ import fer_experiments  # noqa: E402
 from train_fer_classifier import ARCHS, MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import LLENet  # noqa: E402
+from llenhance.models import LogLinearCurve  # noqa: E402
 from llenhance.pretrained import builtin_path  # noqa: E402
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -685,33 +686,6 @@ def test_fer_readers_scores_saved_weights_as_the_classifier_sees_them(tmp_path: 
         fer_readers.main([*args[:-4], "--weights", "no-such-weights", "--results", str(tmp_path / "r2")])
 
 
-def test_log_linear_curve_inverts_eq14_with_its_own_parameters() -> None:
-    import fer_curve
-
-    curve = fer_curve.LogLinearCurve().eval()
-    torch.nn.init.zeros_(curve.mlp[-1].weight)
-    x = torch.rand(1, 3, 16, 16) * 0.65 + 0.3
-    alpha, beta, gamma = 0.93, 0.6, 3.2
-    dark = beta * (alpha * x) ** gamma  # Eq. 14; all above the log floor EPS
-    assert dark.min() > fer_curve.EPS
-    with torch.no_grad():  # the line back in log space: k = 1 / gamma, b = -log(beta) / gamma
-        curve.mlp[-1].bias.copy_(torch.tensor([1 / gamma, -math.log(beta) / gamma]))
-        torch.testing.assert_close(curve(dark), alpha * x, rtol=1e-5, atol=1e-6)
-        curve.mlp[-1].bias.copy_(torch.tensor([1.0, 0.0]))  # identity
-        torch.testing.assert_close(curve(x), x)
-        curve.mlp[-1].bias.copy_(torch.tensor([0.5, 1.0]))  # e * sqrt(x): clamped to 1
-        torch.testing.assert_close(curve(x), (math.e * x.sqrt()).clamp(max=1))
-        floor = torch.tensor([0.0, fer_curve.EPS / 10, fer_curve.EPS]).view(1, 1, 1, 3)
-        torch.testing.assert_close(curve(floor), (math.e * math.sqrt(fer_curve.EPS)) * torch.ones_like(floor))
-    # one (k, b) per image, read from that image alone
-    features = fer_curve.LogLinearCurve.features(torch.stack([x[0], dark[0]]))
-    torch.testing.assert_close(features[1], fer_curve.LogLinearCurve.features(dark)[0])
-    grey = x.mean(1).log().flatten()
-    torch.testing.assert_close(features[0, -2:], torch.stack([grey.mean(), grey.std()]))
-    expected = np.quantile(grey.double().numpy(), np.linspace(0.02, 0.98, 17))  # numpy's linear interpolation
-    np.testing.assert_allclose(features[0, :17].numpy(), expected, rtol=0, atol=1e-5)
-
-
 def test_fer_curve_trains_saves_reuses_and_scores_the_composition(tmp_path: Path) -> None:
     import fer_curve
 
@@ -724,11 +698,13 @@ def test_fer_curve_trains_saves_reuses_and_scores_the_composition(tmp_path: Path
     results = fer_curve.main(args)
     assert json.loads((tmp_path / "res" / "curve.json").read_text()) == json.loads(json.dumps(results))
     weights = tmp_path / "curves" / "seed0" / "curve.safetensors"
-    assert sorted(p.name for p in weights.parent.iterdir()) == ["curve.safetensors", "training.json"]
-    curve = fer_curve.LogLinearCurve()
-    curve.load_state_dict(fer_curve.load_file(weights))
+    assert sorted(p.name for p in weights.parent.iterdir()) == ["curve.safetensors", "model", "training.json"]
+    curve = LogLinearCurve()
+    curve.load_state_dict(load_file(weights))
     curve.eval()
     enhancer = LLENet.from_pretrained("llenet-faces").eval()
+    merged = LLENet.from_pretrained(weights.parent / "model").eval()  # the enhancer with the curve built in
+    assert merged.log_curve is not None and merged.curve_target == enhancer.curve_target
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     low, normal, labels = fer_experiments.dark_test_set(faces, "paper")
@@ -742,6 +718,7 @@ def test_fer_curve_trains_saves_reuses_and_scores_the_composition(tmp_path: Path
             assert rows["log-linear curve (seed 0)"]["acc_paper"] == pytest.approx(acc(curve(low)))
             assert rows["log-linear curve (seed 0) + llenet-faces"]["acc_paper"] == pytest.approx(
                 acc(enhancer(curve(low))))
+            torch.testing.assert_close(merged(low), enhancer(curve(low)))
             assert rows["log-linear curve (seed 0) + llenet-faces"]["normal_change"] == pytest.approx(
                 acc(enhancer(curve(normal))) - acc(normal))
     # a second run reuses the saved curve: same file, same numbers

@@ -104,6 +104,22 @@ class TestEnhance:
         tiled = enhance(x, net, tile=48, overlap=8)
         assert psnr(tiled, full).item() >= 40.0
 
+    def test_tiled_log_curve_model_uses_the_whole_image(self) -> None:
+        # the log curve's gain and gamma come from the whole image's grey levels, not each tile's
+        from llenhance import LLENet
+
+        torch.manual_seed(0)
+        net = LLENet(width=8, curve_target=0.45, log_curve=True)
+        torch.nn.init.normal_(net.log_curve.mlp[-1].weight, std=0.5)
+        net.eval()
+        x = torch.rand(1, 3, 64, 80) * 0.1
+        x[..., :32, :] *= 3
+        full = enhance(x, net)
+        tiled = psnr(enhance(x, net, tile=48, overlap=8), full).item()
+        with torch.no_grad():  # what the top-left tile's own curve would give
+            own = psnr(net(x[..., :48, :48]), full[..., :48, :48]).item()
+        assert tiled >= 60.0 and own < tiled - 10, (tiled, own)
+
     @pytest.mark.parametrize("curve_target", [0.45, None])
     def test_tiled_exposure_input_uses_the_whole_image(self, curve_target: float | None) -> None:
         # the exposure input is the whole image's mean grey; each tile's own would differ

@@ -138,7 +138,7 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
     image's average, gathered tile by tile in one partial pass per FE block.
     Outputs are blended with linear ramps across the overlaps.
     """
-    from llenhance.models.llenet import LLENet, _pad_to_multiple, exposure_curve
+    from llenhance.models.llenet import LLENet, _pad_to_multiple
 
     _, c, h, w = image.shape
     multiple = model.pad_multiple if isinstance(model, LLENet) else 1
@@ -149,8 +149,7 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
         # the whole image's mean: the curve is applied once, the tiles get the whole image's
         # exposure, and the output exposure and the gate are applied to the assembled output.
         exposure = model.input_exposure(image) if model.exposure_input else None
-        if model.curve_target is not None:
-            image = exposure_curve(image, model.curve_target)
+        image = model.curve(image)
         run = functools.partial(model.enhance_curved, apply_curve=False, exposure=exposure)
     padded = _pad_to_multiple(image, multiple)
     hp, wp = padded.shape[-2:]

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from llenhance.models.llenet import CRBlock, FEBlock, LLENet, exposure_curve, llenet_b, llenet_s, match_exposure
+from llenhance.models.llenet import (
+    CRBlock,
+    FEBlock,
+    LLENet,
+    LogLinearCurve,
+    exposure_curve,
+    llenet_b,
+    llenet_s,
+    match_exposure,
+)
 
-__all__ = ["CRBlock", "FEBlock", "LLENet", "exposure_curve", "llenet_b", "llenet_s", "match_exposure"]
+__all__ = ["CRBlock", "FEBlock", "LLENet", "LogLinearCurve", "exposure_curve", "llenet_b", "llenet_s", "match_exposure"]

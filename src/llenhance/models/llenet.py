@@ -35,9 +35,9 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from llenhance._checks import check_image, check_positive_int, value_checks_enabled
-from llenhance._color import mean_grey
+from llenhance._color import LUMA, mean_grey
 
-__all__ = ["CRBlock", "FEBlock", "LLENet", "exposure_curve", "llenet_b", "llenet_s"]
+__all__ = ["CRBlock", "FEBlock", "LLENet", "LogLinearCurve", "exposure_curve", "llenet_b", "llenet_s"]
 
 _SCALES = 3
 _MULTIPLE = 2**_SCALES
@@ -218,6 +218,75 @@ def exposure_curve(x: torch.Tensor, target: float) -> torch.Tensor:
     return torch.where(gamma < 1, x.clamp_min(1e-6).pow(gamma), x)
 
 
+#: Quantiles of an image's log grey levels that `LogLinearCurve` reads (with their mean and sd).
+LOG_CURVE_QUANTILES = tuple(round(0.02 + 0.06 * i, 2) for i in range(17))
+#: Grey levels below this are read as this by `LogLinearCurve` (log of zero).
+LOG_CURVE_FLOOR = 1e-4
+
+
+def _quantiles(values: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """(N, len(q)) quantiles of each row of ``values`` (N, M), linear interpolation (``torch.quantile``'s
+    default), from a sort and a gather so that ONNX and TorchScript export it with dynamic sizes."""
+    ordered = values.sort(dim=1).values
+    last = torch.ones_like(values[:1]).sum() - 1  # M - 1 as a tensor (traced, not a constant)
+    position = q.to(values) * last
+    low = position.floor()
+    frac = position - low
+    low = low.long().expand(values.shape[0], -1)
+    high = torch.minimum(low + 1, last.long())
+    below, above = ordered.gather(1, low), ordered.gather(1, high)
+    return below + frac * (above - below)
+
+
+class LogLinearCurve(nn.Module):
+    """A learned global tone curve ``y = exp(k log x + b) = e^b x^k`` per image (a gain and a gamma).
+
+    The paper's darkening (Eq. 14) is ``beta (alpha x)^gamma``, a straight line
+    in log space; this curve is the line back. ``(k, b)`` are predicted by a
+    small MLP from the image itself: the quantiles `LOG_CURVE_QUANTILES` of
+    its log grey levels (Rec. 601 luma, floored at `LOG_CURVE_FLOOR`), their
+    mean and sd, standardised with the buffers ``mean`` and ``std``. One
+    monotone curve for the whole image, the same for R, G and B: it moves grey
+    levels, never detail. A new curve is the identity (``k = 1``, ``b = 0``).
+    Output clamped to [0, 1]. ``x``: (B, 3, H, W) in [0, 1].
+
+    Examples:
+        >>> curve = LogLinearCurve().eval()
+        >>> x = torch.rand(2, 3, 8, 8)
+        >>> bool(torch.allclose(curve(x), x.clamp_min(LOG_CURVE_FLOOR), atol=1e-6))  # new: the identity
+        True
+    """
+
+    def __init__(self, hidden: int = 64) -> None:
+        super().__init__()
+        check_positive_int(hidden, "hidden")
+        features = len(LOG_CURVE_QUANTILES) + 2
+        self.register_buffer("quantiles", torch.tensor(LOG_CURVE_QUANTILES), persistent=False)
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("std", torch.ones(features))
+        self.mlp = nn.Sequential(nn.Linear(features, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+                                 nn.Linear(hidden, 2))
+        nn.init.zeros_(self.mlp[-1].weight)
+        with torch.no_grad():
+            self.mlp[-1].bias.copy_(torch.tensor([1.0, 0.0]))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 19): the quantiles of each image's log grey levels, their mean and their sd (unstandardised)."""
+        luma = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1)
+        grey = luma.clamp_min(LOG_CURVE_FLOOR).log().flatten(1)
+        return torch.cat([_quantiles(grey, self.quantiles), grey.mean(1, keepdim=True),
+                          grey.std(1, keepdim=True)], 1)
+
+    def params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Slope ``k`` and offset ``b`` of each image's line, each (B, 1, 1, 1)."""
+        kb = self.mlp((self.features(x) - self.mean) / self.std)
+        return kb[:, :1, None, None], kb[:, 1:, None, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, b = self.params(x)
+        return (k * x.clamp_min(LOG_CURVE_FLOOR).log() + b).exp().clamp(0.0, 1.0)
+
+
 def match_exposure(x: torch.Tensor, target: float | torch.Tensor) -> torch.Tensor:
     """Per-image gamma ``x ** g`` that brings the mean grey level to about ``target``, up or down.
 
@@ -353,6 +422,12 @@ class LLENet(
             darkening), so the network shapes local contrast, colour and
             noise while the global exposure is fixed. Applied before the
             exposure gate, so an image the gate passes stays unchanged.
+        log_curve: put a `LogLinearCurve` first: a learned per-image gain
+            and gamma (``exp(k log x + b)``, read off the image's grey-level
+            quantiles) that undoes the paper's darkening (Eq. 14) as a
+            global curve; ``curve_target``'s curve follows it, and the
+            network adds its correction to the result. A new one is the
+            identity.
 
     Examples:
         >>> import torch
@@ -375,6 +450,7 @@ class LLENet(
         exposure_input: bool = False,
         exposure_gate: tuple[float, float] | list[float] | None = None,
         output_target: float | None = None,
+        log_curve: bool = False,
     ) -> None:
         super().__init__()
         check_positive_int(width, "width")
@@ -384,7 +460,7 @@ class LLENet(
         if stem_stride not in (1, 2):
             raise ValueError(f"`stem_stride` expected 1 or 2, got {stem_stride!r}")
         flags = (("use_fe", use_fe), ("use_skip", use_skip), ("fe_depthwise", fe_depthwise),
-                 ("exposure_input", exposure_input))
+                 ("exposure_input", exposure_input), ("log_curve", log_curve))
         for name, flag in flags:
             if not isinstance(flag, bool):
                 raise TypeError(f"`{name}` expected a bool, got {type(flag).__name__}")
@@ -436,7 +512,9 @@ class LLENet(
             nn.Conv2d(width, pixels, 1),
             nn.PixelShuffle(stem_stride),
         )
-        if curve_target is not None:  # start as the curve: a zero correction
+        #: The learned global curve applied first (``log_curve``), or None.
+        self.log_curve = LogLinearCurve() if log_curve else None
+        if curve_target is not None or log_curve:  # start as the curve: a zero correction
             nn.init.zeros_(self.reconstruct[-2].weight)
             nn.init.zeros_(self.reconstruct[-2].bias)
 
@@ -475,6 +553,15 @@ class LLENet(
         share = share.view(-1, 1, 1, 1) if y.ndim == 4 else share.view(1, 1, 1)
         return torch.lerp(x.to(y.dtype), y, share)
 
+    def curve(self, x: torch.Tensor) -> torch.Tensor:
+        """The global curves before the network, (B, 3, H, W): ``log_curve``'s, then `exposure_curve` to
+        ``curve_target``; ``x`` itself for a model with neither. Tiled inference applies it to the whole image."""
+        if self.log_curve is not None:
+            x = self.log_curve(x)
+        if self.curve_target is not None:
+            x = exposure_curve(x, self.curve_target)
+        return x
+
     @staticmethod
     def input_exposure(x: torch.Tensor) -> torch.Tensor:
         """What ``exposure_input`` gives the network: log of each image's mean grey level, (B,).
@@ -496,13 +583,13 @@ class LLENet(
             x = x.unsqueeze(0)
         h, w = x.shape[-2:]
         if self.exposure is not None and exposure is None:
-            if not apply_curve and self.curve_target is not None:
+            if not apply_curve and (self.curve_target is not None or self.log_curve is not None):
                 raise ValueError("`exposure` expected the input_exposure of the uncurved image when "
                                  "apply_curve=False on a model with exposure_input")
             exposure = self.input_exposure(x)
         base = None
-        if self.curve_target is not None:
-            base = x = exposure_curve(x, self.curve_target) if apply_curve else x
+        if self.curve_target is not None or self.log_curve is not None:
+            base = x = self.curve(x) if apply_curve else x
         # Channels-last runs the thin, full-resolution convolutions about 2x
         # faster on CPU; the output is made contiguous again below.
         x = _pad_to_multiple(x, self.pad_multiple)
@@ -663,7 +750,7 @@ class LLENet(
 
 #: config.json keys and the bounds a loaded configuration must keep (a config file is untrusted input).
 _CONFIG_KEYS = ("width", "use_fe", "use_skip", "fe_depthwise", "mlp_ratio", "stem_stride", "curve_target",
-                "exposure_input", "exposure_gate", "output_target")
+                "exposure_input", "exposure_gate", "output_target", "log_curve")
 _CONFIG_BOUNDS = {"width": (2, 512), "mlp_ratio": (1, 16)}
 #: Keys the Hub tooling may add to config.json besides the model's own.
 _CONFIG_METADATA = ("_name_or_path", "architectures", "model_type", "library_name", "llenhance_version")
