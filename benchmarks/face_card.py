@@ -7,6 +7,8 @@ This prints that table (markdown) and the card's ``model-index`` entries
 
 Run:
     python benchmarks/face_card.py --seed 0
+    python benchmarks/face_card.py --results benchmarks/results/fer_curve.json \
+        --row "log-linear curve (seed 0) + llenet-faces"
 """
 
 from __future__ import annotations
@@ -80,12 +82,18 @@ def model_index(results: dict, row: str, seed: int) -> str:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--results", type=Path, default=RESULTS, help="a fer_transfer.json")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="a fer_transfer.json, or a fer_readers.json / fer_curve.json (one value per row, "
+                             "recorded as --seed)")
     parser.add_argument("--row", default=None, help="the enhancer's row (default: the last row of the table)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--label", default="llenet-faces")
     args = parser.parse_args(argv)
     results = json.loads(args.results.read_text())
+    if "raw" not in results and "per_classifier" in results:  # fer_readers.py / fer_curve.py: one value per row
+        results = {"seeds": [args.seed], "raw": {name: {arch: [rows[name]] for arch, rows in
+                                                        results["per_classifier"].items()}
+                                                 for name in results["mean"]}}
     row = args.row or list(results["raw"])[-1]
     if row not in results["raw"]:
         parser.error(f"`--row` expected one of {sorted(results['raw'])}, got {row!r}")

@@ -721,6 +721,15 @@ def test_fer_curve_trains_saves_reuses_and_scores_the_composition(tmp_path: Path
             torch.testing.assert_close(merged(low), enhancer(curve(low)))
             assert rows["log-linear curve (seed 0) + llenet-faces"]["normal_change"] == pytest.approx(
                 acc(enhancer(curve(normal))) - acc(normal))
+    # the model card's table reads this record too (one value per row)
+    import face_card
+
+    row = "log-linear curve (seed 0) + llenet-faces"
+    card = face_card.main(["--results", str(tmp_path / "res" / "curve.json"), "--row", row])
+    mine = results["per_classifier"]["vgg"][row]
+    recovered = "–" if mine["recovered_paper"] is None else f"{mine['recovered_paper']:.3f}"
+    assert f"| | **llenet-faces** | **{100 * mine['acc_paper']:.2f} ({recovered})**" in card
+    assert f"value: {100 * mine['acc_realistic']:.2f}" in card and card.count("- task:") == 2 * 3
     # a second run reuses the saved curve: same file, same numbers
     stamp = weights.stat().st_mtime_ns
     again = fer_curve.main([*args[:-1], str(tmp_path / "res" / "again")])
