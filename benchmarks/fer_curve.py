@@ -100,12 +100,15 @@ def train_curve(out: Path, faces: Dataset, *, seed: int, iterations: int, pool: 
     return curve.eval(), record
 
 
-def with_curve(enhancer: LLENet, curve: LogLinearCurve, out: Path) -> LLENet:
-    """``enhancer`` with ``curve`` built in (``LLENet(log_curve=True)``), saved to ``out``/model (rewritten)."""
+def with_curve(enhancer: LLENet, curve: LogLinearCurve, out: Path, record: dict) -> LLENet:
+    """``enhancer`` with ``curve`` built in (``LLENet(log_curve=True)``), saved to ``out``/model (rewritten), with
+    ``training.json``: ``record`` (how the curve and the enhancer were made)."""
     merged = LLENet(**{**enhancer._hub_mixin_config, "log_curve": True})  # the enhancer's config.json
     state = {**enhancer.state_dict(), **{f"log_curve.{k}": v for k, v in curve.state_dict().items()}}
     merged.load_state_dict(state)
     merged.save_pretrained(out / "model")
+    with atomic_path(out / "model" / "training.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
     return merged.eval()
 
 
@@ -151,7 +154,9 @@ def main(argv: list[str] | None = None) -> dict:
     methods = {"none": identity, GAMMA: lambda x: auto_gamma(x, target=GAMMA_TARGET), name: enhancer}
     for seed, curve in curves.items():
         methods[f"log-linear curve (seed {seed})"] = curve
-        methods[f"log-linear curve (seed {seed}) + {name}"] = with_curve(enhancer, curve, args.output / f"seed{seed}")
+        record = {"log_curve": records[seed], "network": name, "command": command_line("fer_curve.py", argv)}
+        methods[f"log-linear curve (seed {seed}) + {name}"] = with_curve(enhancer, curve, args.output / f"seed{seed}",
+                                                                        record)
     per_classifier, mean, labels = evaluate(methods, classifiers, load_faces(args, "val"))
     results = {
         "command": command_line("fer_curve.py", argv),

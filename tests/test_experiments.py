@@ -705,6 +705,8 @@ def test_fer_curve_trains_saves_reuses_and_scores_the_composition(tmp_path: Path
     enhancer = LLENet.from_pretrained("llenet-faces").eval()
     merged = LLENet.from_pretrained(weights.parent / "model").eval()  # the enhancer with the curve built in
     assert merged.log_curve is not None and merged.curve_target == enhancer.curve_target
+    made = json.loads((weights.parent / "model" / "training.json").read_text())
+    assert made["network"] == "llenet-faces" and made["log_curve"]["iterations"] == 5 and "fer_curve.py" in made["command"]
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     low, normal, labels = fer_experiments.dark_test_set(faces, "paper")
