@@ -10,7 +10,9 @@ global, monotone curve per image (it cannot add or move detail). It is trained
 to the well-lit face (L1) on FER2013 train pairs drawn like the enhancers' of
 ``fer_transfer.py`` (paper and realistic darkening, half each, a quarter of
 the pairs well lit, target = input), and scored like ``fer_readers.py``: alone,
-and followed by ``llenet-faces`` (unchanged weights), on the val faces under
+and followed by the network of ``llenet-faces`` (``--enhancer``; its weights
+unchanged, a log curve it may have left out: the row named after it is that
+network alone), on the val faces under
 both darkenings and well lit, in front of classifiers it never saw.
 
 Run:
@@ -45,6 +47,7 @@ from fer_transfer import ARCHS, GAMMA_TARGET, training_pairs  # noqa: E402
 
 from llenhance import LLENet  # noqa: E402
 from llenhance.models import LogLinearCurve  # noqa: E402
+from llenhance.pretrained import builtin_path  # noqa: E402
 from llenhance._atomic import atomic_path  # noqa: E402
 from llenhance.evaluation import write_results  # noqa: E402
 
@@ -100,6 +103,24 @@ def train_curve(out: Path, faces: Dataset, *, seed: int, iterations: int, pool: 
     return curve.eval(), record
 
 
+def network_record(enhancer: str) -> dict | None:
+    """How the network was made: ``summary.json`` (built-ins) or ``training.json`` of its folder, if any."""
+    folder = Path(enhancer).expanduser() if Path(enhancer).expanduser().is_dir() else builtin_path(enhancer)
+    for name in ("summary.json", "training.json"):
+        if folder is not None and (folder / name).is_file():
+            return json.loads((folder / name).read_text())
+    return None
+
+
+def without_curve(enhancer: LLENet) -> LLENet:
+    """``enhancer`` without its log curve, if it has one (its network and its other settings); else itself."""
+    if enhancer.log_curve is None:
+        return enhancer
+    network = LLENet(**{**enhancer._hub_mixin_config, "log_curve": False})
+    network.load_state_dict({k: v for k, v in enhancer.state_dict().items() if not k.startswith("log_curve.")})
+    return network.eval()
+
+
 def with_curve(enhancer: LLENet, curve: LogLinearCurve, out: Path, record: dict) -> LLENet:
     """``enhancer`` with ``curve`` built in (``LLENet(log_curve=True)``), saved to ``out``/model (rewritten), with
     ``training.json``: ``record`` (how the curve and the enhancer were made)."""
@@ -121,7 +142,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam, cosine to zero")
     parser.add_argument("--normal-fraction", type=float, default=0.25, help="share of the pairs left well lit")
-    parser.add_argument("--enhancer", default="llenet-faces", help="network run after the curve (name or folder)")
+    parser.add_argument("--enhancer", default="llenet-faces",
+                        help="the network run after the curve (name or folder; a log curve it has is left out)")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="where the curves are saved (seed<S>/)")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-<arch>/ (train_fer_classifier.py outputs)")
@@ -140,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     folders = classifier_dirs(parser, args, args.archs)
     try:
-        enhancer = LLENet.from_pretrained(args.enhancer).eval()
+        enhancer = without_curve(LLENet.from_pretrained(args.enhancer).eval())
     except (FileNotFoundError, OSError, ValueError) as err:
         parser.error(f"`--enhancer` {args.enhancer}: {err}")
     classifiers = {a: frozen_classifier_from(a, folders[a]) for a in args.archs}
@@ -154,7 +176,8 @@ def main(argv: list[str] | None = None) -> dict:
     methods = {"none": identity, GAMMA: lambda x: auto_gamma(x, target=GAMMA_TARGET), name: enhancer}
     for seed, curve in curves.items():
         methods[f"log-linear curve (seed {seed})"] = curve
-        record = {"log_curve": records[seed], "network": name, "command": command_line("fer_curve.py", argv)}
+        record = {"log_curve": records[seed], "network": name, "network_record": network_record(args.enhancer),
+                  "command": command_line("fer_curve.py", argv)}
         methods[f"log-linear curve (seed {seed}) + {name}"] = with_curve(enhancer, curve, args.output / f"seed{seed}",
                                                                         record)
     per_classifier, mean, labels = evaluate(methods, classifiers, load_faces(args, "val"))

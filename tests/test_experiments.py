@@ -702,11 +702,14 @@ def test_fer_curve_trains_saves_reuses_and_scores_the_composition(tmp_path: Path
     curve = LogLinearCurve()
     curve.load_state_dict(load_file(weights))
     curve.eval()
-    enhancer = LLENet.from_pretrained("llenet-faces").eval()
-    merged = LLENet.from_pretrained(weights.parent / "model").eval()  # the enhancer with the curve built in
+    enhancer = fer_curve.without_curve(LLENet.from_pretrained("llenet-faces").eval())
+    assert enhancer.log_curve is None
+    merged = LLENet.from_pretrained(weights.parent / "model").eval()
+    torch.testing.assert_close(fer_curve.without_curve(merged).state_dict(), enhancer.state_dict())  # the enhancer with the curve built in
     assert merged.log_curve is not None and merged.curve_target == enhancer.curve_target
     made = json.loads((weights.parent / "model" / "training.json").read_text())
     assert made["network"] == "llenet-faces" and made["log_curve"]["iterations"] == 5 and "fer_curve.py" in made["command"]
+    assert made["network_record"] == json.loads((builtin_path("llenet-faces") / "summary.json").read_text())
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     low, normal, labels = fer_experiments.dark_test_set(faces, "paper")
