@@ -39,17 +39,16 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _command import command_line, tilde  # noqa: E402
-from _fer_data import FER2013, add_data_arguments  # noqa: E402
+from _fer_data import add_data_arguments  # noqa: E402
 from _fer_eval import add_classifier_dir_argument, classifier_dirs, frozen_classifier_from, load_faces  # noqa: E402
 from _baselines import auto_gamma, identity  # noqa: E402
-from fer_readers import GAMMA, evaluate, markdown  # noqa: E402
+from fer_readers import GAMMA, evaluate, publish  # noqa: E402
 from fer_transfer import ARCHS, GAMMA_TARGET, training_pairs  # noqa: E402
 
 from llenhance import LLENet  # noqa: E402
 from llenhance.models import LogLinearCurve  # noqa: E402
 from llenhance.pretrained import builtin_path  # noqa: E402
 from llenhance._atomic import atomic_path  # noqa: E402
-from llenhance.evaluation import write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fer_curve"
 OUTPUT = Path.home() / ".cache" / "llenhance" / "fer-curve"
@@ -180,23 +179,10 @@ def main(argv: list[str] | None = None) -> dict:
                   "command": command_line("fer_curve.py", argv)}
         methods[f"log-linear curve (seed {seed}) + {name}"] = with_curve(enhancer, curve, args.output / f"seed{seed}",
                                                                         record)
-    per_classifier, mean, labels = evaluate(methods, classifiers, load_faces(args, "val"))
-    results = {
-        "command": command_line("fer_curve.py", argv),
-        "data": "FER2013" if args.data == FER2013 else f"{args.dataset} data set",
-        "val_images": len(labels),
-        "classifiers": {a: {"folder": tilde(str(folders[a])),
-                            "val_accuracy": per_classifier[a]["none"]["acc_normal"]} for a in args.archs},
-        "curves": {str(seed): {"folder": tilde(str(args.output / f"seed{seed}")), **records[seed]}
-                   for seed in args.seeds},
-        "mean": mean,
-        "per_classifier": per_classifier,
-    }
-    text = markdown(results)
-    write_results(args.results, results, text)
-    print(text)
-    return results
-
+    curves_made = {str(seed): {"folder": tilde(str(args.output / f"seed{seed}")), **records[seed]}
+                   for seed in args.seeds}
+    return publish("fer_curve.py", argv, args, folders, evaluate(methods, classifiers, load_faces(args, "val")),
+                   curves=curves_made)
 
 if __name__ == "__main__":
     main()

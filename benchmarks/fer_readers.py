@@ -135,13 +135,20 @@ def main(argv: list[str] | None = None) -> dict:
             parser.error(f"`--weights` {name}: {err}")
     classifiers = {a: frozen_classifier_from(a, folders[a]) for a in args.archs}
     faces = load_faces(args, "val")
-    per_classifier, mean, labels = evaluate(methods, classifiers, faces)
+    return publish("fer_readers.py", argv, args, folders, evaluate(methods, classifiers, faces))
+
+
+def publish(script: str, argv: list[str] | None, args: argparse.Namespace, folders: dict[str, Path],
+            scored: tuple[dict, dict, torch.Tensor], **extra: object) -> dict:
+    """The record of ``evaluate``'s ``scored`` rows (with ``extra`` entries), written to ``--results`` and printed."""
+    per_classifier, mean, labels = scored
     results = {
-        "command": command_line("fer_readers.py", argv),
+        "command": command_line(script, argv),
         "data": "FER2013" if args.data == FER2013 else f"{args.dataset} data set",
         "val_images": len(labels),
         "classifiers": {a: {"folder": tilde(str(folders[a])),
-                            "val_accuracy": per_classifier[a]["none"]["acc_normal"]} for a in args.archs},
+                            "val_accuracy": per_classifier[a]["none"]["acc_normal"]} for a in folders},
+        **extra,
         "mean": mean,
         "per_classifier": per_classifier,
     }
@@ -149,7 +156,6 @@ def main(argv: list[str] | None = None) -> dict:
     write_results(args.results, results, text)
     print(text)
     return results
-
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,18 @@ def net() -> torch.nn.Module:
     return llenet_s().eval()
 
 
+def _tiled_and_own_tile(net: torch.nn.Module) -> tuple[float, float]:
+    """PSNR against the untiled output of a 64x80 dark image with a brighter top half: tiled (48, overlap 8),
+    and the top-left 48x48 tile run on its own (what per-tile statistics would give)."""
+    x = torch.rand(1, 3, 64, 80) * 0.1
+    x[..., :32, :] *= 3
+    full = enhance(x, net)
+    tiled = psnr(enhance(x, net, tile=48, overlap=8), full).item()
+    with torch.no_grad():
+        own = psnr(net(x[..., :48, :48]), full[..., :48, :48]).item()
+    return tiled, own
+
+
 class TestEnhance:
     def test_tensor_in_tensor_out(self, net: torch.nn.Module) -> None:
         x = torch.rand(2, 3, 20, 28, dtype=torch.float64) * 0.2
@@ -111,13 +123,7 @@ class TestEnhance:
         torch.manual_seed(0)
         net = LLENet(width=8, curve_target=0.45, log_curve=True)
         torch.nn.init.normal_(net.log_curve.mlp[-1].weight, std=0.5)
-        net.eval()
-        x = torch.rand(1, 3, 64, 80) * 0.1
-        x[..., :32, :] *= 3
-        full = enhance(x, net)
-        tiled = psnr(enhance(x, net, tile=48, overlap=8), full).item()
-        with torch.no_grad():  # what the top-left tile's own curve would give
-            own = psnr(net(x[..., :48, :48]), full[..., :48, :48]).item()
+        tiled, own = _tiled_and_own_tile(net.eval())
         assert tiled >= 60.0 and own < tiled - 10, (tiled, own)
 
     @pytest.mark.parametrize("curve_target", [0.45, None])
@@ -130,13 +136,7 @@ class TestEnhance:
         torch.nn.init.normal_(net.reconstruct[-2].weight, std=0.02)
         torch.nn.init.constant_(net.reconstruct[-2].bias, 0.0 if curve_target else 0.3)  # not all clamped to 0
         torch.nn.init.normal_(net.exposure.weight, std=1.0)
-        net.eval()
-        x = torch.rand(1, 3, 64, 80) * 0.1
-        x[..., :32, :] *= 3
-        full = enhance(x, net)
-        tiled = psnr(enhance(x, net, tile=48, overlap=8), full).item()
-        with torch.no_grad():  # what the top-left tile's own exposure would give
-            own = psnr(net(x[..., :48, :48]), full[..., :48, :48]).item()
+        tiled, own = _tiled_and_own_tile(net.eval())
         assert tiled >= 60.0 and own < tiled - 10, (tiled, own)
 
     def test_tiled_exposure_gate_uses_the_whole_image(self) -> None:
