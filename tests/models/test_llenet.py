@@ -407,6 +407,8 @@ def test_log_linear_curve_reads_each_image_s_log_luma_quantiles() -> None:
     np.testing.assert_allclose(features[:, 17].numpy(), grey.mean(1), rtol=0, atol=2e-5)
     np.testing.assert_allclose(features[:, 18].numpy(), grey.std(1, ddof=1), rtol=0, atol=2e-5)
     torch.testing.assert_close(curve.features(x[1:2]), features[1:2])  # one image's own, not the batch's
+    one_pixel = curve.features(torch.full((1, 3, 1, 1), 0.3))  # sd 0, not NaN; every quantile the pixel
+    torch.testing.assert_close(one_pixel, torch.tensor([[math.log(0.3)] * 18 + [0.0]]))
 
 
 def test_llenet_log_curve_comes_first_and_round_trips(tmp_path: Path) -> None:

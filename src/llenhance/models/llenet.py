@@ -274,8 +274,11 @@ class LogLinearCurve(nn.Module):
         """(B, 19): the quantiles of each image's log grey levels, their mean and their sd (unstandardised)."""
         luma = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1)
         grey = luma.clamp_min(LOG_CURVE_FLOOR).log().flatten(1)
-        return torch.cat([_quantiles(grey, self.quantiles), grey.mean(1, keepdim=True),
-                          grey.std(1, keepdim=True)], 1)
+        mean = grey.mean(1, keepdim=True)
+        # the sample sd (n - 1), 0 for a one-pixel image rather than NaN; written out so that it exports
+        count = torch.ones_like(grey).sum(1, keepdim=True)
+        sd = (((grey - mean) ** 2).sum(1, keepdim=True) / (count - 1).clamp_min(1)).sqrt()
+        return torch.cat([_quantiles(grey, self.quantiles), mean, sd], 1)
 
     def params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Slope ``k`` and offset ``b`` of each image's line, each (B, 1, 1, 1)."""
