@@ -35,7 +35,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from llenhance._checks import check_image, check_positive_int, value_checks_enabled
-from llenhance._color import LUMA, mean_grey
+from llenhance._color import grey, mean_grey
 
 __all__ = ["CRBlock", "FEBlock", "LLENet", "LogLinearCurve", "exposure_curve", "llenet_b", "llenet_s"]
 
@@ -272,13 +272,12 @@ class LogLinearCurve(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 19): the quantiles of each image's log grey levels, their mean and their sd (unstandardised)."""
-        luma = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1)
-        grey = luma.clamp_min(LOG_CURVE_FLOOR).log().flatten(1)
-        mean = grey.mean(1, keepdim=True)
+        levels = grey(x).clamp_min(LOG_CURVE_FLOOR).log().flatten(1)
+        mean = levels.mean(1, keepdim=True)
         # the sample sd (n - 1), 0 for a one-pixel image rather than NaN; written out so that it exports
-        count = torch.ones_like(grey).sum(1, keepdim=True)
-        sd = (((grey - mean) ** 2).sum(1, keepdim=True) / (count - 1).clamp_min(1)).sqrt()
-        return torch.cat([_quantiles(grey, self.quantiles), mean, sd], 1)
+        count = torch.ones_like(levels).sum(1, keepdim=True)
+        sd = (((levels - mean) ** 2).sum(1, keepdim=True) / (count - 1).clamp_min(1)).sqrt()
+        return torch.cat([_quantiles(levels, self.quantiles), mean, sd], 1)
 
     def params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Slope ``k`` and offset ``b`` of each image's line, each (B, 1, 1, 1)."""
@@ -517,7 +516,7 @@ class LLENet(
         )
         #: The learned global curve applied first (``log_curve``), or None.
         self.log_curve = LogLinearCurve() if log_curve else None
-        if curve_target is not None or log_curve:  # start as the curve: a zero correction
+        if self.has_curve:  # start as the curve: a zero correction
             nn.init.zeros_(self.reconstruct[-2].weight)
             nn.init.zeros_(self.reconstruct[-2].bias)
 
@@ -556,6 +555,12 @@ class LLENet(
         share = share.view(-1, 1, 1, 1) if y.ndim == 4 else share.view(1, 1, 1)
         return torch.lerp(x.to(y.dtype), y, share)
 
+    @property
+    def has_curve(self) -> bool:
+        """Whether a global curve (``log_curve``, ``curve_target``) comes before the network, which then adds a
+        correction to the curve's output."""
+        return self.curve_target is not None or self.log_curve is not None
+
     def curve(self, x: torch.Tensor) -> torch.Tensor:
         """The global curves before the network, (B, 3, H, W): ``log_curve``'s, then `exposure_curve` to
         ``curve_target``; ``x`` itself for a model with neither. Tiled inference applies it to the whole image."""
@@ -586,12 +591,12 @@ class LLENet(
             x = x.unsqueeze(0)
         h, w = x.shape[-2:]
         if self.exposure is not None and exposure is None:
-            if not apply_curve and (self.curve_target is not None or self.log_curve is not None):
+            if not apply_curve and self.has_curve:
                 raise ValueError("`exposure` expected the input_exposure of the uncurved image when "
                                  "apply_curve=False on a model with exposure_input")
             exposure = self.input_exposure(x)
         base = None
-        if self.curve_target is not None or self.log_curve is not None:
+        if self.has_curve:
             base = x = self.curve(x) if apply_curve else x
         # Channels-last runs the thin, full-resolution convolutions about 2x
         # faster on CPU; the output is made contiguous again below.
