@@ -52,6 +52,8 @@ from llenhance._atomic import atomic_path  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fer_curve"
 OUTPUT = Path.home() / ".cache" / "llenhance" / "fer-curve"
+
+
 def pairs_pool(faces: Dataset, seed: int, size: int, normal_fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
     """``size`` dark/well-lit pairs drawn once from ``training_pairs`` (random items, seeded)."""
     data = training_pairs(faces, seed, normal_fraction)
@@ -67,8 +69,8 @@ def train_curve(out: Path, faces: Dataset, *, seed: int, iterations: int, pool: 
     Starts from the identity with the features standardised over the pool; Adam at ``lr``, cosine to zero.
     """
     weights, record_path = out / "curve.safetensors", out / "training.json"
-    curve = LogLinearCurve()
     if weights.is_file() and record_path.is_file():
+        curve = LogLinearCurve()
         curve.load_state_dict(load_file(weights))
         return curve.eval(), json.loads(record_path.read_text())
     started = time.time()
@@ -111,25 +113,30 @@ def network_record(enhancer: str) -> dict | None:
     return None
 
 
+def _rebuilt(enhancer: LLENet, state: dict[str, torch.Tensor], *, log_curve: bool) -> LLENet:
+    """An LLENet of ``enhancer``'s config.json with ``log_curve`` set, holding ``state``."""
+    model = LLENet(**{**enhancer._hub_mixin_config, "log_curve": log_curve})
+    model.load_state_dict(state)
+    return model.eval()
+
+
 def without_curve(enhancer: LLENet) -> LLENet:
     """``enhancer`` without its log curve, if it has one (its network and its other settings); else itself."""
     if enhancer.log_curve is None:
         return enhancer
-    network = LLENet(**{**enhancer._hub_mixin_config, "log_curve": False})
-    network.load_state_dict({k: v for k, v in enhancer.state_dict().items() if not k.startswith("log_curve.")})
-    return network.eval()
+    state = {k: v for k, v in enhancer.state_dict().items() if not k.startswith("log_curve.")}
+    return _rebuilt(enhancer, state, log_curve=False)
 
 
 def with_curve(enhancer: LLENet, curve: LogLinearCurve, out: Path, record: dict) -> LLENet:
     """``enhancer`` with ``curve`` built in (``LLENet(log_curve=True)``), saved to ``out``/model (rewritten), with
     ``training.json``: ``record`` (how the curve and the enhancer were made)."""
-    merged = LLENet(**{**enhancer._hub_mixin_config, "log_curve": True})  # the enhancer's config.json
     state = {**enhancer.state_dict(), **{f"log_curve.{k}": v for k, v in curve.state_dict().items()}}
-    merged.load_state_dict(state)
+    merged = _rebuilt(enhancer, state, log_curve=True)
     merged.save_pretrained(out / "model")
     with atomic_path(out / "model" / "training.json") as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
-    return merged.eval()
+    return merged
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -173,16 +180,17 @@ def main(argv: list[str] | None = None) -> dict:
             batch=args.batch, lr=args.lr, normal_fraction=args.normal_fraction)
     name = tilde(args.enhancer)
     methods = {"none": identity, GAMMA: lambda x: auto_gamma(x, target=GAMMA_TARGET), name: enhancer}
+    made = {"network": name, "network_record": network_record(args.enhancer),
+            "command": command_line("fer_curve.py", argv)}
     for seed, curve in curves.items():
         methods[f"log-linear curve (seed {seed})"] = curve
-        record = {"log_curve": records[seed], "network": name, "network_record": network_record(args.enhancer),
-                  "command": command_line("fer_curve.py", argv)}
-        methods[f"log-linear curve (seed {seed}) + {name}"] = with_curve(enhancer, curve, args.output / f"seed{seed}",
-                                                                        record)
+        methods[f"log-linear curve (seed {seed}) + {name}"] = with_curve(
+            enhancer, curve, args.output / f"seed{seed}", {"log_curve": records[seed], **made})
     curves_made = {str(seed): {"folder": tilde(str(args.output / f"seed{seed}")), **records[seed]}
                    for seed in args.seeds}
     return publish("fer_curve.py", argv, args, folders, evaluate(methods, classifiers, load_faces(args, "val")),
                    curves=curves_made)
+
 
 if __name__ == "__main__":
     main()
