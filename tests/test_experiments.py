@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -695,8 +696,18 @@ def test_fer_curve_trains_saves_reuses_and_scores_the_composition(tmp_path: Path
     args = ["--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--archs", "resnet18", "vgg",
             "--seeds", "0", "--iterations", "5", "--pool", "40", "--batch", "8", "--output", str(tmp_path / "curves"),
             "--results", str(tmp_path / "res" / "curve")]
+    source = builtin_path("llenet-faces")
+    before = {f.name: f.read_bytes() for f in source.iterdir() if f.is_file()}
     results = fer_curve.main(args)
     assert json.loads((tmp_path / "res" / "curve.json").read_text()) == json.loads(json.dumps(results))
+    # files on disk: the network's own folder untouched, nothing half-written, modes as open() gives them
+    assert {f.name: f.read_bytes() for f in source.iterdir() if f.is_file()} == before
+    written = [f for f in (tmp_path / "curves").rglob("*") if f.is_file()]
+    assert sorted(f.name for f in written) == ["README.md", "config.json", "curve.safetensors", "model.safetensors",
+                                               "training.json", "training.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {f.stat().st_mode & 0o777 for f in written} == {0o666 & ~umask}
     weights = tmp_path / "curves" / "seed0" / "curve.safetensors"
     assert sorted(p.name for p in weights.parent.iterdir()) == ["curve.safetensors", "model", "training.json"]
     curve = LogLinearCurve()
