@@ -18,9 +18,18 @@ both darkenings and well lit, in front of classifiers it never saw.
 Run:
     python benchmarks/fer_curve.py --seeds 0 1 2 --classifier-dir resnet18 ~/.cache/llenhance/fer-resnet18_s1-20ep
 
+``--finetune-iterations N`` also trains that network behind its fitted curve,
+the curve frozen (the face recipe's reconstruction loss, exposure mix and
+batch; Adam at ``--finetune-lr``, cosine; a data seed no stage of
+``llenet-faces`` drew, ``seed + FINETUNE_SEED_OFFSET``), and scores it too: a
+network that learns to denoise what this curve gives it, not what the gamma
+curve it was trained behind gave it.
+
 Curves go to ``--output``/seed<S>/ (``curve.safetensors``, ``training.json``;
 reused when present), with ``model/``: the enhancer with the curve built in
-(``LLENet(log_curve=True)``, ``save_pretrained``), the network scored. Writes ``fer_curve.{json,md}`` under ``--results``.
+(``LLENet(log_curve=True)``, ``save_pretrained``), the network scored, and
+``finetuned-<N>its/`` (``model/``, resumable ``checkpoints/``). Writes
+``fer_curve.{json,md}`` under ``--results``.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ from _fer_data import add_data_arguments  # noqa: E402
 from _fer_eval import add_classifier_dir_argument, classifier_dirs, frozen_classifier_from, load_faces  # noqa: E402
 from _baselines import auto_gamma, identity  # noqa: E402
 from fer_readers import GAMMA, evaluate, publish  # noqa: E402
-from fer_transfer import ARCHS, GAMMA_TARGET, training_pairs  # noqa: E402
+from fer_transfer import ARCHS, CONTINUE_SEED_OFFSET, GAMMA_TARGET, train, training_pairs  # noqa: E402
 
 from llenhance import LLENet  # noqa: E402
 from llenhance.models import LogLinearCurve  # noqa: E402
@@ -52,6 +61,8 @@ from llenhance._atomic import atomic_path  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fer_curve"
 OUTPUT = Path.home() / ".cache" / "llenhance" / "fer-curve"
+#: Data seed offset of the fine-tuning (``llenet-faces``' three stages drew ``seed + k * CONTINUE_SEED_OFFSET``, k < 3).
+FINETUNE_SEED_OFFSET = 3 * CONTINUE_SEED_OFFSET
 
 
 def pairs_pool(faces: Dataset, seed: int, size: int, normal_fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,6 +150,22 @@ def with_curve(enhancer: LLENet, curve: LogLinearCurve, out: Path, record: dict)
     return merged
 
 
+def finetune(merged: Path, faces: Dataset, *, seed: int, iterations: int, lr: float, normal_fraction: float,
+             device: str) -> LLENet:
+    """Train the network of the saved enhancer ``merged`` (``model/``) behind its log curve, the curve frozen.
+
+    Saved (resumably) under ``merged.parent / finetuned-<iterations>its``; reused when finished.
+    """
+    start = LLENet.from_pretrained(merged)
+    model, _ = train(merged.parent / f"finetuned-{iterations}its", faces, seed=seed + FINETUNE_SEED_OFFSET,
+                     iterations=iterations, curve_target=None, normal_fraction=normal_fraction, guides=[],
+                     classifiers={}, lr=lr, init=merged, frozen="log_curve.", device=device)
+    for key, value in start.log_curve.state_dict().items():
+        if not torch.equal(model.log_curve.state_dict()[key].cpu(), value):
+            raise RuntimeError(f"the frozen log curve changed in fine-tuning ({key}); {merged.parent} is stale")
+    return model
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_data_arguments(parser)
@@ -150,6 +177,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--normal-fraction", type=float, default=0.25, help="share of the pairs left well lit")
     parser.add_argument("--enhancer", default="llenet-faces",
                         help="the network run after the curve (name or folder; a log curve it has is left out)")
+    parser.add_argument("--finetune-iterations", type=int, default=0,
+                        help="also train the network behind each frozen curve for N steps (0: no)")
+    parser.add_argument("--finetune-lr", type=float, default=2.5e-4, help="Adam, cosine to zero")
+    parser.add_argument("--device", default="cpu", help="where the fine-tuning trains")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="where the curves are saved (seed<S>/)")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
                         help="folder holding fer-<arch>/ (train_fer_classifier.py outputs)")
@@ -162,6 +193,10 @@ def main(argv: list[str] | None = None) -> dict:
     for name in ("iterations", "pool", "batch"):
         if getattr(args, name) < 1:
             parser.error(f"`--{name}` expected a positive integer, got {getattr(args, name)}")
+    if args.finetune_iterations < 0:
+        parser.error(f"`--finetune-iterations` expected a non-negative integer, got {args.finetune_iterations}")
+    if not args.finetune_lr > 0:
+        parser.error(f"`--finetune-lr` expected a positive number, got {args.finetune_lr}")
     if not 0.0 <= args.normal_fraction < 1.0:
         parser.error(f"`--normal-fraction` expected a value in [0, 1), got {args.normal_fraction}")
     if args.threads:
@@ -172,11 +207,11 @@ def main(argv: list[str] | None = None) -> dict:
     except (FileNotFoundError, OSError, ValueError) as err:
         parser.error(f"`--enhancer` {args.enhancer}: {err}")
     classifiers = {a: frozen_classifier_from(a, folders[a]) for a in args.archs}
-    train = load_faces(args, "train")
+    train_faces = load_faces(args, "train")
     curves, records = {}, {}
     for seed in args.seeds:
         curves[seed], records[seed] = train_curve(
-            args.output / f"seed{seed}", train, seed=seed, iterations=args.iterations, pool=args.pool,
+            args.output / f"seed{seed}", train_faces, seed=seed, iterations=args.iterations, pool=args.pool,
             batch=args.batch, lr=args.lr, normal_fraction=args.normal_fraction)
     name = tilde(args.enhancer)
     methods = {"none": identity, GAMMA: lambda x: auto_gamma(x, target=GAMMA_TARGET), name: enhancer}
@@ -186,6 +221,10 @@ def main(argv: list[str] | None = None) -> dict:
         methods[f"log-linear curve (seed {seed})"] = curve
         methods[f"log-linear curve (seed {seed}) + {name}"] = with_curve(
             enhancer, curve, args.output / f"seed{seed}", {"log_curve": records[seed], **made})
+    for seed in args.seeds if args.finetune_iterations else ():
+        methods[f"log-linear curve (seed {seed}) + {name}, fine-tuned {args.finetune_iterations} its"] = finetune(
+            args.output / f"seed{seed}" / "model", train_faces, seed=seed, iterations=args.finetune_iterations,
+            lr=args.finetune_lr, normal_fraction=args.normal_fraction, device=args.device)
     curves_made = {str(seed): {"folder": tilde(str(args.output / f"seed{seed}")), **records[seed]}
                    for seed in args.seeds}
     return publish("fer_curve.py", argv, args, folders, evaluate(methods, classifiers, load_faces(args, "val")),

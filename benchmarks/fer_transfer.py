@@ -128,12 +128,14 @@ def train(
     classifiers: dict[str, Path],
     lr: float,
     init: Path | None = None,
+    frozen: str | None = None,
     device: str = "cpu",
 ) -> tuple[LLENet, dict]:
     """Train (or reuse, or resume) one enhancer under ``out``; ``classifiers``: the folder of each architecture.
 
     ``init``: a saved enhancer (a ``model`` folder) to start from instead of a fresh ``llenet_s`` (``stem_stride``
-    and ``curve_target`` then come from it). ``device``: where to train (the enhancer comes back on the CPU; a
+    and ``curve_target`` then come from it). ``frozen``: parameters whose names start with it keep their values
+    (``requires_grad`` off; e.g. ``"log_curve."``). ``device``: where to train (the enhancer comes back on the CPU; a
     checkpoint written on one device resumes on another).
     """
     model_dir = out / "model"
@@ -150,6 +152,10 @@ def train(
         enhancer = LLENet.from_pretrained(init)
     else:  # stem_stride None: llenet_s's own (the 2x2 fold)
         enhancer = llenet_s(curve_target=curve_target, **({} if stem_stride is None else {"stem_stride": stem_stride}))
+    if frozen is not None:
+        for name, parameter in enhancer.named_parameters():
+            if name.startswith(frozen):
+                parameter.requires_grad_(False)
     guide = FrozenEnsemble([frozen_classifier_from(a, classifiers[a]) for a in guides]) if guides else None
     trainer = FERGuidedTrainer(
         enhancer,
@@ -172,6 +178,8 @@ def train(
               "wall_seconds_last_session": round(time.time() - started, 1), "device_last_session": device}
     if init is not None:
         record["init"] = {"folder": tilde(str(init)), "weights": init_digest}
+    if frozen is not None:
+        record["frozen"] = frozen
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return enhancer.eval(), record
 

@@ -755,3 +755,49 @@ def test_fer_curve_trains_saves_reuses_and_scores_the_composition(tmp_path: Path
         with pytest.raises(SystemExit):
             fer_curve.main([*args[:-1], str(tmp_path / "res" / "bad"), *bad])
     assert not list((tmp_path / "res").glob("bad*"))
+
+
+def test_fer_curve_finetunes_the_network_behind_a_frozen_curve(tmp_path: Path) -> None:
+    import fer_curve
+
+    rng = np.random.default_rng(6)
+    _faces(tmp_path / "fer", 3, rng)
+    _classifiers(tmp_path / "clf")
+    args = ["--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--archs", "vgg",
+            "--seeds", "0", "--iterations", "5", "--pool", "40", "--batch", "8", "--output", str(tmp_path / "curves"),
+            "--finetune-iterations", "3", "--finetune-lr", "1e-3", "--results", str(tmp_path / "res" / "curve")]
+    results = fer_curve.main(args)
+    seed_dir = tmp_path / "curves" / "seed0"
+    tuned_dir = seed_dir / "finetuned-3its" / "model"
+    curve = LogLinearCurve()
+    curve.load_state_dict(load_file(seed_dir / "curve.safetensors"))
+    start = LLENet.from_pretrained(seed_dir / "model").eval()
+    tuned = LLENet.from_pretrained(tuned_dir).eval()
+    # the curve is the fitted one, bit for bit; the network moved, from the merged model's weights
+    for key, value in curve.state_dict().items():
+        assert torch.equal(tuned.log_curve.state_dict()[key], value)
+    network = [k for k in start.state_dict() if not k.startswith("log_curve.")]
+    assert any(not torch.equal(tuned.state_dict()[k], start.state_dict()[k]) for k in network)
+    assert tuned._hub_mixin_config == start._hub_mixin_config
+    record = json.loads((tuned_dir / "training.json").read_text())
+    assert record["frozen"] == "log_curve." and record["iterations"] == 3 and record["config"]["lr"] == 1e-3
+    assert record["seed"] == fer_curve.FINETUNE_SEED_OFFSET and record["guides"] == []
+    assert record["init"]["folder"].endswith("seed0/model") and (seed_dir / "finetuned-3its" / "checkpoints").is_dir()
+    # scored like the other rows: the classifier's accuracy on the fine-tuned model's output
+    faces = fer_split("folder", tmp_path / "fer", "val", size=48)
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    net = load_classifier("vgg", tmp_path / "clf" / "fer-vgg" / "model.safetensors")
+    row = results["per_classifier"]["vgg"]["log-linear curve (seed 0) + llenet-faces, fine-tuned 3 its"]
+    for protocol in ("paper", "realistic"):
+        low, _, labels = fer_experiments.dark_test_set(faces, protocol)
+        with torch.no_grad():
+            expected = float((net((tuned(low).clamp(0, 1) - mean) / std).argmax(1) == labels).float().mean())
+        assert row[f"acc_{protocol}"] == pytest.approx(expected)
+    # a rerun reuses it; a bad count is refused before anything is written
+    stamp = (tuned_dir / "model.safetensors").stat().st_mtime_ns
+    fer_curve.main([*args[:-1], str(tmp_path / "res" / "again")])
+    assert (tuned_dir / "model.safetensors").stat().st_mtime_ns == stamp
+    for bad in (["--finetune-iterations", "-1"], ["--finetune-lr", "0"]):
+        with pytest.raises(SystemExit):
+            fer_curve.main([*args[:-1], str(tmp_path / "res" / "bad"), *bad])
+    assert not list((tmp_path / "res").glob("bad*"))
