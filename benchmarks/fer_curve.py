@@ -16,7 +16,8 @@ network alone), on the val faces under
 both darkenings and well lit, in front of classifiers it never saw.
 
 Run:
-    python benchmarks/fer_curve.py --seeds 0 1 2 --classifier-dir resnet18 ~/.cache/llenhance/fer-resnet18_s1-20ep
+    python benchmarks/fer_curve.py --seeds 0 1 2 --finetune-iterations 1500 \
+        --classifier-dir resnet18 ~/.cache/llenhance/fer-resnet18_s1-20ep
 
 ``--finetune-iterations N`` also trains that network behind its fitted curve,
 the curve frozen (the face recipe's reconstruction loss, exposure mix and
