@@ -62,7 +62,7 @@ from llenhance._atomic import atomic_path  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fer_curve"
 OUTPUT = Path.home() / ".cache" / "llenhance" / "fer-curve"
-#: Data seed offset of the fine-tuning (``llenet-faces``' three stages drew ``seed + k * CONTINUE_SEED_OFFSET``, k < 3).
+#: Data seed offset of the fine-tuning (the face recipe's stages draw ``seed + k * CONTINUE_SEED_OFFSET``, k < 3).
 FINETUNE_SEED_OFFSET = 3 * CONTINUE_SEED_OFFSET
 
 
