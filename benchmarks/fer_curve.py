@@ -151,17 +151,16 @@ def with_curve(enhancer: LLENet, curve: LogLinearCurve, out: Path, record: dict)
     return merged
 
 
-def finetune(merged: Path, faces: Dataset, *, seed: int, iterations: int, lr: float, normal_fraction: float,
-             device: str) -> LLENet:
-    """Train the network of the saved enhancer ``merged`` (``model/``) behind its log curve, the curve frozen.
+def finetune(merged: Path, curve: LogLinearCurve, faces: Dataset, *, seed: int, iterations: int, lr: float,
+             normal_fraction: float, device: str) -> LLENet:
+    """Train the network of the saved enhancer ``merged`` (``model/``) behind its log curve ``curve``, frozen.
 
     Saved (resumably) under ``merged.parent / finetuned-<iterations>its``; reused when finished.
     """
-    start = LLENet.from_pretrained(merged)
     model, _ = train(merged.parent / f"finetuned-{iterations}its", faces, seed=seed + FINETUNE_SEED_OFFSET,
                      iterations=iterations, curve_target=None, normal_fraction=normal_fraction, guides=[],
                      classifiers={}, lr=lr, init=merged, frozen="log_curve.", device=device)
-    for key, value in start.log_curve.state_dict().items():
+    for key, value in curve.state_dict().items():
         if not torch.equal(model.log_curve.state_dict()[key].cpu(), value):
             raise RuntimeError(f"the frozen log curve changed in fine-tuning ({key}); {merged.parent} is stale")
     return model
@@ -222,10 +221,12 @@ def main(argv: list[str] | None = None) -> dict:
         methods[f"log-linear curve (seed {seed})"] = curve
         methods[f"log-linear curve (seed {seed}) + {name}"] = with_curve(
             enhancer, curve, args.output / f"seed{seed}", {"log_curve": records[seed], **made})
-    for seed in args.seeds if args.finetune_iterations else ():
-        methods[f"log-linear curve (seed {seed}) + {name}, fine-tuned {args.finetune_iterations} its"] = finetune(
-            args.output / f"seed{seed}" / "model", train_faces, seed=seed, iterations=args.finetune_iterations,
-            lr=args.finetune_lr, normal_fraction=args.normal_fraction, device=args.device)
+    if args.finetune_iterations:
+        for seed, curve in curves.items():
+            methods[f"log-linear curve (seed {seed}) + {name}, fine-tuned {args.finetune_iterations} its"] = finetune(
+                args.output / f"seed{seed}" / "model", curve, train_faces, seed=seed,
+                iterations=args.finetune_iterations, lr=args.finetune_lr, normal_fraction=args.normal_fraction,
+                device=args.device)
     curves_made = {str(seed): {"folder": tilde(str(args.output / f"seed{seed}")), **records[seed]}
                    for seed in args.seeds}
     return publish("fer_curve.py", argv, args, folders, evaluate(methods, classifiers, load_faces(args, "val")),

@@ -157,5 +157,6 @@ def publish(script: str, argv: list[str] | None, args: argparse.Namespace, folde
     print(text)
     return results
 
+
 if __name__ == "__main__":
     main()
