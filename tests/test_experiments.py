@@ -55,6 +55,13 @@ def _classifiers(root: Path) -> None:
                   root / f"fer-{arch}" / "model.safetensors")
 
 
+def _accuracy(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of ``labels`` the classifier ``net`` predicts on images ``x``, normalised as in training (by hand)."""
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        return float((net((x - mean) / std).argmax(1) == labels).float().mean())
+
+
 def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     _faces(tmp_path / "fer", 5, rng)
@@ -76,11 +83,9 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
     # The classifier run here by hand on the same faces gives the reported accuracies.
     for arch in ("resnet18", "vgg"):
         net = load_classifier(arch, tmp_path / "clf" / f"fer-{arch}" / "model.safetensors")
-        mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
         rows = protocol["classifiers"][arch]["methods"]
-        with torch.no_grad():
-            acc_normal = float((net((normal - mean) / std).argmax(1) == labels).float().mean())
-            acc_low = float((net((low - mean) / std).argmax(1) == labels).float().mean())
+        acc_normal = _accuracy(net, normal, labels)
+        acc_low = _accuracy(net, low, labels)
         assert rows["normal light"]["accuracy"] == pytest.approx(acc_normal)
         assert rows["none (low light)"]["accuracy"] == pytest.approx(acc_low)
         cm = torch.tensor(rows["none (low light)"]["confusion_matrix"])
@@ -107,9 +112,7 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
 
     # Well-lit change, by hand: the well-lit faces through the global gamma curve, classified.
     net = load_classifier("resnet18", tmp_path / "clf" / "fer-resnet18" / "model.safetensors")
-    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
-    with torch.no_grad():
-        lit = float((net((auto_gamma(normal).clamp(0, 1) - mean) / std).argmax(1) == labels).float().mean())
+    lit = _accuracy(net, auto_gamma(normal).clamp(0, 1), labels)
     rows = protocol["classifiers"]["resnet18"]["methods"]
     assert rows["global gamma"]["well_lit_change"] == pytest.approx(lit - rows["normal light"]["accuracy"])
 
@@ -177,9 +180,7 @@ def test_fer_experiments_classifier_dir(tmp_path: Path) -> None:
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
     _, normal, labels = fer_experiments.dark_test_set(faces, "paper")
     net = load_classifier("resnet18", other / "model.safetensors")
-    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
-    with torch.no_grad():
-        acc = float((net((normal - mean) / std).argmax(1) == labels).float().mean())
+    acc = _accuracy(net, normal, labels)
     row = results["protocols"]["paper"]["classifiers"]["resnet18"]["methods"]["normal light"]
     assert row["accuracy"] == pytest.approx(acc)
 
@@ -251,22 +252,17 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "res" / "fer_transfer.json").read_text()) == json.loads(json.dumps(results))
     assert (tmp_path / "res" / "fer_transfer.png").stat().st_size > 0
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
-    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     guided = "curve + LLENet, FER-guided by the other architectures"
     for arch in ("resnet18", "vgg"):
         net = load_classifier(arch, tmp_path / "clf" / f"fer-{arch}" / "model.safetensors")
-
-        def acc(x: torch.Tensor, labels: torch.Tensor, net: torch.nn.Module = net) -> float:
-            with torch.no_grad():
-                return float((net((x - mean) / std).argmax(1) == labels).float().mean())
 
         # the global gamma row, recomputed here: mean grey 0.45 per face, then the classifier
         low, normal, labels = fer_experiments.dark_test_set(faces, "realistic")
         luma = (low * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1).mean((1, 2)).clamp(1e-4, 0.999)
         gamma = low.clamp_min(0) ** (np.log(0.45) / luma.log()).view(-1, 1, 1, 1)
         row = results["raw"]["global gamma (mean grey -> 0.45)"][arch][0]
-        acc_low, acc_normal = acc(low, labels), acc(normal, labels)
-        assert row["acc_realistic"] == pytest.approx(acc(gamma.clamp(0, 1), labels))
+        acc_low, acc_normal = _accuracy(net, low, labels), _accuracy(net, normal, labels)
+        assert row["acc_realistic"] == pytest.approx(_accuracy(net, gamma.clamp(0, 1), labels))
         if acc_low != acc_normal:
             assert row["recovered_realistic"] == pytest.approx((row["acc_realistic"] - acc_low) / (acc_normal - acc_low))
         assert row["normal_change"] == pytest.approx(row["acc_normal"] - acc_normal)
@@ -373,8 +369,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     assert swapped["classifiers"]["resnet18"] == {"val_accuracy": 0.7, "command": "train longer"}
     net = load_classifier("resnet18", other / "model.safetensors")
     low, _, labels = fer_experiments.dark_test_set(faces, "paper")
-    with torch.no_grad():
-        expected = float((net((low - mean) / std).argmax(1) == labels).float().mean())
+    expected = _accuracy(net, low, labels)
     assert swapped["raw"]["none"]["resnet18"][0]["acc_paper"] == pytest.approx(expected)
     text = (tmp_path / "res" / "fer_transfer.md").read_text()  # no guided rows: the text says so
     assert "no FER-guided enhancers in this run" in text and "## ResNet-18\n" in text and "Held out" not in text
@@ -657,15 +652,13 @@ def test_fer_readers_scores_saved_weights_as_the_classifier_sees_them(tmp_path: 
     results = fer_readers.main(args)
     assert json.loads((tmp_path / "res" / "readers.json").read_text()) == json.loads(json.dumps(results))
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
-    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     low, normal, labels = fer_experiments.dark_test_set(faces, "realistic")
     builtin = LLENet.from_pretrained("llenet-faces").eval()
     for arch in ("resnet18", "vgg"):
         net = load_classifier(arch, tmp_path / "clf" / f"fer-{arch}" / "model.safetensors")
 
         def acc(x: torch.Tensor, net: torch.nn.Module = net) -> float:
-            with torch.no_grad():
-                return float((net((x.clamp(0, 1) - mean) / std).argmax(1) == labels).float().mean())
+            return _accuracy(net, x.clamp(0, 1), labels)
 
         with torch.no_grad():
             row = results["per_classifier"][arch]["llenet-faces"]
@@ -722,13 +715,12 @@ def test_fer_curve_trains_saves_reuses_and_scores_the_composition(tmp_path: Path
     assert made["network"] == "llenet-faces" and made["log_curve"]["iterations"] == 5 and "fer_curve.py" in made["command"]
     assert made["network_record"] == json.loads((builtin_path("llenet-faces") / "summary.json").read_text())
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
-    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     low, normal, labels = fer_experiments.dark_test_set(faces, "paper")
     for arch in ("resnet18", "vgg"):
         net = load_classifier(arch, tmp_path / "clf" / f"fer-{arch}" / "model.safetensors")
         with torch.no_grad():
             def acc(x: torch.Tensor, net: torch.nn.Module = net) -> float:
-                return float((net((x.clamp(0, 1) - mean) / std).argmax(1) == labels).float().mean())
+                return _accuracy(net, x.clamp(0, 1), labels)
 
             rows = results["per_classifier"][arch]
             assert rows["log-linear curve (seed 0)"]["acc_paper"] == pytest.approx(acc(curve(low)))
@@ -785,13 +777,12 @@ def test_fer_curve_finetunes_the_network_behind_a_frozen_curve(tmp_path: Path) -
     assert record["init"]["folder"].endswith("seed0/model") and (seed_dir / "finetuned-3its" / "checkpoints").is_dir()
     # scored like the other rows: the classifier's accuracy on the fine-tuned model's output
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
-    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     net = load_classifier("vgg", tmp_path / "clf" / "fer-vgg" / "model.safetensors")
     row = results["per_classifier"]["vgg"]["log-linear curve (seed 0) + llenet-faces, fine-tuned 3 its"]
     for protocol in ("paper", "realistic"):
         low, _, labels = fer_experiments.dark_test_set(faces, protocol)
         with torch.no_grad():
-            expected = float((net((tuned(low).clamp(0, 1) - mean) / std).argmax(1) == labels).float().mean())
+            expected = _accuracy(net, tuned(low).clamp(0, 1), labels)
         assert row[f"acc_{protocol}"] == pytest.approx(expected)
     # a rerun reuses it; a bad count is refused before anything is written
     stamp = (tuned_dir / "model.safetensors").stat().st_mtime_ns
