@@ -615,6 +615,51 @@ def test_quality_reuses_baseline_rows_and_names_their_command(tmp_path: Path) ->
                       "--reuse", str(tmp_path / "a" / "quality.json"), "--results", str(tmp_path / "d")])
 
 
+def test_niqe_bands_splits_dicm_by_the_inputs_exposure(tmp_path: Path) -> None:
+    import niqe_bands
+
+    from tests.conftest import shared_data
+
+    assert niqe_bands.band_names([0.2, 0.35]) == ["below 0.2", "0.2 to 0.35", "0.35 and up"]
+    assert [niqe_bands.band_of(v, [0.2, 0.35]) for v in (0.1, 0.2, 0.3, 0.35, 0.9)] == [0, 1, 1, 2, 2]
+    # the rest must average (3 * 3 - 4) / 2 = 2.5 for a mean of 3 when the first image keeps its 4
+    assert niqe_bands.needed([4.0, 2.0, 3.0], [0, 1, 1], 0, 3.0) == pytest.approx(2.5)
+    assert math.isnan(niqe_bands.needed([4.0], [0], 0, 3.0))
+
+    shared_data("dicm")
+    result = niqe_bands.main(["--niqe-limit", "4", "--threads", "1", "--weights", "llenet-photo", "--ungated",
+                              "--results", str(tmp_path)])
+    from llenhance.data import find_images, read_image
+    from llenhance.models.llenet import grey
+    from llenhance.niqe import niqe
+
+    images = [read_image(p).float() / 255 for p in find_images(niqe_bands.DATA / "dicm")[:4]]
+    levels = [float(grey(x[None]).mean()) for x in images]
+    assert [i["mean_grey"] for i in result["images"]] == pytest.approx(levels)
+    inputs = result["per_image"]["identity (input)"]
+    assert inputs == pytest.approx([niqe(x) for x in images])
+    rows = {r["method"]: r for r in result["rows"]}
+    for name, scores in result["per_image"].items():
+        assert rows[name]["niqe"] == pytest.approx(sum(scores) / len(scores))
+        for k, band in enumerate(niqe_bands.band_names([0.2, 0.35])):
+            inside = [s for s, v in zip(scores, levels) if niqe_bands.band_of(v, [0.2, 0.35]) == k]
+            assert result["counts"][band] == len(inside)
+            if inside:
+                assert rows[name]["bands"][band] == pytest.approx(sum(inside) / len(inside))
+    gated = result["per_image"]["LLENet (llenet-photo)"]
+    for v, out, before in zip(levels, gated, inputs):
+        if v >= 0.35:  # above the gate: the photo passes unchanged, so does its score
+            assert out == before
+    kept = [s for s, v in zip(inputs, levels) if v >= 0.35]
+    if kept:
+        expected = (3.9 * len(inputs) - sum(kept)) / (len(inputs) - len(kept))
+        assert result["needed_elsewhere"]["0.35 and up"] == pytest.approx(expected)
+    assert (tmp_path / "niqe_bands.md").read_text().count("\n| ") == 2 + len(rows) + 1
+    with pytest.raises(SystemExit):
+        niqe_bands.main(["--bands", "0.35", "0.2", "--results", str(tmp_path / "bad")])
+    assert not (tmp_path / "bad").exists()
+
+
 def test_output_target_is_chosen_on_train_and_applied_as_the_model_does(tmp_path: Path) -> None:
     import output_target
 
