@@ -29,7 +29,8 @@ curve it was trained behind gave it.
 Curves go to ``--output``/seed<S>/ (``curve.safetensors``, ``training.json``;
 reused when present), with ``model/``: the enhancer with the curve built in
 (``LLENet(log_curve=True)``, ``save_pretrained``), the network scored, and
-``finetuned-<N>its/`` (``model/``, resumable ``checkpoints/``). Writes
+``finetuned-<N>its/`` (``model/``, resumable ``checkpoints/``; ``finetuned-<N>its-normal<F>/`` with
+``--finetune-normal-fraction F``, the share of well-lit pairs, when it is not ``--normal-fraction``). Writes
 ``fer_curve.{json,md}`` under ``--results``.
 """
 
@@ -151,13 +152,20 @@ def with_curve(enhancer: LLENet, curve: LogLinearCurve, out: Path, record: dict)
     return merged
 
 
+def finetune_tag(iterations: int, normal_fraction: float, curve_normal_fraction: float) -> str:
+    """Folder of a fine-tuning: ``finetuned-<N>its``, with ``-normal<F>`` when its well-lit share is not the
+    curve's."""
+    suffix = "" if normal_fraction == curve_normal_fraction else f"-normal{normal_fraction:g}"
+    return f"finetuned-{iterations}its{suffix}"
+
+
 def finetune(merged: Path, curve: LogLinearCurve, faces: Dataset, *, seed: int, iterations: int, lr: float,
-             normal_fraction: float, device: str) -> LLENet:
+             normal_fraction: float, tag: str, device: str) -> LLENet:
     """Train the network of the saved enhancer ``merged`` (``model/``) behind its log curve ``curve``, frozen.
 
-    Saved (resumably) under ``merged.parent / finetuned-<iterations>its``; reused when finished.
+    Saved (resumably) under ``merged.parent / tag``; reused when finished.
     """
-    model, _ = train(merged.parent / f"finetuned-{iterations}its", faces, seed=seed + FINETUNE_SEED_OFFSET,
+    model, _ = train(merged.parent / tag, faces, seed=seed + FINETUNE_SEED_OFFSET,
                      iterations=iterations, curve_target=None, normal_fraction=normal_fraction, guides=[],
                      classifiers={}, lr=lr, init=merged, frozen="log_curve.", device=device)
     for key, value in curve.state_dict().items():
@@ -180,6 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--finetune-iterations", type=int, default=0,
                         help="also train the network behind each frozen curve for N steps (0: no)")
     parser.add_argument("--finetune-lr", type=float, default=2.5e-4, help="Adam, cosine to zero")
+    parser.add_argument("--finetune-normal-fraction", type=float, default=None,
+                        help="share of the fine-tuning pairs left well lit (default: --normal-fraction)")
     parser.add_argument("--device", default="cpu", help="where the fine-tuning trains")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="where the curves are saved (seed<S>/)")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
@@ -197,8 +207,11 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"`--finetune-iterations` expected a non-negative integer, got {args.finetune_iterations}")
     if not args.finetune_lr > 0:
         parser.error(f"`--finetune-lr` expected a positive number, got {args.finetune_lr}")
-    if not 0.0 <= args.normal_fraction < 1.0:
-        parser.error(f"`--normal-fraction` expected a value in [0, 1), got {args.normal_fraction}")
+    if args.finetune_normal_fraction is None:
+        args.finetune_normal_fraction = args.normal_fraction
+    for name in ("normal_fraction", "finetune_normal_fraction"):
+        if not 0.0 <= getattr(args, name) < 1.0:
+            parser.error(f"`--{name.replace('_', '-')}` expected a value in [0, 1), got {getattr(args, name)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     folders = classifier_dirs(parser, args, args.archs)
@@ -222,11 +235,14 @@ def main(argv: list[str] | None = None) -> dict:
         methods[f"log-linear curve (seed {seed}) + {name}"] = with_curve(
             enhancer, curve, args.output / f"seed{seed}", {"log_curve": records[seed], **made})
     if args.finetune_iterations:
+        tag = finetune_tag(args.finetune_iterations, args.finetune_normal_fraction, args.normal_fraction)
+        share = ("" if args.finetune_normal_fraction == args.normal_fraction
+                 else f", {args.finetune_normal_fraction:g} well lit")
         for seed, curve in curves.items():
-            methods[f"log-linear curve (seed {seed}) + {name}, fine-tuned {args.finetune_iterations} its"] = finetune(
-                args.output / f"seed{seed}" / "model", curve, train_faces, seed=seed,
-                iterations=args.finetune_iterations, lr=args.finetune_lr, normal_fraction=args.normal_fraction,
-                device=args.device)
+            methods[f"log-linear curve (seed {seed}) + {name}, fine-tuned {args.finetune_iterations} its{share}"] = (
+                finetune(args.output / f"seed{seed}" / "model", curve, train_faces, seed=seed,
+                         iterations=args.finetune_iterations, lr=args.finetune_lr,
+                         normal_fraction=args.finetune_normal_fraction, tag=tag, device=args.device))
     curves_made = {str(seed): {"folder": tilde(str(args.output / f"seed{seed}")), **records[seed]}
                    for seed in args.seeds}
     return publish("fer_curve.py", argv, args, folders, evaluate(methods, classifiers, load_faces(args, "val")),

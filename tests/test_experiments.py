@@ -833,7 +833,15 @@ def test_fer_curve_finetunes_the_network_behind_a_frozen_curve(tmp_path: Path) -
     stamp = (tuned_dir / "model.safetensors").stat().st_mtime_ns
     fer_curve.main([*args[:-1], str(tmp_path / "res" / "again")])
     assert (tuned_dir / "model.safetensors").stat().st_mtime_ns == stamp
-    for bad in (["--finetune-iterations", "-1"], ["--finetune-lr", "0"]):
+    # another well-lit share trains a folder of its own from the same merged model, the first one untouched
+    shared = fer_curve.main([*args[:-1], str(tmp_path / "res" / "half"), "--finetune-normal-fraction", "0.5"])
+    half_dir = seed_dir / "finetuned-3its-normal0.5" / "model"
+    half = json.loads((half_dir / "training.json").read_text())
+    assert half["normal_fraction"] == 0.5 and record["normal_fraction"] == 0.25
+    assert half["init"]["folder"] == record["init"]["folder"]
+    assert (tuned_dir / "model.safetensors").stat().st_mtime_ns == stamp
+    assert "log-linear curve (seed 0) + llenet-faces, fine-tuned 3 its, 0.5 well lit" in shared["per_classifier"]["vgg"]
+    for bad in (["--finetune-iterations", "-1"], ["--finetune-lr", "0"], ["--finetune-normal-fraction", "1"]):
         with pytest.raises(SystemExit):
             fer_curve.main([*args[:-1], str(tmp_path / "res" / "bad"), *bad])
     assert not list((tmp_path / "res").glob("bad*"))
