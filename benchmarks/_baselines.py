@@ -128,3 +128,18 @@ def all_baselines() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
         if (WEIGHTS / "sci" / f"{name}.pt").is_file():
             methods[f"SCI ({name})"] = load_sci(name)
     return methods
+
+
+def llenet_methods(weights: list[str], *, ungated: bool = False) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """``"LLENet (<name>)"`` -> `llenhance.enhance` with those weights (names or folders), one per entry; with
+    ``ungated``, each exposure-gated model also without its gate (``"LLENet (<name>, no gate)"``)."""
+    from llenhance import LLENet, enhance
+
+    methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}
+    for name in weights:
+        model = LLENet.from_pretrained(name).eval()
+        methods[f"LLENet ({Path(name).name})"] = lambda x, m=model: enhance(x, m)
+        if ungated and model.exposure_gate is not None:
+            bare = LLENet.from_pretrained(name, exposure_gate=None).eval()
+            methods[f"LLENet ({Path(name).name}, no gate)"] = lambda x, m=bare: enhance(x, m)
+    return methods

@@ -30,9 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _command import command_line  # noqa: E402
 from _paths import DATA  # noqa: E402
-from _baselines import all_baselines  # noqa: E402
+from _baselines import all_baselines, llenet_methods  # noqa: E402
 
-from llenhance import LLENet, enhance  # noqa: E402
 from llenhance.data import find_images, read_image  # noqa: E402
 from llenhance.evaluation import evaluate_niqe, markdown_table, write_results  # noqa: E402
 from llenhance.models.llenet import grey  # noqa: E402
@@ -79,13 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
     levels = [grey(x[None]).mean().item() for x in images]
     band = [band_of(v, args.bands) for v in levels]
     names = band_names(args.bands)
-    methods = dict(all_baselines())
-    for weights in args.weights:
-        model = LLENet.from_pretrained(weights).eval()
-        methods[f"LLENet ({Path(weights).name})"] = lambda x, m=model: enhance(x, m)
-        if args.ungated and model.exposure_gate is not None:
-            bare = LLENet.from_pretrained(weights, exposure_gate=None).eval()
-            methods[f"LLENet ({Path(weights).name}, no gate)"] = lambda x, m=bare: enhance(x, m)
+    methods = {**all_baselines(), **llenet_methods(args.weights, ungated=args.ungated)}
     per_image = {name: evaluate_niqe(method, images)["per_image"] for name, method in methods.items()}
 
     def band_mean(scores: list[float], k: int) -> float:

@@ -30,9 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _command import command_line  # noqa: E402
 from _paths import DATA  # noqa: E402
-from _baselines import all_baselines  # noqa: E402
+from _baselines import all_baselines, llenet_methods  # noqa: E402
 
-from llenhance import LLENet, enhance  # noqa: E402
 from llenhance.data import PairedImageFolder, find_images, read_image  # noqa: E402
 from llenhance.evaluation import evaluate_niqe, evaluate_pairs, markdown_table, write_results  # noqa: E402
 
@@ -67,12 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
         if any(earlier["meta"].get(k) != v for k, v in counts.items()):
             parser.error(f"`--reuse` {args.reuse} was made on other data ({earlier['meta']}), expected {counts}")
         reused = {r["method"]: r for r in earlier["rows"] if r["method"] in methods}
-    for weights in args.weights:
-        model = LLENet.from_pretrained(weights).eval()
-        methods[f"LLENet ({Path(weights).name})"] = lambda x, m=model: enhance(x, m)
-        if args.ungated and model.exposure_gate is not None:
-            bare = LLENet.from_pretrained(weights, exposure_gate=None).eval()
-            methods[f"LLENet ({Path(weights).name}, no gate)"] = lambda x, m=bare: enhance(x, m)
+    methods.update(llenet_methods(args.weights, ungated=args.ungated))
     rows = []
     for name, method in methods.items():
         if name in reused:
