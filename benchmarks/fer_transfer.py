@@ -115,6 +115,19 @@ def training_pairs(faces: Dataset, seed: int, normal_fraction: float) -> Dataset
     ])
 
 
+def check_finished_recipe(out: Path, record: dict, recipe: dict) -> None:
+    """Refuse to reuse the finished run under ``out`` (its ``training.json`` ``record``) for another ``recipe``
+    (seed, iterations, learning rate, well-lit share, frozen prefix); entries a record lacks are not compared."""
+    done = {k: record[k] for k in ("seed", "iterations", "normal_fraction") if k in record}
+    if "lr" in record.get("config", {}):
+        done["lr"] = record["config"]["lr"]
+    done["frozen"] = record.get("frozen")
+    differ = {k: (v, recipe[k]) for k, v in done.items() if v != recipe[k]}
+    if differ:
+        said = ", ".join(f"{k} {was!r}, not {now!r}" for k, (was, now) in differ.items())
+        raise SystemExit(f"error: {out} holds an enhancer trained with {said}; delete that folder or write elsewhere")
+
+
 def train(
     out: Path,
     faces: Dataset,
@@ -145,8 +158,12 @@ def train(
     if init is not None:
         check_recorded(out, "init.json", {"weights": init_digest}, "the starting weights",
                        f"{init} was retrained since")
+    recipe = {"seed": seed, "iterations": iterations, "lr": lr, "normal_fraction": normal_fraction, "frozen": frozen}
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
-        return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
+        record = json.loads(record_path.read_text())
+        check_finished_recipe(out, record, recipe)
+        return LLENet.from_pretrained(model_dir).eval(), record
+    check_recorded(out, "recipe.json", recipe, "the recipe", "other arguments in an earlier call")
     torch.manual_seed(seed)
     if init is not None:
         enhancer = LLENet.from_pretrained(init)

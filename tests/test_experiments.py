@@ -385,6 +385,32 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         fer_transfer.main([*common, "--seeds", "0", "--train-only", "curve-rec-s1-3its+2its"])
 
 
+def test_fer_transfer_refuses_to_reuse_a_run_made_with_another_recipe(tmp_path: Path) -> None:
+    import fer_transfer
+
+    _faces(tmp_path / "fer", 3, np.random.default_rng(3))
+    faces = fer_split("folder", tmp_path / "fer", "train", size=48)
+    recipe = {"seed": 0, "iterations": 2, "curve_target": 0.45, "normal_fraction": 0.25, "guides": [],
+              "classifiers": {}, "lr": 1e-3}
+    fer_transfer.train(tmp_path / "run", faces, **recipe)
+    weights = tmp_path / "run" / "model" / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    fer_transfer.train(tmp_path / "run", faces, **recipe)  # the same recipe: reused
+    assert weights.stat().st_mtime_ns == stamp
+    for change, named in (({"normal_fraction": 0.5}, "normal_fraction 0.25, not 0.5"), ({"lr": 2e-3}, "lr 0.001"),
+                          ({"frozen": "log_curve."}, "frozen None")):
+        with pytest.raises(SystemExit, match=named):
+            fer_transfer.train(tmp_path / "run", faces, **{**recipe, **change})
+    assert weights.stat().st_mtime_ns == stamp
+    # a run not finished yet is held to the recipe it started with
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "recipe.json").write_text(json.dumps({**{k: recipe[k] for k in ("seed", "iterations", "lr")},
+                                                              "normal_fraction": 0.5, "frozen": None}))
+    with pytest.raises(SystemExit, match="the recipe"):
+        fer_transfer.train(tmp_path / "half", faces, **recipe)
+    assert not (tmp_path / "half" / "model").exists()
+
+
 def test_run_all_classifier_steps(tmp_path: Path) -> None:
     import argparse
 
