@@ -47,7 +47,10 @@ Writes ``fer_transfer.{json,md,png}`` under ``--results``; trained enhancers (wi
 resumable checkpoints) under ``--work``. ``--device cuda`` trains and evaluates on
 a GPU; ``bash benchmarks/fer_transfer_gpu.sh`` runs the classifiers, every
 enhancer and both published tables as parallel processes on one GPU. A
-checkpoint written on one device resumes on another.
+checkpoint written on one device resumes on another. A run folder is reused
+or resumed only for the recipe it was made with (seed, iterations, learning
+rate, well-lit share, frozen prefix, guides, starting weights); otherwise the
+script stops and names what differs.
 """
 
 from __future__ import annotations
