@@ -50,10 +50,21 @@ def band_of(level: float, bands: list[float]) -> int:
     return sum(level >= b for b in bands)
 
 
+def in_band(scores: list[float], band: list[int], k: int) -> list[float]:
+    """The ``scores`` of the images whose band (``band``, one index per image) is ``k``."""
+    return [s for s, b in zip(scores, band) if b == k]
+
+
+def band_mean(scores: list[float], band: list[int], k: int) -> float:
+    """Mean of the ``scores`` in band ``k`` (NaN for an empty band)."""
+    inside = in_band(scores, band, k)
+    return statistics.fmean(inside) if inside else float("nan")
+
+
 def needed(scores: list[float], band: list[int], kept: int, target: float) -> float:
     """Mean NIQE the images outside band ``kept`` need for the overall mean to be ``target``, band ``kept``
     scoring ``scores`` (NaN when every image is in that band)."""
-    inside = [s for s, b in zip(scores, band) if b == kept]
+    inside = in_band(scores, band, kept)
     outside = len(scores) - len(inside)
     return (target * len(scores) - sum(inside)) / outside if outside else float("nan")
 
@@ -80,13 +91,8 @@ def main(argv: list[str] | None = None) -> dict:
     names = band_names(args.bands)
     methods = {**all_baselines(), **llenet_methods(args.weights, ungated=args.ungated)}
     per_image = {name: evaluate_niqe(method, images)["per_image"] for name, method in methods.items()}
-
-    def band_mean(scores: list[float], k: int) -> float:
-        inside = [s for s, b in zip(scores, band) if b == k]
-        return statistics.fmean(inside) if inside else float("nan")
-
     rows = [{"method": name, "niqe": statistics.fmean(scores),
-             "bands": {names[k]: band_mean(scores, k) for k in range(len(names))}}
+             "bands": {names[k]: band_mean(scores, band, k) for k in range(len(names))}}
             for name, scores in per_image.items()]
     counts = {names[k]: band.count(k) for k in range(len(names))}
     inputs = per_image["identity (input)"]
