@@ -24,13 +24,13 @@ def _sync(x: torch.Tensor) -> None:
         torch.cuda.synchronize(x.device)
 
 
-def median_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
-    """Median wall time of ``model(x)`` over ``repeats`` runs after two warm-ups, in inference mode
-    (on CUDA, each timed run waits for the device to finish)."""
+def median_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int, warmups: int = 2) -> float:
+    """Median wall time of ``model(x)`` over ``repeats`` runs after ``warmups`` untimed runs, in inference
+    mode (on CUDA, each timed run waits for the device to finish)."""
     times = []
     with torch.inference_mode():
-        model(x)
-        model(x)
+        for _ in range(warmups):
+            model(x)
         _sync(x)
         for _ in range(repeats):
             start = time.perf_counter()

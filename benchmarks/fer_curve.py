@@ -24,13 +24,18 @@ the curve frozen (the face recipe's reconstruction loss, exposure mix and
 batch; Adam at ``--finetune-lr``, cosine; a data seed no stage of
 ``llenet-faces`` drew, ``seed + FINETUNE_SEED_OFFSET``), and scores it too: a
 network that learns to denoise what this curve gives it, not what the gamma
-curve it was trained behind gave it.
+curve it was trained behind gave it. ``--finetune-continue M`` trains it ``M`` steps more from there
+(Adam at ``--finetune-continue-lr``, cosine; another data seed) and scores that too. ``--gate LOW HIGH``
+also scores the last fine-tuned model behind ``LLENet``'s exposure gate (an image at a mean grey level of
+``HIGH`` or more passes unchanged, one at ``LOW`` or less gets all of the change; saved as ``model-gated/``
+beside its ``model/``).
 
 Curves go to ``--output``/seed<S>/ (``curve.safetensors``, ``training.json``;
 reused when present), with ``model/``: the enhancer with the curve built in
 (``LLENet(log_curve=True)``, ``save_pretrained``), the network scored, and
 ``finetuned-<N>its/`` (``model/``, resumable ``checkpoints/``; ``finetuned-<N>its-normal<F>/`` with
-``--finetune-normal-fraction F``, the share of well-lit pairs, when it is not ``--normal-fraction``). Writes
+``--finetune-normal-fraction F``, the share of well-lit pairs, when it is not ``--normal-fraction``;
+``finetuned-<N>its+<M>its/`` for the continuation). Writes
 ``fer_curve.{json,md}`` under ``--results``.
 """
 
@@ -160,18 +165,36 @@ def finetune_tag(iterations: int, normal_fraction: float, curve_normal_fraction:
 
 
 def finetune(merged: Path, curve: LogLinearCurve, faces: Dataset, *, seed: int, iterations: int, lr: float,
-             normal_fraction: float, tag: str, device: str) -> LLENet:
+             normal_fraction: float, tag: str, device: str, base: Path | None = None) -> LLENet:
     """Train the network of the saved enhancer ``merged`` (``model/``) behind its log curve ``curve``, frozen.
 
-    Saved (resumably) under ``merged.parent / tag``; reused when finished.
+    Saved (resumably) under ``base / tag`` (``base``: ``merged.parent`` unless given); reused when finished.
     """
-    model, _ = train(merged.parent / tag, faces, seed=seed + FINETUNE_SEED_OFFSET,
+    model, _ = train((base or merged.parent) / tag, faces, seed=seed + FINETUNE_SEED_OFFSET,
                      iterations=iterations, curve_target=None, normal_fraction=normal_fraction, guides=[],
                      classifiers={}, lr=lr, init=merged, frozen="log_curve.", device=device)
     for key, value in curve.state_dict().items():
         if not torch.equal(model.log_curve.state_dict()[key].cpu(), value):
             raise RuntimeError(f"the frozen log curve changed in fine-tuning ({key}); {merged.parent} is stale")
     return model
+
+
+def last_folder(seed_folder: Path, tag: str, args: argparse.Namespace) -> Path:
+    """The folder of a seed's last fine-tuning stage (``tag``, or its continuation)."""
+    return seed_folder / (f"{tag}+{args.finetune_continue}its" if args.finetune_continue else tag)
+
+
+def gated(model: LLENet, gate: tuple[float, float], folder: Path) -> LLENet:
+    """``model`` behind the exposure gate ``gate`` (the same weights), saved as ``folder``/model-gated."""
+    config = {**model._hub_mixin_config, "exposure_gate": list(gate)}
+    out = LLENet(**config)
+    out.load_state_dict(model.state_dict())
+    out.eval().save_pretrained(folder / "model-gated")
+    record = folder / "model" / "training.json"
+    if record.is_file():
+        with atomic_path(folder / "model-gated" / "training.json") as tmp:
+            tmp.write_text(json.dumps({**json.loads(record.read_text()), "exposure_gate": list(gate)}, indent=2) + "\n")
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -190,6 +213,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--finetune-lr", type=float, default=2.5e-4, help="Adam, cosine to zero")
     parser.add_argument("--finetune-normal-fraction", type=float, default=None,
                         help="share of the fine-tuning pairs left well lit (default: --normal-fraction)")
+    parser.add_argument("--finetune-continue", type=int, default=0,
+                        help="train each fine-tuned network M steps more from there (0: no)")
+    parser.add_argument("--finetune-continue-lr", type=float, default=1.25e-4, help="Adam, cosine to zero")
+    parser.add_argument("--gate", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                        help="also score the last fine-tuned model behind this exposure gate")
     parser.add_argument("--device", default="cpu", help="where the fine-tuning trains")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="where the curves are saved (seed<S>/)")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
@@ -205,8 +233,14 @@ def main(argv: list[str] | None = None) -> dict:
             parser.error(f"`--{name}` expected a positive integer, got {getattr(args, name)}")
     if args.finetune_iterations < 0:
         parser.error(f"`--finetune-iterations` expected a non-negative integer, got {args.finetune_iterations}")
-    if not args.finetune_lr > 0:
-        parser.error(f"`--finetune-lr` expected a positive number, got {args.finetune_lr}")
+    for name in ("finetune_lr", "finetune_continue_lr"):
+        if not getattr(args, name) > 0:
+            parser.error(f"`--{name.replace('_', '-')}` expected a positive number, got {getattr(args, name)}")
+    if args.finetune_continue < 0 or (args.finetune_continue and not args.finetune_iterations):
+        parser.error(f"`--finetune-continue` expected a non-negative integer after `--finetune-iterations` above 0, "
+                     f"got {args.finetune_continue} with `--finetune-iterations` {args.finetune_iterations}")
+    if args.gate is not None and (not args.finetune_iterations or not 0 < args.gate[0] < args.gate[1] < 1):
+        parser.error(f"`--gate` expected 0 < LOW < HIGH < 1 and `--finetune-iterations` above 0, got {args.gate}")
     if args.finetune_normal_fraction is None:
         args.finetune_normal_fraction = args.normal_fraction
     for name in ("normal_fraction", "finetune_normal_fraction"):
@@ -239,10 +273,21 @@ def main(argv: list[str] | None = None) -> dict:
         share = ("" if args.finetune_normal_fraction == args.normal_fraction
                  else f", {args.finetune_normal_fraction:g} well lit")
         for seed, curve in curves.items():
-            methods[f"log-linear curve (seed {seed}) + {name}, fine-tuned {args.finetune_iterations} its{share}"] = (
-                finetune(args.output / f"seed{seed}" / "model", curve, train_faces, seed=seed,
-                         iterations=args.finetune_iterations, lr=args.finetune_lr,
-                         normal_fraction=args.finetune_normal_fraction, tag=tag, device=args.device))
+            row = f"log-linear curve (seed {seed}) + {name}, fine-tuned {args.finetune_iterations} its"
+            merged = args.output / f"seed{seed}" / "model"
+            last = methods[row + share] = finetune(
+                merged, curve, train_faces, seed=seed, iterations=args.finetune_iterations, lr=args.finetune_lr,
+                normal_fraction=args.finetune_normal_fraction, tag=tag, device=args.device)
+            if args.finetune_continue:
+                last = methods[f"{row} + {args.finetune_continue} its{share}"] = finetune(
+                    merged.parent / tag / "model", curve, train_faces, seed=seed + CONTINUE_SEED_OFFSET,
+                    iterations=args.finetune_continue, lr=args.finetune_continue_lr,
+                    normal_fraction=args.finetune_normal_fraction, tag=f"{tag}+{args.finetune_continue}its",
+                    device=args.device, base=merged.parent)
+            if args.gate is not None:
+                low, high = args.gate
+                methods[f"{row}{f' + {args.finetune_continue} its' if args.finetune_continue else ''}{share}, "
+                        f"gate {low:g}-{high:g}"] = gated(last, (low, high), last_folder(merged.parent, tag, args))
     curves_made = {str(seed): {"folder": tilde(str(args.output / f"seed{seed}")), **records[seed]}
                    for seed in args.seeds}
     return publish("fer_curve.py", argv, args, folders, evaluate(methods, classifiers, load_faces(args, "val")),

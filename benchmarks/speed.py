@@ -9,12 +9,14 @@ fresh subprocess on the CPU, so that nothing else in this run counts towards it.
 A torchvision ResNet-18 (7 classes) is timed on the same batch: the FER
 classifier an enhancer sits in front of, so the table says what the
 enhancer adds to it. ``--device cuda`` times on a GPU (``--half``: bfloat16,
-channels-last), where each timed pass waits for the device.
+channels-last), where each timed pass waits for the device. ``--compile MODE`` times
+every model through ``torch.compile(model, mode=MODE, fullgraph=True)`` (compilation happens in
+the warm-ups; on CUDA, ``reduce-overhead`` replays each fixed batch shape as a CUDA graph).
 
 Run:
-    python benchmarks/speed.py [--device cpu|cuda|auto] [--half] [--threads 2] [--repeats 5] [--batch 32]
+    python benchmarks/speed.py [--device cpu|cuda|auto] [--half] [--compile MODE] [--threads 2] [--repeats 5] [--batch 32]
 
-Writes ``benchmarks/results/speed[_cuda].json`` and ``.md``.
+Writes ``benchmarks/results/speed[_cuda][_half][_compile-MODE].json`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -59,8 +61,11 @@ print(before, peak_mib(), tuple(out.shape))
 """
 
 
-def _images_per_second(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
-    return x.shape[0] / median_seconds(model, x, repeats)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def _images_per_second(model: torch.nn.Module, x: torch.Tensor, repeats: int, warmups: int) -> float:
+    return x.shape[0] / median_seconds(model, x, repeats, warmups)
 
 
 def main() -> None:
@@ -72,6 +77,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
     parser.add_argument("--half", action="store_true", help="bfloat16 weights and inputs, channels-last (CUDA)")
     parser.add_argument("--batch", type=int, default=32, help="faces of 112x112 per batch")
+    parser.add_argument("--compile", choices=COMPILE_MODES, default=None,
+                        help="torch.compile every model with this mode (fullgraph)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     device = device_from_arg(parser, args.device)
@@ -92,8 +99,12 @@ def main() -> None:
     models["ResNet-18 (FER classifier, reference)"] = torchvision.models.resnet18(num_classes=7)
     dtype = torch.bfloat16 if args.half else torch.float32
     fmt = torch.channels_last if args.half else torch.contiguous_format
-    for model in models.values():
-        model.to(device, dtype, memory_format=fmt)
+    for name, model in models.items():
+        model.to(device, dtype, memory_format=fmt).eval()
+        if args.compile:
+            models[name] = torch.compile(model, mode=args.compile, fullgraph=True)
+    # compiled: the first calls of each input shape compile (and, with CUDA graphs, record)
+    warmups = 3 if args.compile else 2
     one = (torch.rand(1, 3, 400, 600) * 0.2).to(device, dtype, memory_format=fmt)
     batch = (torch.rand(args.batch, 3, 112, 112) * 0.2).to(device, dtype, memory_format=fmt)
     # Interleaved rounds, median per model: the first model timed in a process runs
@@ -101,9 +112,8 @@ def main() -> None:
     samples: dict[str, dict[str, list[float]]] = {name: {"one": [], "batch": []} for name in models}
     for _ in range(args.rounds):
         for name, model in models.items():
-            model.eval()
-            samples[name]["one"].append(_images_per_second(model, one, args.repeats))
-            samples[name]["batch"].append(_images_per_second(model, batch, args.repeats))
+            samples[name]["one"].append(_images_per_second(model, one, args.repeats, warmups))
+            samples[name]["batch"].append(_images_per_second(model, batch, args.repeats, warmups))
     rows = []
     for name, model in models.items():
         row = {
@@ -126,17 +136,20 @@ def main() -> None:
     meta = {
         "command": (f"python benchmarks/speed.py --device {args.device} --threads {args.threads} "
                     f"--repeats {args.repeats} --rounds {args.rounds} --tile {args.tile} --batch {args.batch}"
-                    + (" --half" if args.half else "")),
+                    + (" --half" if args.half else "") + (f" --compile {args.compile}" if args.compile else "")),
         "torch": torch.__version__,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU",
         "dtype": str(dtype),
+        "compile": args.compile,
     }
-    stem = "speed" if device.type == "cpu" else f"speed_{device.type}"
+    stem = "speed" + ("" if device.type == "cpu" else f"_{device.type}") + ("_half" if args.half else "")
+    stem += f"_compile-{args.compile}" if args.compile else ""
     args.results.mkdir(parents=True, exist_ok=True)
     lines = [
         f"# Inference speed ({meta['device']})",
         "",
-        f"`{meta['command']}` — torch {meta['torch']}, {args.threads} CPU threads, {dtype}; all models in one run. "
+        f"`{meta['command']}` — torch {meta['torch']}, {args.threads} CPU threads, {dtype}"
+        + (f", torch.compile mode {args.compile!r}" if args.compile else "") + "; all models in one run. "
         "*vs ResNet-18*: time per face batch relative to the ResNet-18 the enhancer sits in front of.",
         "",
         f"| model | params | images/s, 1 x 600x400 | images/s, {args.batch} x 112x112 | vs ResNet-18 |",

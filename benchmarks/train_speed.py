@@ -29,7 +29,7 @@ three rather than on one of them (the ratios are what the benchmark is for).
 Run:
     python benchmarks/train_speed.py [--device cpu|cuda|auto] [--threads 2] [--iterations 5] [--repeats 3] [--amp] [--compile]
 
-Writes ``benchmarks/results/train_speed[_<device>].json`` and ``.md``.
+Writes ``benchmarks/results/train_speed[_<device>][_amp][_compile].json`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> dict:
         "device": where,
         "threads": args.threads,
     }
-    stem = "train_speed" if device.type == "cpu" else f"train_speed_{device.type}"
+    stem = "train_speed" + ("" if device.type == "cpu" else f"_{device.type}")
+    stem += "".join(f"_{k}" for k in ("amp", "compile") if getattr(args, k))
     args.results.mkdir(parents=True, exist_ok=True)
     lines = [
         f"# Training speed ({where})",

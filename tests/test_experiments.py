@@ -867,7 +867,34 @@ def test_fer_curve_finetunes_the_network_behind_a_frozen_curve(tmp_path: Path) -
     assert half["init"]["folder"] == record["init"]["folder"]
     assert (tuned_dir / "model.safetensors").stat().st_mtime_ns == stamp
     assert "log-linear curve (seed 0) + llenet-faces, fine-tuned 3 its, 0.5 well lit" in shared["per_classifier"]["vgg"]
-    for bad in (["--finetune-iterations", "-1"], ["--finetune-lr", "0"], ["--finetune-normal-fraction", "1"]):
+    # a continuation starts from the fine-tuned weights (another data seed); the gate scores it behind the
+    # exposure gate: the same weights, well-lit images (mean grey >= HIGH) unchanged
+    more = fer_curve.main([*args[:-1], str(tmp_path / "res" / "more"), "--finetune-continue", "2",
+                           "--finetune-continue-lr", "5e-4", "--gate", "0.3", "0.4"])
+    more_dir = seed_dir / "finetuned-3its+2its" / "model"
+    continued = json.loads((more_dir / "training.json").read_text())
+    assert continued["init"]["folder"].endswith("finetuned-3its/model") and continued["iterations"] == 2
+    assert continued["seed"] == fer_curve.FINETUNE_SEED_OFFSET + fer_curve.CONTINUE_SEED_OFFSET
+    assert continued["config"]["lr"] == 5e-4 and continued["frozen"] == "log_curve."
+    assert (tuned_dir / "model.safetensors").stat().st_mtime_ns == stamp
+    last = LLENet.from_pretrained(more_dir).eval()
+    gate = LLENet.from_pretrained(seed_dir / "finetuned-3its+2its" / "model-gated").eval()
+    assert gate.exposure_gate == (0.3, 0.4) and json.loads(
+        (seed_dir / "finetuned-3its+2its" / "model-gated" / "training.json").read_text())["exposure_gate"] == [0.3, 0.4]
+    torch.testing.assert_close(gate.state_dict(), last.state_dict())
+    rows = more["per_classifier"]["vgg"]
+    base = "log-linear curve (seed 0) + llenet-faces, fine-tuned 3 its"
+    low, normal, labels = fer_experiments.dark_test_set(faces, "paper")
+    mean = (0.299 * normal[:, 0] + 0.587 * normal[:, 1] + 0.114 * normal[:, 2]).mean((1, 2))
+    share = ((math.log(0.4) - mean.log()) / (math.log(0.4) - math.log(0.3))).clamp(0, 1).view(-1, 1, 1, 1)
+    with torch.no_grad():
+        assert rows[f"{base} + 2 its"]["acc_paper"] == pytest.approx(_accuracy(net, last(low).clamp(0, 1), labels))
+        by_hand = (normal + share * (last(normal) - normal)).clamp(0, 1)
+        assert rows[f"{base} + 2 its, gate 0.3-0.4"]["acc_normal"] == pytest.approx(_accuracy(net, by_hand, labels))
+    assert rows[base] == results["per_classifier"]["vgg"][base]
+    for bad in (["--finetune-iterations", "-1"], ["--finetune-lr", "0"], ["--finetune-normal-fraction", "1"],
+                ["--finetune-continue", "-2"], ["--finetune-continue-lr", "0"], ["--gate", "0.4", "0.3"],
+                ["--finetune-iterations", "0", "--finetune-continue", "2"]):
         with pytest.raises(SystemExit):
             fer_curve.main([*args[:-1], str(tmp_path / "res" / "bad"), *bad])
     assert not list((tmp_path / "res").glob("bad*"))

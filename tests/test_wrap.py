@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from torch import nn
 
 from llenhance import ClassifierPreprocess, EnhancedClassifier, llenet_s, wrap
 from tests.test_classifier import _TupleNet
@@ -55,6 +56,26 @@ class TestWrap:
         x = torch.rand(1, 3, 32, 32)
         with torch.no_grad():
             torch.testing.assert_close(compiled(x), model(x))
+
+    def test_compiles_to_one_graph_and_still_checks_eagerly(self) -> None:
+        """The default wrapper (llenet-faces, ResNet-18) is one graph for torch.compile (its first-call
+        output check stays out of the graph); run eagerly, the check still catches a 0-255 enhancer."""
+        model = wrap(torchvision.models.resnet18(num_classes=7))
+        compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+        x = torch.rand(2, 3, 48, 48, generator=torch.Generator().manual_seed(0)) * 0.2
+        with torch.no_grad():
+            out = compiled(x)
+            assert not model._output_checked  # the compiled call skipped it
+            torch.testing.assert_close(out, model(x), rtol=0, atol=1e-5)
+            assert model._output_checked
+
+        class Times255(nn.Module):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return x * 255
+
+        scaled = wrap(torchvision.models.resnet18(num_classes=7), Times255())
+        with torch.no_grad(), pytest.raises(ValueError, match="`enhancer` returned values in"):
+            scaled(x)
 
     def test_exception(self) -> None:
         with pytest.raises(TypeError, match="`classifier` expected an nn.Module, got str"):

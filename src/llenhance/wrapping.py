@@ -39,7 +39,9 @@ class EnhancedClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> Any:
         enhanced = self.enhancer(images)
-        if not self._output_checked:  # once: a wrong enhancer shows on its first batch
+        # once: a wrong enhancer shows on its first batch. Not inside torch.compile: reading the values
+        # back would split the graph (and CUDA graphs); run the wrapper once eagerly to have it checked.
+        if not self._output_checked and not torch.compiler.is_compiling():
             check_enhancer_output(enhanced, images, "enhancer")
             self._output_checked = True
         return self.classifier(self.preprocess(enhanced))

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from llenhance import LLENet, llenet_b, llenet_s
+from llenhance import LLENet, list_pretrained, llenet_b, llenet_s
 from llenhance.models import CRBlock, FEBlock, LogLinearCurve, exposure_curve, match_exposure
 from llenhance.models.llenet import LOG_CURVE_FLOOR, LOG_CURVE_QUANTILES
 
@@ -434,3 +434,15 @@ def test_llenet_log_curve_comes_first_and_round_trips(tmp_path: Path) -> None:
         torch.testing.assert_close(fresh(x), x.clamp_min(LOG_CURVE_FLOOR))  # grey levels floored
     with pytest.raises(TypeError, match="log_curve"):
         LLENet(width=8, log_curve=1)
+
+
+@pytest.mark.parametrize("name", sorted(list_pretrained()))
+def test_builtin_weights_compile_to_one_graph(name: str) -> None:
+    """torch.compile captures each built-in enhancer whole (fullgraph: no graph break), so that mode
+    "reduce-overhead" can replay it as one CUDA graph; value checks stay on and are skipped inside the
+    graph. aot_eager: the capture and autograd tracing without a C++ build; output as in eager mode."""
+    model = LLENet.from_pretrained(name).eval()
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    x = torch.rand(2, 3, 48, 40, generator=torch.Generator().manual_seed(0)) * 0.3
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=0, atol=1e-6)
