@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--finetune-continue-lr", type=float, default=1.25e-4, help="Adam, cosine to zero")
     parser.add_argument("--gate", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                         help="also score the last fine-tuned model behind this exposure gate")
+    parser.add_argument("--last-only", action="store_true",
+                        help="score only the last fine-tuned stage (and its gated model) beside no enhancement, "
+                             "the global gamma curve and the network; the other rows are those of a run without it")
     parser.add_argument("--device", default="cpu", help="where the fine-tuning trains")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="where the curves are saved (seed<S>/)")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
@@ -239,6 +242,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.finetune_continue < 0 or (args.finetune_continue and not args.finetune_iterations):
         parser.error(f"`--finetune-continue` expected a non-negative integer after `--finetune-iterations` above 0, "
                      f"got {args.finetune_continue} with `--finetune-iterations` {args.finetune_iterations}")
+    if args.last_only and not args.finetune_iterations:
+        parser.error("`--last-only` expected `--finetune-iterations` above 0")
     if args.gate is not None and (not args.finetune_iterations or not 0 < args.gate[0] < args.gate[1] < 1):
         parser.error(f"`--gate` expected 0 < LOW < HIGH < 1 and `--finetune-iterations` above 0, got {args.gate}")
     if args.finetune_normal_fraction is None:
@@ -272,22 +277,30 @@ def main(argv: list[str] | None = None) -> dict:
         tag = finetune_tag(args.finetune_iterations, args.finetune_normal_fraction, args.normal_fraction)
         share = ("" if args.finetune_normal_fraction == args.normal_fraction
                  else f", {args.finetune_normal_fraction:g} well lit")
+        last_rows: list[str] = []
         for seed, curve in curves.items():
             row = f"log-linear curve (seed {seed}) + {name}, fine-tuned {args.finetune_iterations} its"
             merged = args.output / f"seed{seed}" / "model"
-            last = methods[row + share] = finetune(
+            last_row = row + share
+            last = methods[last_row] = finetune(
                 merged, curve, train_faces, seed=seed, iterations=args.finetune_iterations, lr=args.finetune_lr,
                 normal_fraction=args.finetune_normal_fraction, tag=tag, device=args.device)
             if args.finetune_continue:
-                last = methods[f"{row} + {args.finetune_continue} its{share}"] = finetune(
+                last_row = f"{row} + {args.finetune_continue} its{share}"
+                last = methods[last_row] = finetune(
                     merged.parent / tag / "model", curve, train_faces, seed=seed + CONTINUE_SEED_OFFSET,
                     iterations=args.finetune_continue, lr=args.finetune_continue_lr,
                     normal_fraction=args.finetune_normal_fraction, tag=f"{tag}+{args.finetune_continue}its",
                     device=args.device, base=merged.parent)
+            last_rows.append(last_row)
             if args.gate is not None:
                 low, high = args.gate
-                methods[f"{row}{f' + {args.finetune_continue} its' if args.finetune_continue else ''}{share}, "
-                        f"gate {low:g}-{high:g}"] = gated(last, (low, high), last_folder(merged.parent, tag, args))
+                gated_row = f"{row}{f' + {args.finetune_continue} its' if args.finetune_continue else ''}{share}, "
+                gated_row += f"gate {low:g}-{high:g}"
+                methods[gated_row] = gated(last, (low, high), last_folder(merged.parent, tag, args))
+                last_rows.append(gated_row)
+    if args.last_only:
+        methods = {k: v for k, v in methods.items() if k in ("none", GAMMA, name, *last_rows)}
     curves_made = {str(seed): {"folder": tilde(str(args.output / f"seed{seed}")), **records[seed]}
                    for seed in args.seeds}
     return publish("fer_curve.py", argv, args, folders, evaluate(methods, classifiers, load_faces(args, "val")),

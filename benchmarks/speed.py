@@ -9,9 +9,10 @@ fresh subprocess on the CPU, so that nothing else in this run counts towards it.
 A torchvision ResNet-18 (7 classes) is timed on the same batch: the FER
 classifier an enhancer sits in front of, so the table says what the
 enhancer adds to it. ``--device cuda`` times on a GPU (``--half``: bfloat16,
-channels-last), where each timed pass waits for the device. ``--compile MODE`` times
-every model through ``torch.compile(model, mode=MODE, fullgraph=True)`` (compilation happens in
-the warm-ups; on CUDA, ``reduce-overhead`` replays each fixed batch shape as a CUDA graph).
+channels-last), where each timed pass waits for the device. ``--compile MODE`` also times
+every model through ``torch.compile(model, mode=MODE, fullgraph=True)``, in the same rounds as the
+eager model (compilation happens in the warm-ups; on CUDA, ``reduce-overhead`` replays each fixed
+batch shape as a CUDA graph).
 
 Run:
     python benchmarks/speed.py [--device cpu|cuda|auto] [--half] [--compile MODE] [--threads 2] [--repeats 5] [--batch 32]
@@ -99,34 +100,40 @@ def main() -> None:
     models["ResNet-18 (FER classifier, reference)"] = torchvision.models.resnet18(num_classes=7)
     dtype = torch.bfloat16 if args.half else torch.float32
     fmt = torch.channels_last if args.half else torch.contiguous_format
+    variants = ["eager", "compiled"] if args.compile else ["eager"]
+    runners: dict[str, dict[str, torch.nn.Module]] = {}
     for name, model in models.items():
         model.to(device, dtype, memory_format=fmt).eval()
+        runners[name] = {"eager": model}
         if args.compile:
-            models[name] = torch.compile(model, mode=args.compile, fullgraph=True)
-    # compiled: the first calls of each input shape compile (and, with CUDA graphs, record)
-    warmups = 3 if args.compile else 2
+            runners[name]["compiled"] = torch.compile(model, mode=args.compile, fullgraph=True)
     one = (torch.rand(1, 3, 400, 600) * 0.2).to(device, dtype, memory_format=fmt)
     batch = (torch.rand(args.batch, 3, 112, 112) * 0.2).to(device, dtype, memory_format=fmt)
     # Interleaved rounds, median per model: the first model timed in a process runs
-    # slower on this machine, and rounds even that out.
-    samples: dict[str, dict[str, list[float]]] = {name: {"one": [], "batch": []} for name in models}
+    # slower on this machine, and rounds even that out. Compiled: the first calls of each
+    # input shape compile (and, with CUDA graphs, record), so one more warm-up.
+    samples = {name: {v: {"one": [], "batch": []} for v in variants} for name in models}
     for _ in range(args.rounds):
-        for name, model in models.items():
-            samples[name]["one"].append(_images_per_second(model, one, args.repeats, warmups))
-            samples[name]["batch"].append(_images_per_second(model, batch, args.repeats, warmups))
+        for name in models:
+            for variant, runner in runners[name].items():
+                warmups = 3 if variant == "compiled" else 2
+                samples[name][variant]["one"].append(_images_per_second(runner, one, args.repeats, warmups))
+                samples[name][variant]["batch"].append(_images_per_second(runner, batch, args.repeats, warmups))
     rows = []
     for name, model in models.items():
-        row = {
-            "model": name,
-            "params": sum(p.numel() for p in model.parameters()),
-            "images_per_s_600x400": statistics.median(samples[name]["one"]),
-            "images_per_s_batch_112": statistics.median(samples[name]["batch"]),
-        }
+        row = {"model": name, "params": sum(p.numel() for p in model.parameters())}
+        for variant in variants:
+            prefix = "" if variant == "eager" else "compiled_"
+            row[f"{prefix}images_per_s_600x400"] = statistics.median(samples[name][variant]["one"])
+            row[f"{prefix}images_per_s_batch_112"] = statistics.median(samples[name][variant]["batch"])
         rows.append(row)
         print(row, flush=True)
-    reference = rows[-1]["images_per_s_batch_112"]
-    for row in rows:
-        row["cost_vs_resnet18"] = reference / row["images_per_s_batch_112"]
+    for prefix in ("", "compiled_") if args.compile else ("",):
+        reference = rows[-1][f"{prefix}images_per_s_batch_112"]
+        for row in rows:
+            row[f"{prefix}cost_vs_resnet18"] = reference / row[f"{prefix}images_per_s_batch_112"]
+    for row in rows if args.compile else []:
+        row["compile_speedup_batch_112"] = row["compiled_images_per_s_batch_112"] / row["images_per_s_batch_112"]
     done = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(args.threads), str(args.tile)],
                           capture_output=True, text=True, check=True)
     before_mib, peak_mib, shape = done.stdout.strip().split(" ", 2)
@@ -152,11 +159,18 @@ def main() -> None:
         + (f", torch.compile mode {args.compile!r}" if args.compile else "") + "; all models in one run. "
         "*vs ResNet-18*: time per face batch relative to the ResNet-18 the enhancer sits in front of.",
         "",
-        f"| model | params | images/s, 1 x 600x400 | images/s, {args.batch} x 112x112 | vs ResNet-18 |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        f"| model | params | images/s, 1 x 600x400 | images/s, {args.batch} x 112x112 | vs ResNet-18 |"
+        + (f" compiled images/s, 1 x 600x400 | compiled images/s, {args.batch} x 112x112 | compiled vs ResNet-18 "
+           "(compiled) | compiled / eager |" if args.compile else ""),
+        "| --- | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: | ---: |" if args.compile else ""),
     ]
-    lines += [f"| {r['model']} | {r['params']:,} | {r['images_per_s_600x400']:.2f} | {r['images_per_s_batch_112']:.1f} "
-              f"| {r['cost_vs_resnet18']:.2f}x |" for r in rows]
+    for r in rows:
+        line = (f"| {r['model']} | {r['params']:,} | {r['images_per_s_600x400']:.2f} | "
+                f"{r['images_per_s_batch_112']:.1f} | {r['cost_vs_resnet18']:.2f}x |")
+        if args.compile:
+            line += (f" {r['compiled_images_per_s_600x400']:.2f} | {r['compiled_images_per_s_batch_112']:.1f} | "
+                     f"{r['compiled_cost_vs_resnet18']:.2f}x | {r['compile_speedup_batch_112']:.2f}x |")
+        lines.append(line)
     lines += ["", f"Peak RSS enhancing one 3840x2160 image with `enhance(image, tile={args.tile})` "
               f"(default weights, fresh process): **{rss['peak_rss_mib']:.0f} MiB** "
               f"({rss['rss_after_imports_mib']:.0f} MiB of it before the call: Python, torch and the image)."]

@@ -892,9 +892,16 @@ def test_fer_curve_finetunes_the_network_behind_a_frozen_curve(tmp_path: Path) -
         by_hand = (normal + share * (last(normal) - normal)).clamp(0, 1)
         assert rows[f"{base} + 2 its, gate 0.3-0.4"]["acc_normal"] == pytest.approx(_accuracy(net, by_hand, labels))
     assert rows[base] == results["per_classifier"]["vgg"][base]
+    # --last-only: the same numbers for the last stage and its gated model, the earlier rows left out
+    last = fer_curve.main([*args[:-1], str(tmp_path / "res" / "last"), "--finetune-continue", "2",
+                           "--finetune-continue-lr", "5e-4", "--gate", "0.3", "0.4", "--last-only"])
+    assert list(last["per_classifier"]["vgg"]) == ["none", "global gamma (mean grey -> 0.45)", "llenet-faces",
+                                                  f"{base} + 2 its", f"{base} + 2 its, gate 0.3-0.4"]
+    assert all(last["per_classifier"]["vgg"][k] == rows[k] for k in last["per_classifier"]["vgg"])
     for bad in (["--finetune-iterations", "-1"], ["--finetune-lr", "0"], ["--finetune-normal-fraction", "1"],
                 ["--finetune-continue", "-2"], ["--finetune-continue-lr", "0"], ["--gate", "0.4", "0.3"],
-                ["--finetune-iterations", "0", "--finetune-continue", "2"]):
+                ["--finetune-iterations", "0", "--finetune-continue", "2"],
+                ["--finetune-iterations", "0", "--last-only"]):
         with pytest.raises(SystemExit):
             fer_curve.main([*args[:-1], str(tmp_path / "res" / "bad"), *bad])
     assert not list((tmp_path / "res").glob("bad*"))
