@@ -80,6 +80,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="faces of 112x112 per batch")
     parser.add_argument("--compile", choices=COMPILE_MODES, default=None,
                         help="torch.compile every model with this mode (fullgraph)")
+    parser.add_argument("--models", nargs="+", default=None, metavar="PART",
+                        help="time only the models whose names contain one of these (the ResNet-18 always)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     device = device_from_arg(parser, args.device)
@@ -97,6 +99,8 @@ def main() -> None:
         models["Zero-DCE"] = load_zero_dce()
     if (WEIGHTS / "sci" / "medium.pt").is_file():
         models["SCI"] = load_sci("medium")
+    if args.models:
+        models = {name: m for name, m in models.items() if any(part in name for part in args.models)}
     models["ResNet-18 (FER classifier, reference)"] = torchvision.models.resnet18(num_classes=7)
     dtype = torch.bfloat16 if args.half else torch.float32
     fmt = torch.channels_last if args.half else torch.contiguous_format
@@ -143,7 +147,8 @@ def main() -> None:
     meta = {
         "command": (f"python benchmarks/speed.py --device {args.device} --threads {args.threads} "
                     f"--repeats {args.repeats} --rounds {args.rounds} --tile {args.tile} --batch {args.batch}"
-                    + (" --half" if args.half else "") + (f" --compile {args.compile}" if args.compile else "")),
+                    + (" --half" if args.half else "") + (f" --compile {args.compile}" if args.compile else "")
+                    + (f" --models {' '.join(repr(m) for m in args.models)}" if args.models else "")),
         "torch": torch.__version__,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU",
         "dtype": str(dtype),

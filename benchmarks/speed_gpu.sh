@@ -7,7 +7,9 @@
 #
 #   bash benchmarks/speed_gpu.sh [LOG_FOLDER]
 #
-# A smoke run on the CPU (the same commands, short): DEVICE=cpu ITS=2 REPEATS=1 RESULTS=/tmp/r bash benchmarks/speed_gpu.sh
+# TRAIN_OPTS / INFER_OPTS add options to every train_speed.py / speed.py command. A smoke run on the CPU:
+#   DEVICE=cpu ITS=1 REPEATS=1 RESULTS=/tmp/r TRAIN_OPTS="--models llenet_s --modes reconstruction" \
+#   INFER_OPTS="--models llenet-sice --batch 4 --repeats 1" bash benchmarks/speed_gpu.sh
 set -u
 cd "$(dirname "$0")/.."
 LOGS=${1:-${TMPDIR:-/tmp}/llenhance-speed-logs}
@@ -17,8 +19,8 @@ DEVICE=${DEVICE:-cuda}
 RESULTS=${RESULTS:-benchmarks/results}
 ITS=${ITS:-50}
 REPEATS=${REPEATS:-3}
-HALF=(--half)
-if [ "$DEVICE" = cpu ]; then HALF=(); fi  # bfloat16 inference is refused off CUDA
+HALF=(--half) AMP=(--amp)
+if [ "$DEVICE" = cpu ]; then HALF=() AMP=(); fi  # a CPU smoke run times fp32 only (--amp is CUDA-only)
 
 status=0
 run() {  # run LOG COMMAND...: output to LOG_FOLDER/LOG.log; the script's exit status is the worst
@@ -33,11 +35,12 @@ run() {  # run LOG COMMAND...: output to LOG_FOLDER/LOG.log; the script's exit s
 }
 
 TRAIN=(benchmarks/train_speed.py --device "$DEVICE" --iterations "$ITS" --warmup 5 --repeats "$REPEATS"
-       --results "$RESULTS")
+       --results "$RESULTS" ${TRAIN_OPTS:-})
 run train_fp32 "$PYTHON" "${TRAIN[@]}"
-run train_amp "$PYTHON" "${TRAIN[@]}" --amp
-run train_amp_compile "$PYTHON" "${TRAIN[@]}" --amp --compile
-INFER=(benchmarks/speed.py --device "$DEVICE" --batch 256 --repeats 10 --rounds "$REPEATS" --results "$RESULTS")
+run train_amp "$PYTHON" "${TRAIN[@]}" "${AMP[@]}"
+run train_amp_compile "$PYTHON" "${TRAIN[@]}" "${AMP[@]}" --compile
+INFER=(benchmarks/speed.py --device "$DEVICE" --batch 256 --repeats 10 --rounds "$REPEATS" --results "$RESULTS"
+       ${INFER_OPTS:-})
 run infer_fp32 "$PYTHON" "${INFER[@]}"
 run infer_half "$PYTHON" "${INFER[@]}" "${HALF[@]}"
 run infer_half_compile "$PYTHON" "${INFER[@]}" "${HALF[@]}" --compile reduce-overhead

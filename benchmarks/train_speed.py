@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
         if getattr(args, name) < 1:
             parser.error(f"`--{name}` expected a positive integer, got {getattr(args, name)}")
     device = device_from_arg(parser, args.device)
+    if args.amp and device.type != "cuda":
+        parser.error(f"--amp: bfloat16 autocast needs a CUDA device, got --device {args.device}")
     torch.set_num_threads(args.threads)
     # The first seconds of a process run slower on this machine (allocator and kernel caches filling):
     # one untimed pass of the first case, so that every timed case starts warm.
@@ -200,6 +202,8 @@ def main(argv: list[str] | None = None) -> dict:
             print(row, flush=True)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU"
     options = "".join(f" --{k}" for k in ("amp", "compile") if getattr(args, k))
+    options += "".join(f" --{k} {' '.join(getattr(args, k))}" for k, every in (("models", MODELS), ("modes", MODES))
+                       if getattr(args, k) != list(every))
     meta = {
         "command": f"python benchmarks/train_speed.py --device {args.device} --threads {args.threads} "
                    f"--iterations {args.iterations} --warmup {args.warmup} --repeats {args.repeats}{options}",

@@ -557,10 +557,13 @@ def test_train_speed_reports_medians_of_alternating_turns(tmp_path: Path) -> Non
     assert row["overhead"] == pytest.approx(row["bare_its"] / row["trainer_its"])
     assert row["checks_cost"] == pytest.approx(row["bare_its"] / sorted(turns["bare_checked"])[1])
     assert "--repeats 3" in out["meta"]["command"]
+    assert "--models llenet_s --modes reconstruction" in out["meta"]["command"]  # the rerun times what this one did
     assert json.loads((tmp_path / "train_speed.json").read_text())["rows"][0]["repeats_its"] == turns
     assert "median of 3 turns" in (tmp_path / "train_speed.md").read_text()
-    with pytest.raises(SystemExit):
-        train_speed.main(["--repeats", "0", "--results", str(tmp_path)])
+    for bad in (["--repeats", "0"], ["--amp"]):  # bfloat16 autocast is CUDA-only: a parser error, no stack trace
+        with pytest.raises(SystemExit):
+            train_speed.main([*bad, "--results", str(tmp_path / "bad")])
+    assert not (tmp_path / "bad").exists()
 
 
 def test_sample_images_red_shift_follows_scikit_image_lab() -> None:
