@@ -26,11 +26,11 @@ status=0
 run() {  # run LOG COMMAND...: output to LOG_FOLDER/LOG.log; the script's exit status is the worst
     local log="$LOGS/$1.log"
     shift
-    echo "+ $* ($(date +%T))" | tee "$log"
+    echo "+ $* ($(date +%T))" >"$log"
     "$@" >>"$log" 2>&1
     local rc=$?
-    echo "exit $rc ($(date +%T))" | tee -a "$log"
-    tail -n 12 "$log"
+    echo "exit $rc ($(date +%T))" >>"$log"
+    tail -n 14 "$log"
     if [ "$rc" != 0 ]; then status=$rc; fi
 }
 
