@@ -131,9 +131,9 @@ def network_record(enhancer: str) -> dict | None:
     return None
 
 
-def _rebuilt(enhancer: LLENet, state: dict[str, torch.Tensor], *, log_curve: bool) -> LLENet:
-    """An LLENet of ``enhancer``'s config.json with ``log_curve`` set, holding ``state``."""
-    model = LLENet(**{**enhancer._hub_mixin_config, "log_curve": log_curve})
+def _rebuilt(enhancer: LLENet, state: dict[str, torch.Tensor], **settings: object) -> LLENet:
+    """An LLENet of ``enhancer``'s config.json with ``settings`` in place of its own, holding ``state``."""
+    model = LLENet(**{**enhancer._hub_mixin_config, **settings})
     model.load_state_dict(state)
     return model.eval()
 
@@ -179,17 +179,10 @@ def finetune(merged: Path, curve: LogLinearCurve, faces: Dataset, *, seed: int, 
     return model
 
 
-def last_folder(seed_folder: Path, tag: str, args: argparse.Namespace) -> Path:
-    """The folder of a seed's last fine-tuning stage (``tag``, or its continuation)."""
-    return seed_folder / (f"{tag}+{args.finetune_continue}its" if args.finetune_continue else tag)
-
-
 def gated(model: LLENet, gate: tuple[float, float], folder: Path) -> LLENet:
     """``model`` behind the exposure gate ``gate`` (the same weights), saved as ``folder``/model-gated."""
-    config = {**model._hub_mixin_config, "exposure_gate": list(gate)}
-    out = LLENet(**config)
-    out.load_state_dict(model.state_dict())
-    out.eval().save_pretrained(folder / "model-gated")
+    out = _rebuilt(model, model.state_dict(), exposure_gate=list(gate))
+    out.save_pretrained(folder / "model-gated")
     record = folder / "model" / "training.json"
     if record.is_file():
         with atomic_path(folder / "model-gated" / "training.json") as tmp:
@@ -281,24 +274,23 @@ def main(argv: list[str] | None = None) -> dict:
         for seed, curve in curves.items():
             row = f"log-linear curve (seed {seed}) + {name}, fine-tuned {args.finetune_iterations} its"
             merged = args.output / f"seed{seed}" / "model"
-            last_row = row + share
+            last_row, last_tag = row + share, tag
             last = methods[last_row] = finetune(
                 merged, curve, train_faces, seed=seed, iterations=args.finetune_iterations, lr=args.finetune_lr,
                 normal_fraction=args.finetune_normal_fraction, tag=tag, device=args.device)
             if args.finetune_continue:
                 last_row = f"{row} + {args.finetune_continue} its{share}"
+                last_tag = f"{tag}+{args.finetune_continue}its"
                 last = methods[last_row] = finetune(
                     merged.parent / tag / "model", curve, train_faces, seed=seed + CONTINUE_SEED_OFFSET,
                     iterations=args.finetune_continue, lr=args.finetune_continue_lr,
-                    normal_fraction=args.finetune_normal_fraction, tag=f"{tag}+{args.finetune_continue}its",
-                    device=args.device, base=merged.parent)
+                    normal_fraction=args.finetune_normal_fraction, tag=last_tag, device=args.device,
+                    base=merged.parent)
             last_rows.append(last_row)
             if args.gate is not None:
                 low, high = args.gate
-                gated_row = f"{row}{f' + {args.finetune_continue} its' if args.finetune_continue else ''}{share}, "
-                gated_row += f"gate {low:g}-{high:g}"
-                methods[gated_row] = gated(last, (low, high), last_folder(merged.parent, tag, args))
-                last_rows.append(gated_row)
+                last_rows.append(f"{last_row}, gate {low:g}-{high:g}")
+                methods[last_rows[-1]] = gated(last, (low, high), merged.parent / last_tag)
     if args.last_only:
         methods = {k: v for k, v in methods.items() if k in ("none", GAMMA, name, *last_rows)}
     curves_made = {str(seed): {"folder": tilde(str(args.output / f"seed{seed}")), **records[seed]}
