@@ -1,15 +1,18 @@
-"""FER splits for the benchmark scripts: FER2013 class folders, RAF-DB basic, FERPlus."""
+"""FER splits for the benchmark scripts: FER2013 class folders, RAF-DB basic, FERPlus, GENKI-4K (colour)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from torch.utils.data import Subset
 from torchvision.transforms import v2
 
 from llenhance.data import FER2013_CLASSES, RAFDB, FERFolder, FERPlus
 
-DATASETS = ("folder", "rafdb", "ferplus")
+DATASETS = ("folder", "rafdb", "ferplus", "genki")
+#: GENKI-4K has no split: every VAL_EVERY-th face of each class (sorted by name) is val, the rest train.
+VAL_EVERY = 5
 #: The FER2013 copy the published numbers come from.
 from _paths import DATA as SHARED  # noqa: E402  (one data root for all benchmarks)
 
@@ -22,7 +25,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, default="folder",
                         help="folder: root/{train,val}/<class>/ (FER2013, 7 classes); rafdb: RAF-DB basic; "
                              "ferplus: FERPlus majority vote, 8 classes (root/labels.csv over the FER2013 folders, "
-                             "or FERPlus's own fer2013new.csv layout)")
+                             "or FERPlus's own fer2013new.csv layout); genki: GENKI-4K colour crops, "
+                             "root/{non_smile,smile}/, every 5th face of each class is val")
     parser.add_argument("--size", type=int, default=48, help="faces are resized to size x size")
 
 
@@ -35,7 +39,9 @@ def fer_split(
       order when the class folders are FER2013's, else alphabetical);
     - ``rafdb``: the RAF-DB ``basic`` folder; "val" is RAF-DB's test split;
     - ``ferplus``: ``labels.csv`` over the FER2013 folders or FERPlus's own folder (majority vote,
-      ties dropped).
+      ties dropped);
+    - ``genki``: GENKI-4K colour crops, ``root/<class>/`` (alphabetical: non_smile, smile); every
+      `VAL_EVERY`-th face of each class (by file name) is val, the others train.
     """
     if dataset not in DATASETS:
         raise ValueError(f"`dataset` expected one of {DATASETS}, got {dataset!r}")
@@ -44,6 +50,14 @@ def fer_split(
         return RAFDB(root, split="train" if split == "train" else "test", transform=resize)
     if dataset == "ferplus":
         return FERPlus(root, split=split, transform=resize)
+    if dataset == "genki":
+        faces = FERFolder(root, transform=resize)
+        targets = faces.targets
+        first = {label: targets.index(label) for label in set(targets)}  # samples are grouped by class
+        keep = [i for i, label in enumerate(targets) if ((i - first[label]) % VAL_EVERY == 0) == (split == "val")]
+        subset = Subset(faces, keep)
+        subset.classes = faces.classes  # type: ignore[attr-defined]
+        return subset  # type: ignore[return-value]
     folders = {p.name for p in (root / split).iterdir() if p.is_dir()} if (root / split).is_dir() else set()
     classes = FER2013_CLASSES if folders == set(FER2013_CLASSES) else None
     return FERFolder(root / split, classes=classes, transform=resize)

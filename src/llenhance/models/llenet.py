@@ -36,6 +36,7 @@ from torch import nn
 
 from llenhance._checks import check_image, check_positive_int, value_checks_enabled
 from llenhance._color import grey, mean_grey
+from llenhance.models.chroma import carry_chroma
 
 __all__ = ["CRBlock", "FEBlock", "LLENet", "LogLinearCurve", "exposure_curve", "llenet_b", "llenet_s"]
 
@@ -430,6 +431,11 @@ class LLENet(
             global curve; ``curve_target``'s curve follows it, and the
             network adds its correction to the result. A new one is the
             identity.
+        luma_only: the network sees the input's BT.601 luma (R = G = B) and the
+            input's colour is carried onto its output by `carry_chroma` (the
+            hue kept, the saturation of the dark input brought back towards
+            the scene's). For networks trained on grey faces, whose own output
+            turns colour grey. A grey input gives an exactly grey output.
 
     Examples:
         >>> import torch
@@ -453,6 +459,7 @@ class LLENet(
         exposure_gate: tuple[float, float] | list[float] | None = None,
         output_target: float | None = None,
         log_curve: bool = False,
+        luma_only: bool = False,
     ) -> None:
         super().__init__()
         check_positive_int(width, "width")
@@ -462,7 +469,7 @@ class LLENet(
         if stem_stride not in (1, 2):
             raise ValueError(f"`stem_stride` expected 1 or 2, got {stem_stride!r}")
         flags = (("use_fe", use_fe), ("use_skip", use_skip), ("fe_depthwise", fe_depthwise),
-                 ("exposure_input", exposure_input), ("log_curve", log_curve))
+                 ("exposure_input", exposure_input), ("log_curve", log_curve), ("luma_only", luma_only))
         for name, flag in flags:
             if not isinstance(flag, bool):
                 raise TypeError(f"`{name}` expected a bool, got {type(flag).__name__}")
@@ -479,6 +486,7 @@ class LLENet(
                 raise ValueError(f"`exposure_gate` expected 0 < low < high < 1, got {exposure_gate!r}")
             exposure_gate = (low, high)
         self.exposure_gate = exposure_gate
+        self.luma_only = luma_only
         self.width = width
         self.use_fe = use_fe
         self.use_skip = use_skip
@@ -530,6 +538,8 @@ class LLENet(
         assembled output."""
         if self.output_target is not None:
             y = _match_exposure(y if y.ndim == 4 else y.unsqueeze(0), self.output_target).view_as(y)
+        if self.luma_only:
+            y = carry_chroma(x.to(y.dtype), y)
         return self.gate(x, y)
 
     def exposure_share(self, x: torch.Tensor) -> torch.Tensor:
@@ -562,8 +572,11 @@ class LLENet(
         return self.curve_target is not None or self.log_curve is not None
 
     def curve(self, x: torch.Tensor) -> torch.Tensor:
-        """The global curves before the network, (B, 3, H, W): ``log_curve``'s, then `exposure_curve` to
-        ``curve_target``; ``x`` itself for a model with neither. Tiled inference applies it to the whole image."""
+        """What the network is given for ``x``, (B, 3, H, W): its luma as a grey image for ``luma_only``, then
+        the global curves: ``log_curve``'s, then `exposure_curve` to ``curve_target``; ``x`` itself for a model
+        with none of them. Tiled inference applies it to the whole image."""
+        if self.luma_only:
+            x = grey(x).unsqueeze(1).expand(-1, 3, -1, -1)
         if self.log_curve is not None:
             x = self.log_curve(x)
         if self.curve_target is not None:
@@ -595,9 +608,9 @@ class LLENet(
                 raise ValueError("`exposure` expected the input_exposure of the uncurved image when "
                                  "apply_curve=False on a model with exposure_input")
             exposure = self.input_exposure(x)
-        base = None
-        if self.has_curve:
-            base = x = self.curve(x) if apply_curve else x
+        if apply_curve:
+            x = self.curve(x)
+        base = x if self.has_curve else None
         # Channels-last runs the thin, full-resolution convolutions about 2x
         # faster on CPU; the output is made contiguous again below.
         x = _pad_to_multiple(x, self.pad_multiple)
@@ -758,7 +771,7 @@ class LLENet(
 
 #: config.json keys and the bounds a loaded configuration must keep (a config file is untrusted input).
 _CONFIG_KEYS = ("width", "use_fe", "use_skip", "fe_depthwise", "mlp_ratio", "stem_stride", "curve_target",
-                "exposure_input", "exposure_gate", "output_target", "log_curve")
+                "exposure_input", "exposure_gate", "output_target", "log_curve", "luma_only")
 _CONFIG_BOUNDS = {"width": (2, 512), "mlp_ratio": (1, 16)}
 #: Keys the Hub tooling may add to config.json besides the model's own.
 _CONFIG_METADATA = ("_name_or_path", "architectures", "model_type", "library_name", "llenhance_version")
