@@ -17,6 +17,7 @@ from llenhance.niqe import niqe
 
 __all__ = [
     "accuracy",
+    "chroma",
     "confusion_matrix",
     "niqe",
     "per_class_accuracy",
@@ -101,6 +102,30 @@ def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_class
         raise ValueError(f"`predictions` and `targets` expected class indices in [0, {num_classes - 1}]")
     index = targets.long() * num_classes + predictions.long()
     return torch.bincount(index, minlength=num_classes**2).view(num_classes, num_classes)
+
+
+def chroma(images: torch.Tensor) -> torch.Tensor:
+    """Mean CIELAB chroma ``sqrt(a*^2 + b*^2)`` of each image (sRGB in [0, 1], D65, kornia's L*a*b*).
+
+    0 for a grey image; how colourful an image is, independent of hue. Compare an
+    enhanced face's chroma with the normal-light face's to see whether an enhancer
+    keeps colour.
+
+    Args:
+        images: (B, 3, H, W) or (3, H, W) RGB in [0, 1].
+
+    Returns:
+        (B,) (or a scalar for one unbatched image).
+
+    Examples:
+        >>> bool(chroma(torch.full((1, 3, 4, 4), 0.5)) < 0.01)  # grey (D65 white point rounding)
+        True
+        >>> round(float(chroma(torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1))), 1)  # pure sRGB red
+        104.6
+    """
+    check_image(images, "images", allow_unbatched=True)
+    lab = kornia.color.rgb_to_lab(images.clamp(0, 1))
+    return lab[..., 1:, :, :].norm(dim=-3).flatten(-2).mean(-1)
 
 
 def accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> float:

@@ -119,7 +119,7 @@ def carry_chroma(image: torch.Tensor, luma: torch.Tensor, *, sigma: float | None
         luma = _luma(luma)
     if sigma is None:
         sigma = chroma_sigma(*image.shape[-2:])
-    if not math.isfinite(sigma) or sigma < 0:
+    elif not math.isfinite(sigma) or sigma < 0:
         raise ValueError(f"`sigma` expected a number >= 0 or None, got {sigma}")
     if not math.isfinite(eps) or eps <= 0:
         raise ValueError(f"`eps` expected a number > 0, got {eps}")

@@ -1,0 +1,228 @@
+"""Colour faces through the face enhancers: is the colour kept, the noise removed, the expression read?
+
+Data: ``faces-colour/`` of the shared data: GENKI-4K crops (64 px), the London
+studio portraits (resized to 128 px) and the film crops (``muxspace``, resized
+to 112 px). Every 5th face of each class folder (by file name) is ``val`` (on
+which ``carry_chroma``'s constants were chosen), the others ``test``.
+
+Darkenings (``llenhance.evaluation.DARKENING``, fixed seed): the paper's
+(Eq. 14), the realistic one (sensor noise, 8 bits) and the realistic one
+followed by JPEG at quality 75; and the well-lit faces as they are.
+
+Per set, darkening and method: ``chroma kept`` (mean CIELAB chroma of the
+output over that of the normal-light faces; for well-lit input, over the
+input's), CIEDE2000 and PSNR to the normal-light face. Grey FER2013 val faces
+check that grey stays grey (largest channel difference of the output).
+
+With ``--readers`` (folders of ``train_fer_classifier.py --dataset genki``
+runs, named by architecture): accuracy of each colour smile/non-smile reader
+on GENKI-4K ``--split`` faces darkened and enhanced (``llenhance.evaluation.evaluate_fer``),
+the share of the lost accuracy each method recovers, and the change on well-lit faces.
+No reader guided any enhancer here, so every one is held out.
+
+Run:
+    python benchmarks/face_colour.py --split test \\
+        --readers resnet18=~/.cache/llenhance/genki-resnet18 vgg=~/.cache/llenhance/genki-vgg
+
+Writes ``face_colour.{json,md}`` under ``--results`` (``face_colour_val`` for ``--split val``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torchvision.transforms.v2 import functional as TF
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _command import command_line  # noqa: E402
+from _fer_data import VAL_EVERY, fer_split  # noqa: E402
+from _fer_eval import frozen_classifier_from  # noqa: E402
+from _paths import DATA  # noqa: E402
+
+from llenhance import LLENet  # noqa: E402
+from llenhance.baselines import clahe, global_gamma  # noqa: E402
+from llenhance.data import FERFolder, SyntheticLowLight  # noqa: E402
+from llenhance.evaluation import DARKENING, TEST_SEED, ciede2000, evaluate_fer, markdown_table, write_results  # noqa: E402
+from llenhance.metrics import chroma, psnr  # noqa: E402
+from llenhance.transforms import LowLightSynth  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+COLOUR = DATA / "faces-colour"
+#: Set -> (folder under faces-colour, side the faces are resized to).
+SETS = {"GENKI-4K": ("genki4k", 64), "London": ("london", 128), "film crops": ("muxspace", 112)}
+#: The face enhancer's exposure curve target: the gamma baseline lifts to the same mean grey.
+GAMMA_TARGET = 0.45
+JPEG_QUALITY = 75
+CONDITIONS = ("paper", "realistic", f"realistic + JPEG {JPEG_QUALITY}", "well-lit")
+
+Method = Callable[[torch.Tensor], torch.Tensor]
+
+
+def methods() -> dict[str, Method]:
+    """The rows: the input, two classical baselines, the face enhancer before and after colour, the photo one."""
+    grey_out = LLENet.from_pretrained("llenet-faces", luma_only=False).eval()
+    return {
+        "identity (input)": lambda x: x,
+        f"global gamma (mean grey -> {GAMMA_TARGET})": lambda x: global_gamma(x, target=GAMMA_TARGET),
+        "CLAHE": clahe,
+        "llenet-faces, grey output (0.3.0)": grey_out,
+        "llenet-faces": LLENet.from_pretrained("llenet-faces").eval(),
+        "llenet-photo": LLENet.from_pretrained("llenet-photo").eval(),
+    }
+
+
+def split_of(faces: FERFolder, split: str) -> torch.Tensor:
+    """The ``split`` faces of a class-folder set as one (N, 3, S, S) batch (every `VAL_EVERY`-th of a class: val)."""
+    targets = faces.targets
+    first = {label: targets.index(label) for label in set(targets)}
+    keep = [i for i, label in enumerate(targets) if ((i - first[label]) % VAL_EVERY == 0) == (split == "val")]
+    return torch.stack([faces[i][0] for i in tqdm(keep, desc="loading", leave=False)])
+
+
+def darken(normal: torch.Tensor, condition: str) -> torch.Tensor:
+    """``normal`` darkened under ``condition`` with the evaluation's fixed seed (the input itself for well-lit)."""
+    if condition == "well-lit":
+        return normal
+    protocol = "paper" if condition == "paper" else "realistic"
+    data = SyntheticLowLight([(x, 0) for x in normal], LowLightSynth(**DARKENING[protocol]), seed=TEST_SEED)
+    dark = torch.stack([data[i][0] for i in range(len(data))])
+    if condition.endswith(f"JPEG {JPEG_QUALITY}"):
+        dark = TF.jpeg((dark * 255).round().to(torch.uint8), JPEG_QUALITY).float() / 255
+    return dark
+
+
+@torch.no_grad()
+def run(method: Method, images: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    return torch.cat([method(images[i : i + batch]).clamp(0, 1) for i in range(0, len(images), batch)])
+
+
+def image_scores(rows: dict[str, Method], split: str, limit: int | None) -> dict[str, Any]:
+    """{set: {condition: {method: {chroma_kept, ciede2000, psnr}}}}."""
+    out: dict[str, Any] = {}
+    for set_name, (folder, side) in SETS.items():
+        normal = split_of(FERFolder(COLOUR / folder, transform=lambda x, s=side: TF.resize(x, [s, s], antialias=True)),
+                          split)[:limit]
+        out[set_name] = {"faces": len(normal), "side": side}
+        for condition in CONDITIONS:
+            dark = darken(normal, condition)
+            reference = dark if condition == "well-lit" else normal
+            scores = {}
+            for name, method in tqdm(rows.items(), desc=f"{set_name}, {condition}", leave=False):
+                enhanced = run(method, dark)
+                scores[name] = {
+                    "chroma_kept": float(chroma(enhanced).mean() / chroma(reference).mean()),
+                    "ciede2000": float(ciede2000(enhanced, normal).mean()),
+                    "psnr": float(psnr(enhanced, normal).mean()),
+                }
+            out[set_name][condition] = scores
+    return out
+
+
+def grey_check(rows: dict[str, Method], count: int) -> dict[str, float]:
+    """Largest |R - G| or |G - B| of each method's output on ``count`` grey FER2013 val faces (darkened, paper)."""
+    faces = FERFolder(DATA / "fer2013" / "val")
+    normal = torch.stack([faces[i][0] for i in range(0, len(faces), max(1, len(faces) // count))][:count])
+    dark = darken(normal, "paper")
+    result = {}
+    for name, method in rows.items():
+        out = run(method, dark)
+        result[name] = float(torch.maximum((out[:, 0] - out[:, 1]).abs(), (out[:, 1] - out[:, 2]).abs()).max())
+    return result
+
+
+def reader_scores(rows: dict[str, Method], readers: dict[str, Path], split: str,
+                  limit: int | None) -> dict[str, Any]:
+    """{reader: {darkening: evaluate_fer's result}} on GENKI-4K ``split`` faces."""
+    faces = fer_split("genki", COLOUR / "genki4k", split, size=SETS["GENKI-4K"][1])
+    if limit is not None:
+        faces = torch.utils.data.Subset(faces, range(0, len(faces), max(1, len(faces) // limit)))
+    out: dict[str, Any] = {}
+    for arch, folder in readers.items():
+        classifier = frozen_classifier_from(arch, folder, "genki", argument="--readers")
+        out[arch] = {d: evaluate_fer(classifier, faces, dict(rows), darkening=d, progress=False) for d in DARKENING}
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [f"# Colour faces through the enhancers ({results['split']} split)", "",
+             f"`{results['command']}`", "",
+             "chroma kept: mean CIELAB chroma of the output / of the normal-light faces (well-lit: / of the input); "
+             "CIEDE2000 (lower is better) and PSNR (dB) to the normal-light face.", ""]
+    for set_name, block in results["images"].items():
+        lines += [f"## {set_name} ({block['faces']} faces, {block['side']} px)", ""]
+        header = ["method"] + [f"{c}: chroma kept / CIEDE2000 / PSNR" for c in CONDITIONS]
+        names = list(block[CONDITIONS[0]])
+        body = [[name] + [f"{block[c][name]['chroma_kept']:.2f} / {block[c][name]['ciede2000']:.2f} / "
+                          f"{block[c][name]['psnr']:.2f}" for c in CONDITIONS] for name in names]
+        lines += [markdown_table(header, body), ""]
+    lines += ["## Grey faces stay grey", "",
+              f"Largest channel difference of the output on {results['grey_faces']} grey FER2013 val faces "
+              "(paper darkening).", "",
+              markdown_table(["method", "largest channel difference"], [[n, f"{v:.4f}"] for n, v in results["grey"].items()]), ""]
+    if results.get("readers"):
+        lines += ["## Colour readers (GENKI-4K smile / non-smile, held out)", "",
+                  "Accuracy in %; recovered: share of the accuracy lost to the dark that comes back; "
+                  "well-lit: change in points on the well-lit faces.", ""]
+        for arch, by_darkening in results["readers"].items():
+            first = next(iter(by_darkening.values()))
+            lines += [f"### {arch}: {100 * first['normal_accuracy']:.2f} % well lit, "
+                      + ", ".join(f"{100 * r['dark_accuracy']:.2f} % dark ({d})" for d, r in by_darkening.items()), ""]
+            body = []
+            for name in first["methods"]:
+                cells = [name]
+                for d, r in by_darkening.items():
+                    m = r["methods"][name]
+                    rec = "n/a" if m["recovered_fraction"] is None else f"{m['recovered_fraction']:.3f}"
+                    cells.append(f"{100 * m['accuracy']:.2f} ({rec})")
+                cells.append(f"{100 * first['methods'][name]['well_lit_change']:+.2f}")
+                body.append(cells)
+            lines += [markdown_table(["method"] + [f"{d}: accuracy (recovered)" for d in by_darkening]
+                                     + ["well-lit change (points)"], body), ""]
+    return "\n".join(lines)
+
+
+def parse_readers(parser: argparse.ArgumentParser, values: list[str]) -> dict[str, Path]:
+    readers = {}
+    for value in values:
+        arch, sep, folder = value.partition("=")
+        if not sep or not arch or not folder:
+            parser.error(f"`--readers` expected ARCH=FOLDER, got {value!r}")
+        readers[arch] = Path(folder).expanduser()
+    return readers
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=("val", "test"), default="test")
+    parser.add_argument("--readers", nargs="*", default=[], metavar="ARCH=FOLDER",
+                        help="colour GENKI-4K readers (train_fer_classifier.py --dataset genki outputs)")
+    parser.add_argument("--limit", type=int, default=None, help="at most N faces per set (smoke runs)")
+    parser.add_argument("--grey-faces", type=int, default=500, help="grey FER2013 val faces for the grey check")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    readers = parse_readers(parser, args.readers)
+    torch.set_num_threads(args.threads)
+    rows = methods()
+    results = {
+        "command": command_line("face_colour.py", argv),
+        "split": args.split,
+        "images": image_scores(rows, args.split, args.limit),
+        "grey_faces": args.grey_faces,
+        "grey": grey_check(rows, args.grey_faces),
+        "readers": reader_scores(rows, readers, args.split, args.limit),
+    }
+    stem = "face_colour" if args.split == "test" else "face_colour_val"
+    write_results(args.results / stem, results, markdown(results))
+    print((args.results / f"{stem}.md").read_text())
+    return results
+
+
+if __name__ == "__main__":
+    main()
