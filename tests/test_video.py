@@ -287,3 +287,54 @@ def test_well_lit_frames_skip_the_gated_network(tmp_path: Path) -> None:
     assert calls == [1] * 3  # the dark video's 3 batches only
     for got, want in zip(read_frames(tmp_path / "out.avi"), read_frames(src)):
         assert np.abs(got.astype(float) - want.astype(float)).mean() < 1  # the input, up to MJPG re-encoding
+
+
+def test_feather_weights_closed_form() -> None:
+    from llenhance.video import _feather
+
+    # a 10 px box with a 4 px margin on every side, inside a large frame
+    weight = _feather((14, 24, 10, 10), (10, 20, 18, 18), 100, 100)[..., 0]
+    assert weight.shape == (18, 18)
+    assert (weight[4:14, 4:14] == 1).all()  # the box itself is the enhanced face
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(4) + 0.5) / 4)  # raised cosine across the margin
+    np.testing.assert_allclose(weight[9, :4], ramp, rtol=1e-6)
+    np.testing.assert_allclose(weight[9, 14:], ramp[::-1], rtol=1e-6)
+    # a crop cut by the frame's left border: nothing to blend into there
+    weight = _feather((0, 24, 10, 10), (0, 20, 14, 18), 100, 100)[..., 0]
+    assert (weight[9, :10] == 1).all() and weight[9, -1] < 0.1
+
+
+def test_faces_keep_colour_and_leave_no_box_edge(tmp_path: Path) -> None:
+    """--faces on the dark sample portrait: the face gets the colour of the well-lit original back, and no step
+    shows where the enhanced crop meets the frame."""
+    from PIL import Image
+    from skimage.data import astronaut
+
+    from llenhance.metrics import chroma
+    from llenhance.video import _grow
+
+    source = Path(__file__).resolve().parents[1] / "examples" / "images" / "astronaut.png"
+    run = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", str(source), "--output",
+                          str(tmp_path / "out"), "--faces"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    frame = np.asarray(Image.open(source).convert("RGB"))
+    out = np.asarray(Image.open(tmp_path / "out" / "astronaut.png").convert("RGB")).astype(np.float64)
+    original = astronaut()  # the well-lit photo the sample was darkened from
+    (x, y, w, h), = FaceDetector()(frame)
+
+    def tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.float32) / 255).permute(2, 0, 1)[None]
+
+    inner = (slice(y + 3, y + h - 3), slice(x + 3, x + w - 3))  # inside the drawn box lines
+    kept = chroma(tensor(out[inner])) / chroma(tensor(original[inner]))
+    assert 0.9 <= float(kept) <= 1.25
+    grey = out @ np.array([0.299, 0.587, 0.114])
+    _, gy, _, gh = _grow((x, y, w, h), 0.2, frame.shape[1], frame.shape[0])
+    rows = slice(gy + 3, gy + gh - 3)  # away from the drawn box's horizontal lines
+
+    def step(col: int) -> float:
+        return float(np.abs(grey[rows, col] - grey[rows, col - 1]).mean())
+
+    inside = np.mean([step(c) for c in range(x + 4, x + w - 3)])
+    for col in (x - 3, x + w + 3):  # across the crop, just outside the drawn box lines
+        assert step(col) <= inside

@@ -787,8 +787,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "label their expressions and write NAME.faces.csv (videos) or faces.csv (images)")
     enh.add_argument("--detect-every", type=int, default=2,
                      help="search for faces in every N-th video frame, keep the boxes between (default %(default)s)")
-    enh.add_argument("--face-size", type=int, default=64,
-                     help="size the face crops are enhanced at (default %(default)s; larger: sharper, slower)")
+    enh.add_argument("--face-size", type=int, default=None,
+                     help="largest side a face crop is enhanced at (default: its own size; smaller: faster, "
+                          "blurrier)")
     _add_classifier_args(enh, required=False)
     enh.add_argument("--classes", nargs="+", help="names of the classifier's outputs in order (default: FER2013's 7)")
     enh.add_argument("--output", type=Path, required=True, help="output folder (outside the inputs)")

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from llenhance._atomic import atomic_path
+from llenhance._color import LUMA
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -45,6 +46,9 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".mov"})
 #: Codec written per container.
 _FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
 _INSTALL = 'pip install "llenhance[video]"'
+#: The mean grey level the face enhancer's exposure curve lifts a face crop to (``llenet-faces``'
+#: ``curve_target``); with ``faces``, the rest of the frame gets the same curve.
+FACE_EXPOSURE = 0.45
 Box = tuple[int, int, int, int]  # x, y, width, height in pixels
 
 
@@ -222,6 +226,33 @@ def _to_uint8(image: torch.Tensor) -> np.ndarray:
     return image[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
+def _feather(box: tuple[int, int, int, int], crop: tuple[int, int, int, int], width: int,
+             height: int) -> np.ndarray:
+    """(h, w, 1) paste weights of a ``crop`` of a ``width`` x ``height`` frame: 1 on the face ``box``,
+    a raised-cosine fall to 0 across the margin. On a side where the crop meets the frame's border
+    there is nothing to blend into, and the weight stays 1 up to it."""
+
+    def axis(start: int, length: int, inner0: int, inner1: int, size: int) -> np.ndarray:
+        pos = np.arange(length, dtype=np.float32) + 0.5
+        weight = np.ones(length, dtype=np.float32)
+        lead, tail = inner0 - start, start + length - inner1  # margin pixels before and after the box
+        if lead > 0 and start > 0:
+            weight = np.minimum(weight, 0.5 - 0.5 * np.cos(np.pi * np.clip(pos / lead, 0, 1)))
+        if tail > 0 and start + length < size:
+            weight = np.minimum(weight, 0.5 - 0.5 * np.cos(np.pi * np.clip((length - pos) / tail, 0, 1)))
+        return weight
+
+    bx, by, bw, bh = box
+    x, y, w, h = crop
+    rows, cols = axis(y, h, by, by + bh, height), axis(x, w, bx, bx + bw, width)
+    return (rows[:, None] * cols[None, :])[..., None]
+
+
+def _mean_grey(image: np.ndarray) -> float:
+    """Mean BT.601 luma (0-1) of an (H, W, 3) uint8 RGB array."""
+    return float(image.reshape(-1, 3).mean(0) @ np.asarray(LUMA)) / 255
+
+
 def _grow(box: tuple[int, int, int, int], margin: float, width: int, height: int) -> tuple[int, int, int, int]:
     x, y, w, h = box
     dx, dy = round(w * margin), round(h * margin)
@@ -230,12 +261,16 @@ def _grow(box: tuple[int, int, int, int], margin: float, width: int, height: int
 
 
 class _FacePass:
-    """Per frame: faces found, their crops enhanced (and pasted into an exposure-normalised frame), classified."""
+    """Per frame: faces found, their crops enhanced and feathered into the frame (lifted by the faces' exposure
+    curve), classified."""
 
     def __init__(self, enhancer: nn.Module, detector: FaceDetector, classifier: nn.Module | None,
-                 classes: Sequence[str] | None, margin: float, face_size: int, device: torch.device,
+                 classes: Sequence[str] | None, margin: float, face_size: int | None, device: torch.device,
                  half: bool) -> None:
         self.enhancer, self.detector, self.classifier = enhancer, detector, classifier
+        if face_size is not None and (isinstance(face_size, bool) or not isinstance(face_size, int) or face_size < 8):
+            raise ValueError(f"`face_size` (--face-size) expected an int >= 8 or None (each face at its own size), "
+                             f"got {face_size!r}")
         self.classes, self.margin, self.face_size, self.device, self.half = classes, margin, face_size, device, half
         self.classifier_threads: int | None = None
 
@@ -258,25 +293,39 @@ class _FacePass:
 
     @torch.inference_mode()
     def enhance(self, frame: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, list[Any]]:
-        """The frame with its faces enhanced (the rest: the exposure curve), and each face's box and pixels."""
+        """The frame with its faces enhanced, and each face's box and pixels.
+
+        Each crop (the box and its margin) is enhanced at its own resolution (at most ``face_size``
+        a side, when set) and blended back with weights that fall from 1 on the box to 0 at the
+        crop's edge, so no box edge shows. The rest of the frame gets the exposure curve the largest
+        face's crop gets from a face enhancer (its mean grey lifted to `FACE_EXPOSURE`; the frame's
+        own mean without faces), so face and frame are lit alike.
+        """
         cv2 = require_cv2()
         height, width = frame.shape[:2]
-        out = cv2.LUT(frame, _exposure_lut(float(frame.mean()) / 255, 0.45))
+        crops = [_grow(box, self.margin, width, height) for box in boxes]
+        x, y, w, h = crops[0] if crops else (0, 0, width, height)  # boxes come largest first
+        out = cv2.LUT(frame, _exposure_lut(_mean_grey(frame[y : y + h, x : x + w]), FACE_EXPOSURE)).astype(np.float32)
         faces = []
-        for box in boxes:
-            x, y, w, h = _grow(box, self.margin, width, height)
-            # every crop at one size: one shape for the network (no per-shape kernel set-up), bounded cost
-            side = self.face_size
-            crop = cv2.resize(frame[y : y + h, x : x + w], (side, side),
-                              interpolation=cv2.INTER_AREA if max(w, h) > side else cv2.INTER_LINEAR)
+        for box, (x, y, w, h) in zip(boxes, crops):
+            crop = frame[y : y + h, x : x + w]
+            scale = 1.0 if self.face_size is None else min(1.0, self.face_size / max(w, h))
+            if scale < 1:  # a cap on the cost of very large faces
+                crop = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                  interpolation=cv2.INTER_AREA)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.half):
                 enhanced = self.enhancer(_to_tensor(crop, self.device)).float().clamp(0, 1)
-            out[y : y + h, x : x + w] = cv2.resize(_to_uint8(enhanced), (w, h), interpolation=cv2.INTER_LINEAR)
+            pixels = _to_uint8(enhanced)
+            if scale < 1:
+                pixels = cv2.resize(pixels, (w, h), interpolation=cv2.INTER_LINEAR)
+            weight = _feather(box, (x, y, w, h), width, height)
+            region = out[y : y + h, x : x + w]
+            region += weight * (pixels.astype(np.float32) - region)
             bx, by, bw, bh = box  # the classifier reads the face box itself, as in training crops
-            sx, sy = side / w, side / h
+            sy, sx = enhanced.shape[-2] / h, enhanced.shape[-1] / w
             faces.append((box, enhanced[..., round((by - y) * sy) : round((by - y + bh) * sy),
                                         round((bx - x) * sx) : round((bx - x + bw) * sx)]))
-        return out, faces
+        return np.clip(out.round(), 0, 255).astype(np.uint8), faces
 
     @torch.inference_mode()
     def classify(self, out: np.ndarray, faces: list[Any], index: int,
@@ -310,7 +359,7 @@ def enhance_video(
     classes: Sequence[str] | None = None,
     detector: FaceDetector | None = None,
     margin: float = 0.2,
-    face_size: int = 64,
+    face_size: int | None = None,
     detect_every: int = 2,
     classifier_threads: int | None = None,
     device: str | torch.device = "cpu",
@@ -323,9 +372,9 @@ def enhance_video(
     """Enhance a video file or a webcam stream; optionally find faces and read their expressions.
 
     Without ``faces``, every frame goes through the enhancer whole. With
-    ``faces``, only the faces are enhanced (crops with a ``margin``, resized
-    to ``face_size`` pixels a side, pasted back), the rest of the frame gets the
-    cheap exposure curve, faces are boxed, and with a ``classifier`` each face
+    ``faces``, only the faces are enhanced (crops with a ``margin``, at their own
+    resolution, feathered back into the frame), the rest of the frame gets the
+    exposure curve the face got (cheap), faces are boxed, and with a ``classifier`` each face
     is labelled with its expression: the speed a live FER pipeline needs.
 
     Args:
@@ -341,11 +390,11 @@ def enhance_video(
         classes: names of the classifier's outputs (default: their indices).
         detector: the face detector (default `FaceDetector()`).
         margin: share of the face box added on each side of the crop.
-        face_size: the size (square) every face crop is enhanced at: one
-            shape for the network, a bounded cost per face. The default, 64,
-            is near the 48 px faces ``llenet-faces`` was trained on and the
-            size FER classifiers read; raise it for sharper faces in the
-            written video (112: about 2.5x the enhancer's time on a CPU).
+        face_size: ``None`` (default): every face crop is enhanced at its own
+            resolution (no blur from scaling down and up). A number caps the
+            crop's longer side (larger crops are enhanced scaled down and
+            scaled back): a bounded cost per face for live video on a CPU
+            (64: near the 48 px faces ``llenet-faces`` was trained on).
         detect_every: search for faces in every N-th frame and keep the boxes
             in between (faces move little in a frame's time; detection is a
             third of the per-frame cost on a CPU). 1: every frame.
