@@ -24,7 +24,8 @@ Run:
     python benchmarks/face_colour.py --split test \\
         --readers resnet18=~/.cache/llenhance/genki-resnet18 vgg=~/.cache/llenhance/genki-vgg
 
-Writes ``face_colour.{json,md}`` under ``--results`` (``face_colour_val`` for ``--split val``).
+Writes ``face_colour.{json,md}`` under ``--results`` (``face_colour_val`` for ``--split val``);
+``--figure PATH`` also writes before/after pictures of colour test faces (realistic darkening).
 """
 
 from __future__ import annotations
@@ -106,8 +107,10 @@ def image_scores(rows: dict[str, Method], split: str, limit: int | None) -> dict
     """{set: {condition: {method: {chroma_kept, ciede2000, psnr}}}}."""
     out: dict[str, Any] = {}
     for set_name, (folder, side) in SETS.items():
-        normal = split_of(FERFolder(COLOUR / folder, transform=lambda x, s=side: TF.resize(x, [s, s], antialias=True)),
-                          split)[:limit]
+        normal = split_of(FERFolder(COLOUR / folder, transform=lambda x, s=side: TF.resize(x, [s, s], antialias=True).clamp(0, 1)),
+                          split)
+        if limit is not None:  # spread over the set (its class folders come one after another)
+            normal = normal[:: max(1, len(normal) // limit)][:limit]
         out[set_name] = {"faces": len(normal), "side": side}
         for condition in CONDITIONS:
             dark = darken(normal, condition)
@@ -187,6 +190,26 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def figure(path: Path, rows: dict[str, Method], per_set: int = 3) -> None:
+    """Columns: the dark face (realistic), the grey-output enhancer, ``llenet-faces``, the gamma curve, the original;
+    ``per_set`` test faces of each set (spread over the set), each 128 px."""
+    import PIL.Image
+
+    names = ["llenet-faces, grey output (0.3.0)", "llenet-faces", f"global gamma (mean grey -> {GAMMA_TARGET})"]
+    lines = []
+    for folder, side in SETS.values():
+        normal = split_of(FERFolder(COLOUR / folder, transform=lambda x, s=side: TF.resize(x, [s, s], antialias=True).clamp(0, 1)),
+                          "test")
+        normal = normal[torch.linspace(0, len(normal) - 1, per_set).round().long()]
+        dark = darken(normal, "realistic")
+        columns = [dark] + [run(rows[n], dark) for n in names] + [normal]
+        lines.append(torch.cat([TF.resize(c, [128, 128], antialias=True) for c in columns], dim=-1))
+    grid = torch.cat([line for block in lines for line in block], dim=-2)
+    image = (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PIL.Image.fromarray(image).save(path, quality=90)
+
+
 def parse_readers(parser: argparse.ArgumentParser, values: list[str]) -> dict[str, Path]:
     readers = {}
     for value in values:
@@ -202,14 +225,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--split", choices=("val", "test"), default="test")
     parser.add_argument("--readers", nargs="*", default=[], metavar="ARCH=FOLDER",
                         help="colour GENKI-4K readers (train_fer_classifier.py --dataset genki outputs)")
-    parser.add_argument("--limit", type=int, default=None, help="at most N faces per set (smoke runs)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="at most N faces per set, spread over it (smoke runs, or a quicker test)")
     parser.add_argument("--grey-faces", type=int, default=500, help="grey FER2013 val faces for the grey check")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--figure", type=Path, default=None,
+                        help="write before/after pictures (dark, grey output, llenet-faces, gamma, original) here "
+                             "and stop")
     args = parser.parse_args(argv)
     readers = parse_readers(parser, args.readers)
     torch.set_num_threads(args.threads)
     rows = methods()
+    if args.figure is not None:
+        figure(args.figure, rows)
+        return {}
     results = {
         "command": command_line("face_colour.py", argv),
         "split": args.split,

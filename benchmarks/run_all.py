@@ -22,7 +22,9 @@ Steps (each a script in ``benchmarks/`` that can also run alone):
 5. ``quality``, ``exposure-sweep``, ``sample-images``, ``model-cost``, ``speed``,
    ``train-speed``, ``video-fer-speed``: enhancement quality against the
    baselines (SICE val and DICM, across exposures, the sample images), and
-   the cost benchmarks.
+   the cost benchmarks;
+6. ``classifier-genki-resnet18`` / ``classifier-genki-vgg``: colour smile readers on GENKI-4K, and
+   ``face-colour``: colour faces through the face enhancers, with those readers (``face_colour.py``).
 
 Every step is resumable: finished classifiers, enhancers and ablation runs are
 kept in ``--work`` (default ``~/.cache/llenhance``) and reused, and training
@@ -53,6 +55,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _fer_eval import classifier_folder  # noqa: E402
+from _paths import DATA  # noqa: E402
+
+
+#: The colour readers: GENKI-4K smile / non-smile at 64 px.
+GENKI = ("--data", str(DATA / "faces-colour" / "genki4k"), "--size", "64")
 
 
 class Classifier(NamedTuple):
@@ -76,9 +83,11 @@ CLASSIFIERS = (Classifier("classifier-resnet18", "resnet18", "folder", 12),
                Classifier("classifier-resnet18_s1-16ep", "resnet18_s1", "folder", 16, "-16ep"),
                Classifier("classifier-resnet18_s1-20ep", "resnet18_s1", "folder", 20, "-20ep"),
                Classifier("classifier-ferplus-resnet18-24ep", "resnet18", "ferplus", 24, "-24ep"),
-               Classifier("classifier-ferplus-resnet18_s1-16ep", "resnet18_s1", "ferplus", 16, "-16ep"))
+               Classifier("classifier-ferplus-resnet18_s1-16ep", "resnet18_s1", "ferplus", 16, "-16ep"),
+               Classifier("classifier-genki-resnet18", "resnet18", "genki", 12, "", GENKI),
+               Classifier("classifier-genki-vgg", "vgg", "genki", 12, "", GENKI))
 STEPS = (*(c.step for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
-         "quality", "exposure-sweep", "sample-images", "model-cost", "speed", "train-speed", "video-fer-speed")
+         "quality", "exposure-sweep", "sample-images", "model-cost", "speed", "train-speed", "video-fer-speed", "face-colour")
 #: the cost benchmarks and the other classifier recipes have no quick form; their numbers are kept as published
 QUICK_STEPS = (*(c.step for c in CLASSIFIERS if not c.suffix), "fer-transfer", "fer-experiments", "fer-experiments-ferplus",
                "ablations")
@@ -124,6 +133,8 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     cmds["speed"] = py + [str(HERE / "speed.py")]
     cmds["train-speed"] = py + [str(HERE / "train_speed.py")]
     cmds["video-fer-speed"] = py + [str(HERE / "video_fer_speed.py")]
+    cmds["face-colour"] = py + [str(HERE / "face_colour.py"), "--results", str(results), "--readers",
+                                *(f"{arch}={classifier_folder(arch, work, 'genki')}" for arch in ("resnet18", "vgg"))]
     return cmds
 
 

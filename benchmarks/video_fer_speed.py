@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--classifier-threads", type=int, default=2,
                         help="CPU threads for the classifier's calls (enhance_video(classifier_threads=))")
     parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance")
+    parser.add_argument("--face-size", type=int, default=64,
+                        help="largest side a face crop is enhanced at (enhance_video(face_size=); default "
+                             "%(default)s, the live-video setting; 0: each face at its own size)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -116,6 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     rows = []
     for name, options in runs.items():
+        options["face_size"] = args.face_size or None
         enhance_video(video, work / "warm.mp4", max_frames=5, progress=False, **options)
         stats = enhance_video(video, work / "out.mp4", progress=False, **options)
         found = len({r.frame for r in stats.faces})
