@@ -188,6 +188,34 @@ class TestLowLightSynth:
         with pytest.raises(error, match=match):
             LowLightSynth(**kwargs)
 
+    def test_jpeg_matches_an_independent_encoder(self) -> None:
+        """The JPEG round trip at the drawn quality against PIL's encoder at that quality (both libjpeg)."""
+        import io
+
+        torch.manual_seed(5)
+        x = torch.rand(3, 32, 48)
+        torch.manual_seed(1)
+        plain = LowLightSynth(quantize=True)(x)
+        torch.manual_seed(1)
+        t = LowLightSynth(quantize=True, jpeg=(70, 70))
+        out = t(x)
+        buffer = io.BytesIO()
+        PIL.Image.fromarray((plain * 255).round().byte().permute(1, 2, 0).numpy()).save(buffer, "JPEG", quality=70)
+        reference = torch.from_numpy(np.asarray(PIL.Image.open(buffer).convert("RGB"))).permute(2, 0, 1) / 255
+        assert (out - reference).abs().mean() < 1.5 / 255  # same codec family; IDCT rounding may differ
+        assert (out - plain).abs().mean() > 1 / 255  # and it did compress
+
+    def test_jpeg_qualities_drawn_per_image(self) -> None:
+        torch.manual_seed(0)
+        params = LowLightSynth(jpeg=(60, 95)).make_params([torch.rand(500, 3, 8, 8)])
+        assert params["jpeg"].shape == (500,) and params["jpeg"].min() >= 60 and params["jpeg"].max() <= 95
+        assert params["jpeg"].unique().numel() == 36  # both ends included
+
+    @pytest.mark.parametrize("jpeg", [(0, 90), (90, 60), (60.0, 90), 75, (60, 101)])
+    def test_jpeg_bad_range(self, jpeg: object) -> None:
+        with pytest.raises(ValueError, match="`jpeg` expected None or a range"):
+            LowLightSynth(jpeg=jpeg)  # type: ignore[arg-type]
+
     def test_out_of_range_float_image(self) -> None:
         with pytest.raises(ValueError, match=r"`image` expected values in \[0, 1\]"):
             LowLightSynth()(torch.full((3, 4, 4), 255.0))

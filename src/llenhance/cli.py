@@ -131,7 +131,44 @@ def _prepare_output(output: Path, resume: bool) -> None:
     output.mkdir(parents=True, exist_ok=True)
 
 
+def _stage(text: str) -> tuple[int, float]:
+    """``--stages`` item ``ITERATIONS:LR``."""
+    iterations, sep, lr = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return int(iterations), float(lr)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ITERATIONS:LR (e.g. 3000:5e-4), got {text!r}") from None
+
+
+def _train_faces(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from llenhance.training.faces import FaceRecipe, FaceStage, train_faces
+
+    recipe = FaceRecipe.load(args.recipe) if args.recipe is not None else FaceRecipe()
+    changes = {name: getattr(args, name) for name in ("seed", "size", "normal_fraction", "batch_size", "width",
+                                                      "stem_stride", "curve_target", "luma_only")
+               if getattr(args, name) is not None}
+    if args.darkenings:
+        changes["darkenings"] = tuple(args.darkenings)
+    if args.stages:
+        changes["stages"] = tuple(FaceStage(i, lr) for i, lr in args.stages)
+    recipe = dataclasses.replace(recipe, **changes)
+    device = _device(args.device)
+    _threads(args.threads)
+    model = train_faces(args.data, args.output, recipe, device=device,
+                        command=["llenhance", *sys.argv[1:]] if args.record_command else None)
+    print(f"face enhancer: {Path(args.output) / 'model'} ({sum(s.iterations for s in recipe.stages)} iterations, "
+          f"recipe {Path(args.output) / 'recipe.json'}); load it with LLENet.from_pretrained or --model")
+    del model
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
+    if args.mode == "faces":
+        return _train_faces(args)
     import torch
 
     from llenhance import FERGuidedTrainer, FrozenClassifier, LowLightSynth
@@ -746,7 +783,8 @@ def build_parser() -> argparse.ArgumentParser:
             "(folder with low/ and high/) with the reconstruction loss (paper Eq. 11); "
             "'joint' trains on a FER class-folder data set darkened with LowLightSynth, in front "
             "of a frozen classifier, with the joint loss (paper Eq. 13). Both run under "
-            "torchrun --nproc_per_node=N."
+            "torchrun --nproc_per_node=N. 'faces' trains a face enhancer like the built-in llenet-faces "
+            "from a folder of normal-light faces (its recipe: darkening mix, stages, seeds)."
         ),
     )
     modes = train.add_subparsers(dest="mode", required=True)
@@ -766,6 +804,36 @@ def build_parser() -> argparse.ArgumentParser:
     joint.add_argument("--stages", nargs="*", help="classifier stage module names (default: found automatically)")
     _add_common_train_args(joint, batch=32, iterations=2000, crop=48)
     joint.set_defaults(preload=False)
+
+    faces = modes.add_parser(
+        "faces", help="normal-light faces, the llenet-faces recipe",
+        description=("Train a face enhancer from normal-light faces (any folder of images, searched "
+                     "recursively), darkened on the fly, reconstruction loss only, in stages: by default the "
+                     "recipe of the built-in llenet-faces. The run folder gets recipe.json; the same command "
+                     "resumes an interrupted run; --recipe FILE reruns a recipe (options given here change it)."))
+    faces.add_argument("--data", type=Path, required=True, help="folder of normal-light face images")
+    faces.add_argument("--output", type=Path, required=True, help="run folder (new, empty, or of this recipe)")
+    faces.add_argument("--recipe", type=Path, default=None,
+                       help="recipe.json of a run, or a face model's training.json, to rerun")
+    faces.add_argument("--stages", type=_stage, nargs="+", default=None, metavar="ITERATIONS:LR",
+                       help="training stages, each from the weights of the one before (default 3000:5e-4 "
+                            "3000:2.5e-4)")
+    faces.add_argument("--darkenings", nargs="+", choices=("paper", "realistic", "realistic-jpeg"), default=None,
+                       help="darkenings mixed in equal shares (default: paper realistic)")
+    faces.add_argument("--normal-fraction", type=float, default=None, help="share of well-lit pairs (default 0.25)")
+    faces.add_argument("--luma-only", action=argparse.BooleanOptionalAction, default=None,
+                       help="train the network on the faces' luma, colour carried (LLENet(luma_only=True))")
+    faces.add_argument("--seed", type=int, default=None)
+    faces.add_argument("--size", type=int, default=None, help="faces resized to SIZE x SIZE (default 48)")
+    faces.add_argument("--batch-size", type=int, default=None, help="faces per step (default 32)")
+    faces.add_argument("--width", type=int, default=None, help="LLENet width (default 16)")
+    faces.add_argument("--stem-stride", type=int, choices=(1, 2), default=None,
+                       help="1: full resolution (default); 2: 2x2 pixel folding, a quarter of the compute")
+    faces.add_argument("--curve-target", type=float, default=None, help="exposure curve target (default 0.45)")
+    faces.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    faces.add_argument("--threads", type=int, default=None, help="CPU threads")
+    faces.add_argument("--no-record-command", dest="record_command", action="store_false",
+                       help="leave the command line out of training.json")
 
     enh = commands.add_parser(
         "enhance",

@@ -2,7 +2,7 @@
 
 I_out = beta * (alpha * I_in) ** gamma, with alpha, beta, gamma drawn per image
 and shared by R, G and B. Optional realism, off by default (the paper uses
-none): Poisson-Gaussian sensor noise and 8-bit quantisation.
+none): Poisson-Gaussian sensor noise, 8-bit quantisation and JPEG compression.
 """
 
 from __future__ import annotations
@@ -117,6 +117,16 @@ def add_sensor_noise(
     return noisy
 
 
+def _jpeg(images: torch.Tensor, qualities: torch.Tensor) -> torch.Tensor:
+    """(..., C, H, W) float images in [0, 1] through a JPEG round trip, image ``i`` at ``qualities[i]``."""
+    if images.shape[-3] not in (1, 3):
+        raise ValueError(f"`jpeg` expected RGB or grey images, got {images.shape[-3]} channels")
+    flat = images.reshape(-1, *images.shape[-3:])
+    codes = (flat.clamp(0, 1) * 255).round().to(torch.uint8)
+    out = torch.stack([TF.jpeg(code, int(q)) for code, q in zip(codes, qualities.tolist())])
+    return (out.to(images.dtype) / 255).reshape(images.shape)
+
+
 def _is_pure_tensor(x: Any) -> bool:
     return isinstance(x, torch.Tensor) and not isinstance(x, tv_tensors.TVTensor)
 
@@ -150,6 +160,11 @@ class LowLightSynth(Transform):
         read_noise: range of the read-noise standard deviation, drawn uniformly.
         quantize: round float outputs to 8 bits (uint8 and PIL outputs are
             8-bit anyway).
+        jpeg: ``None`` (default), or a range ``(lo, hi)`` of JPEG qualities in
+            [1, 100]: each image is then stored as a JPEG of a quality drawn
+            uniformly from it (integers, both ends included) and decoded
+            again, after the noise, as cameras and webcams deliver frames
+            (8 bits implied). RGB or grey images only.
 
     Examples:
         >>> from torchvision.transforms import v2
@@ -172,6 +187,7 @@ class LowLightSynth(Transform):
         shot_noise: tuple[float, float] = SHOT_NOISE_RANGE,
         read_noise: tuple[float, float] = READ_NOISE_RANGE,
         quantize: bool = False,
+        jpeg: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.alpha = check_interval(alpha, "alpha", low=0.0, high=1.0)
@@ -186,6 +202,14 @@ class LowLightSynth(Transform):
             raise ValueError(f"`shot_noise` expected a range of values > 0, got {shot_noise}")
         self.read_noise = check_interval(read_noise, "read_noise", low=0.0)
         self.quantize = quantize
+        if jpeg is not None:
+            if (not isinstance(jpeg, (tuple, list)) or len(jpeg) != 2
+                    or any(isinstance(q, bool) or not isinstance(q, int) for q in jpeg)
+                    or not 1 <= jpeg[0] <= jpeg[1] <= 100):
+                raise ValueError(f"`jpeg` expected None or a range (lo, hi) of ints with 1 <= lo <= hi <= 100, "
+                                 f"got {jpeg!r}")
+            jpeg = (int(jpeg[0]), int(jpeg[1]))
+        self.jpeg = jpeg
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         batch: tuple[int, ...] = ()
@@ -203,6 +227,8 @@ class LowLightSynth(Transform):
             log_lo, log_hi = (math.log(v) for v in self.shot_noise)
             params["shot"] = _uniform(batch, (log_lo, log_hi)).exp()
             params["read"] = _uniform(batch, self.read_noise)
+        if self.jpeg is not None:
+            params["jpeg"] = torch.randint(self.jpeg[0], self.jpeg[1] + 1, batch)
         return params
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
@@ -225,6 +251,8 @@ class LowLightSynth(Transform):
             out = add_sensor_noise(out, params["shot"], params["read"], quantize=self.quantize)
         elif self.quantize:
             out = torch.round(out * 255.0) / 255.0
+        if self.jpeg is not None:
+            out = _jpeg(out, params["jpeg"].reshape(-1) if params["jpeg"].ndim else params["jpeg"].view(1))
         if colour < image.shape[-3]:
             out = torch.cat([out, image[..., colour:, :, :]], dim=-3)
         out = out.reshape(shape)
@@ -233,5 +261,5 @@ class LowLightSynth(Transform):
     def extra_repr(self) -> str:
         return (
             f"alpha={self.alpha}, beta={self.beta}, gamma={self.gamma}, noise={self.noise}, "
-            f"shot_noise={self.shot_noise}, read_noise={self.read_noise}, quantize={self.quantize}"
+            f"shot_noise={self.shot_noise}, read_noise={self.read_noise}, quantize={self.quantize}, jpeg={self.jpeg}"
         )
