@@ -149,7 +149,7 @@ def _train_faces(args: argparse.Namespace) -> int:
 
     recipe = FaceRecipe.load(args.recipe) if args.recipe is not None else FaceRecipe()
     changes = {name: getattr(args, name) for name in ("seed", "size", "normal_fraction", "batch_size", "width",
-                                                      "stem_stride", "curve_target", "luma_only")
+                                                      "stem_stride", "curve_target", "luma_only", "init")
                if getattr(args, name) is not None}
     if args.darkenings:
         changes["darkenings"] = tuple(args.darkenings)
@@ -823,6 +823,8 @@ def build_parser() -> argparse.ArgumentParser:
     faces.add_argument("--normal-fraction", type=float, default=None, help="share of well-lit pairs (default 0.25)")
     faces.add_argument("--luma-only", action=argparse.BooleanOptionalAction, default=None,
                        help="train the network on the faces' luma, colour carried (LLENet(luma_only=True))")
+    faces.add_argument("--init", default=None,
+                       help="start from these weights (a built-in name such as llenet-faces, or a folder)")
     faces.add_argument("--seed", type=int, default=None)
     faces.add_argument("--size", type=int, default=None, help="faces resized to SIZE x SIZE (default 48)")
     faces.add_argument("--batch-size", type=int, default=None, help="faces per step (default 32)")

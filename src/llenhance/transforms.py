@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import PIL.Image
 import torch
 from torchvision import tv_tensors
@@ -121,10 +122,18 @@ def _jpeg(images: torch.Tensor, qualities: torch.Tensor) -> torch.Tensor:
     """(..., C, H, W) float images in [0, 1] through a JPEG round trip, image ``i`` at ``qualities[i]``."""
     if images.shape[-3] not in (1, 3):
         raise ValueError(f"`jpeg` expected RGB or grey images, got {images.shape[-3]} channels")
+    import io
+
     flat = images.reshape(-1, *images.shape[-3:])
-    codes = (flat.clamp(0, 1) * 255).round().to(torch.uint8)
-    out = torch.stack([TF.jpeg(code, int(q)) for code, q in zip(codes, qualities.tolist())])
-    return (out.to(images.dtype) / 255).reshape(images.shape)
+    codes = (flat.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+    out = []
+    for code, quality in zip(codes, qualities.tolist()):
+        buffer = io.BytesIO()
+        pixels = code.permute(1, 2, 0).numpy()
+        PIL.Image.fromarray(pixels[..., 0] if code.shape[0] == 1 else pixels).save(buffer, "JPEG", quality=int(quality))
+        decoded = torch.from_numpy(np.asarray(PIL.Image.open(buffer)).copy())
+        out.append(decoded.view(*decoded.shape[:2], -1).permute(2, 0, 1))
+    return (torch.stack(out).to(images.device, images.dtype) / 255).reshape(images.shape)
 
 
 def _is_pure_tensor(x: Any) -> bool:

@@ -111,3 +111,14 @@ def test_cli_trains_and_reruns_a_recipe_file(faces: Path, tmp_path: Path) -> Non
     assert clash.returncode == 2 and "seed: 0 in the folder, 4 now" in clash.stderr
     bad = cli("--data", str(faces), "--output", str(tmp_path / "three"), "--stages", "2e-3")
     assert bad.returncode == 2 and "ITERATIONS:LR" in bad.stderr
+
+
+def test_starts_from_given_weights(faces: Path, tmp_path: Path) -> None:
+    start = LLENet(width=4, curve_target=0.45)
+    start.save_pretrained(tmp_path / "start")
+    recipe = FaceRecipe.from_dict({**TINY.to_dict(), "init": str(tmp_path / "start"),
+                                   "stages": [{"iterations": 1, "lr": 1e-12}]})
+    model = train_faces(faces, tmp_path / "run", recipe, progress=False)
+    assert model.luma_only and model.curve_target == 0.45
+    for (name, a), b in zip(model.state_dict().items(), start.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)  # one step at lr 1e-12 moves nothing

@@ -70,6 +70,8 @@ class FaceRecipe:
         batch_size: faces per step.
         width, stem_stride, curve_target, luma_only: the `LLENet` built (``llenet_s`` blocks).
         stage_seed_offset: see ``seed``.
+        init: ``None`` (a new network), or weights to start the first stage from (a built-in name or a
+            folder; ``luma_only`` is then set on them, the rest of their architecture is kept).
     """
 
     stages: tuple[FaceStage, ...] = (FaceStage(3000, 5e-4), FaceStage(3000, 2.5e-4))
@@ -83,6 +85,7 @@ class FaceRecipe:
     curve_target: float = 0.45
     luma_only: bool = False
     stage_seed_offset: int = field(default=10)
+    init: str | None = None
 
     def __post_init__(self) -> None:
         if not self.stages:
@@ -257,7 +260,9 @@ def train_faces(
             previous = folder / "model"
             continue
         torch.manual_seed(seed)
-        if previous is None:
+        if previous is None and recipe.init is not None:
+            enhancer = LLENet.from_pretrained(recipe.init, luma_only=recipe.luma_only)
+        elif previous is None:
             enhancer = llenet_s(width=recipe.width, stem_stride=recipe.stem_stride,
                                 curve_target=recipe.curve_target, luma_only=recipe.luma_only)
         else:
