@@ -319,3 +319,16 @@ class TestExceptions:
     def test_bad_items(self) -> None:
         with pytest.raises(ValueError, match=r"`train` items expected \(low, normal\)"):
             _trainer(tiny_enhancer()).fit([torch.rand(3, 8, 8)] * 4, iterations=1)
+
+
+class TestCheckpointsStayFinite:
+    def test_a_nan_batch_between_logs_never_reaches_a_checkpoint(self, tmp_path: Path) -> None:
+        """T05: a NaN batch at iteration 7 (checkpoints every 5, logs every 20): the run stops at the next
+        checkpoint, naming the iterations, and the checkpoint of iteration 5 stays as it was."""
+        data = NaNAfter(TinyPairs(size=48), 4 * 6)  # batches 1-6 finite (batch size 4), then NaN
+        trainer = _trainer(tiny_enhancer(), log_every=20, checkpoint_dir=tmp_path, checkpoint_every=5)
+        with pytest.raises(FloatingPointError, match=r"iterations 6-10; .*checkpoint.pt \(iteration 5\) is kept"):
+            trainer.fit(data, iterations=20)
+        state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+        assert state["iteration"] == 5
+        assert all(torch.isfinite(t).all() for t in state["enhancer"].values() if t.is_floating_point())

@@ -419,6 +419,7 @@ class FERGuidedTrainer:
                 if self.rank == 0:
                     self.history.append(last)
             if done or iteration % self.checkpoint_every == 0:
+                self._check_finite(start, iteration, window)
                 epoch, position = divmod(epoch * per_epoch + position + iteration - start, per_epoch)
                 start = iteration
                 self._save_checkpoint(iteration, epoch, position, iterations, scheduler, window)
@@ -454,6 +455,22 @@ class FERGuidedTrainer:
         if not path.is_file():
             raise FileNotFoundError(f"`resume` expected a checkpoint file, {path} does not exist")
         return path
+
+    def _check_finite(self, since: int, iteration: int, window: dict[str, Any]) -> None:
+        """Before a checkpoint replaces the last one: the loss since the last log and every weight are finite
+        (one device-to-host transfer per checkpoint). A NaN batch between two logs would otherwise be
+        written over the last good checkpoint, and a resumed run would start from NaN weights."""
+        if self.checkpoint_dir is None or self.rank != 0:
+            return
+        flags = [torch.isfinite(v).all() for v in window["sums"].values()]
+        flags += [torch.isfinite(p).all() for p in self.enhancer.parameters()]
+        if flags and not bool(torch.stack(flags).all()):
+            path = self.checkpoint_dir / CHECKPOINT_NAME
+            kept = f"{path} (iteration {since}) is kept" if path.is_file() else "no checkpoint was written"
+            raise FloatingPointError(
+                f"the loss or the weights became NaN or infinite in iterations {since + 1}-{iteration}; {kept}. "
+                "Lower `lr`, set `clip_grad_norm`, or check the data of those batches"
+            )
 
     def _save_checkpoint(
         self, iteration: int, epoch: int, position: int, iterations: int, scheduler: Any, window: dict[str, Any]
