@@ -167,8 +167,16 @@ def _train_faces(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    if args.mode == "faces":
-        return _train_faces(args)
+    from llenhance.training.lock import RunLockedError, run_lock
+
+    try:
+        with run_lock(args.output, name="--output"):
+            return _train_faces(args) if args.mode == "faces" else _train_pairs(args)
+    except RunLockedError as err:
+        raise CLIError(str(err)) from None
+
+
+def _train_pairs(args: argparse.Namespace) -> int:
     import torch
 
     from llenhance import FERGuidedTrainer, FrozenClassifier, LowLightSynth

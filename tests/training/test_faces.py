@@ -122,3 +122,26 @@ def test_starts_from_given_weights(faces: Path, tmp_path: Path) -> None:
     assert model.luma_only and model.curve_target == 0.45
     for (name, a), b in zip(model.state_dict().items(), start.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)  # one step at lr 1e-12 moves nothing
+
+
+def test_a_run_folder_in_use_is_refused_and_a_stale_lock_taken_over(faces: Path, tmp_path: Path) -> None:
+    """TR02: two runs into one --output; the second is refused while the first lives."""
+    from llenhance.training.lock import LOCK_NAME
+
+    run = tmp_path / "run"
+    run.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / LOCK_NAME).write_text(json.dumps({"pid": sleeper.pid, "host": __import__("socket").gethostname()}))
+        busy = subprocess.run([sys.executable, "-m", "llenhance.cli", "train", "faces", "--data", str(faces),
+                               "--output", str(run), "--stages", "1:1e-3", "--width", "4", "--size", "16",
+                               "--batch-size", "2"], capture_output=True, text=True)
+        assert busy.returncode == 2 and f"is in use by another training run (pid {sleeper.pid})" in busy.stderr
+        assert "Traceback" not in busy.stderr and not (run / "recipe.json").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # its owner is gone: the lock is stale, the next run takes it over and removes it at the end
+    train_faces(faces, run, FaceRecipe.from_dict({**TINY.to_dict(), "stages": [{"iterations": 1, "lr": 1e-3}]}),
+                progress=False)
+    assert (run / "model" / "model.safetensors").is_file() and not (run / LOCK_NAME).exists()

@@ -36,6 +36,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from llenhance._atomic import atomic_path
 from llenhance.data._io import find_images, read_image, to_float
 from llenhance.data.synthetic import SyntheticLowLight
+from llenhance.training.lock import LOCK_NAME, run_lock
 from llenhance.transforms import LowLightSynth
 
 __all__ = ["FACE_DARKENINGS", "FaceImages", "FaceRecipe", "FaceStage", "RunFolderError", "train_faces"]
@@ -162,6 +163,7 @@ class FaceImages(Dataset):
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"`data` expected a folder of normal-light faces, {root} does not exist")
+        self.root = root
         self.files = find_images(root, recursive=True)
         if not self.files:
             raise ValueError(f"`data` expected images under {root} (png, jpg, ...), found none")
@@ -204,7 +206,7 @@ def _claim(output: Path, recipe: FaceRecipe) -> None:
                                  "choose another folder or rerun its own recipe with --recipe "
                                  f"{record}")
         return
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+    if output.exists() and (not output.is_dir() or any(p.name != LOCK_NAME for p in output.iterdir())):
         raise RunFolderError(f"`output` {output} exists and is not a face run folder (no recipe.json); "
                              "choose a new or empty folder")
     output.mkdir(parents=True, exist_ok=True)
@@ -239,14 +241,20 @@ def train_faces(
     Returns:
         LLENet: the trained enhancer (eval mode, on the CPU).
     """
-    from llenhance.losses import ReconstructionLoss
-    from llenhance.models.llenet import LLENet, llenet_s
-    from llenhance.training.trainer import FERGuidedTrainer
-
     recipe = recipe if recipe is not None else FaceRecipe()
     output = Path(output)
     faces = FaceImages(data, size=recipe.size)
     _claim(output, recipe)
+    with run_lock(output):
+        return _train_stages(faces, output, recipe, device=device, progress=progress, command=command)
+
+
+def _train_stages(faces: FaceImages, output: Path, recipe: FaceRecipe, *, device: str | torch.device,
+                  progress: bool, command: Sequence[str] | None) -> Any:
+    from llenhance.losses import ReconstructionLoss
+    from llenhance.models.llenet import LLENet, llenet_s
+    from llenhance.training.trainer import FERGuidedTrainer
+
     final = output / "model"
     if (final / "model.safetensors").is_file() and (final / "training.json").is_file():
         return LLENet.from_pretrained(final).eval()
@@ -292,7 +300,7 @@ def train_faces(
         previous = folder / "model"
     model = LLENet.from_pretrained(previous).eval()
     model.save_pretrained(final)
-    summary = {"recipe": recipe.to_dict(), "data": str(Path(data)), "faces": len(faces), "stages": records,
+    summary = {"recipe": recipe.to_dict(), "data": str(faces.root), "faces": len(faces), "stages": records,
                "command": " ".join(command) if command else None}
     with atomic_path(final / "training.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
