@@ -338,3 +338,34 @@ def test_faces_keep_colour_and_leave_no_box_edge(tmp_path: Path) -> None:
     inside = np.mean([step(c) for c in range(x + 4, x + w - 3)])
     for col in (x - 3, x + w + 3):  # across the crop, just outside the drawn box lines
         assert step(col) <= inside
+
+
+def test_interrupted_faces_run_keeps_the_rows_of_written_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """I12: Ctrl-C while the third image is saved leaves faces.csv with the two written images' faces, and a
+    --skip-existing rerun adds the third one's rows to them."""
+    import shutil
+
+    from llenhance import cli
+
+    source = Path(__file__).resolve().parents[1] / "examples" / "images" / "astronaut.png"
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(source, tmp_path / "in" / f"{name}.png")
+    out = tmp_path / "out"
+    argv = ["enhance", str(tmp_path / "in"), "--output", str(out), "--faces", "--batch-size", "1"]
+    real_save, saved = cli._save_atomic, []
+
+    def save_then_stop(image: object, path: Path, **kwargs: object) -> None:
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+        real_save(image, path, **kwargs)
+        saved.append(path.name)
+
+    monkeypatch.setattr(cli, "_save_atomic", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(argv)
+    assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "b.png"]
+    assert [r["file"] for r in csv.DictReader(open(out / "faces.csv"))] == ["a.png", "b.png"]
+    monkeypatch.setattr(cli, "_save_atomic", real_save)
+    assert cli.main(argv + ["--skip-existing"]) == 0
+    assert [r["file"] for r in csv.DictReader(open(out / "faces.csv"))] == ["a.png", "b.png", "c.png"]

@@ -451,6 +451,7 @@ def _enhance(args: argparse.Namespace) -> int:
         face_pass.classifier_threads = classifier_threads
     failures = 0
     image_faces: list[tuple[str, Any]] = []
+    recorded = 0  # rows of image_faces already in faces.csv
     bar = tqdm(total=len(images), desc="enhance", unit="image", dynamic_ncols=True, disable=not images)
     for start in range(0, len(images), args.batch_size):
         read = []
@@ -480,12 +481,16 @@ def _enhance(args: argparse.Namespace) -> int:
             except (OSError, ValueError) as err:
                 failures += 1
                 tqdm.write(f"llenhance: skipped {source}: {err}", file=sys.stderr)
-    bar.close()
-    if args.faces and images:
-        from llenhance.video import write_face_records
+        if args.faces:
+            # the rows of every saved batch reach faces.csv at once (atomically): an interrupted run leaves a
+            # CSV that holds the faces of the images it wrote, and a --skip-existing rerun adds the rest
+            from llenhance.video import write_face_records
 
-        write_face_records(image_csv, [r for _, r in image_faces], files=[name for name, _ in image_faces],
-                           keep_existing=args.skip_existing)
+            new = image_faces[recorded:]
+            write_face_records(image_csv, [r for _, r in new], files=[name for name, _ in new],
+                               keep_existing=args.skip_existing or start > 0)
+            recorded = len(image_faces)
+    bar.close()
     for source, rel in videos:
         try:
             _enhance_one_video(args, face_pass, source if webcam_rel != rel else args.webcam, output / rel, faces_csv)
