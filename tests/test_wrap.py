@@ -114,3 +114,32 @@ def test_face_weights_denoise_real_dark_faces() -> None:
     bright = clean.mean((1, 2, 3)) >= 0.45
     assert bright.sum() >= 5
     assert float((passed[bright] - clean[bright]).abs().mean()) < 0.02
+
+
+class TestInputChannels:
+    """A grey classifier behind colour preprocessing (or the reverse) is refused by name, not at the first batch."""
+
+    def test_grey_classifier_behind_rgb_preprocessing(self) -> None:
+        from torch import nn
+
+        from llenhance import wrap
+        from llenhance.classifier import ClassifierPreprocess, FrozenClassifier
+
+        grey = nn.Sequential(nn.Conv2d(1, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 7))
+        with pytest.raises(ValueError, match=r"takes 1 input channel\(s\) \(its first convolution, 0\), but "
+                                             r"`preprocess` gives it 3 \(RGB\); use ClassifierPreprocess\(grayscale=True"):
+            wrap(grey, "llenet-faces")
+        with pytest.raises(ValueError, match="takes 1 input channel"):
+            FrozenClassifier(grey)
+        model = wrap(grey, "llenet-faces", ClassifierPreprocess(grayscale=True, mean=(0.5,), std=(0.5,)))
+        assert model(torch.rand(2, 3, 32, 32) * 0.2).shape == (2, 7)
+
+    def test_rgb_classifier_behind_grey_preprocessing(self) -> None:
+        import torchvision
+
+        from llenhance.classifier import ClassifierPreprocess, FrozenClassifier
+
+        with pytest.raises(ValueError, match=r"takes 3 input channel\(s\) \(its first convolution, conv1\).*"
+                                             r"grayscale=False"):
+            FrozenClassifier(torchvision.models.resnet18(num_classes=7),
+                             preprocess=ClassifierPreprocess(grayscale=True, mean=(0.5,), std=(0.5,)))

@@ -21,7 +21,7 @@ from llenhance._checks import PRED_RANGE_SLACK, check_image, check_logits
 from llenhance._color import LUMA
 from llenhance.losses.perceptual import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["ClassifierPreprocess", "FrozenClassifier", "FrozenEnsemble", "find_stages"]
+__all__ = ["ClassifierPreprocess", "FrozenClassifier", "FrozenEnsemble", "check_input_channels", "find_stages"]
 
 
 
@@ -88,6 +88,37 @@ class ClassifierPreprocess(nn.Module):
         mean = tuple(self.mean.flatten().tolist()) if self.normalize else None
         std = tuple(self.std.flatten().tolist()) if self.normalize else None
         return f"size={self.size}, grayscale={self.grayscale}, mean={mean}, std={std}"
+
+
+def check_input_channels(classifier: nn.Module, preprocess: nn.Module) -> None:
+    """Refuse a classifier whose first convolution takes other channels than ``preprocess`` gives it.
+
+    A grey classifier (1 input channel) behind a colour preprocessing, or a colour one behind
+    ``grayscale=True``, would otherwise fail inside the first forward pass with a shape error, or
+    (grouped tricks aside) run on the wrong input. Only `ClassifierPreprocess` is checked (another
+    preprocessing's channels are unknown), and only classifiers that have an ``nn.Conv2d``.
+
+    Raises:
+        ValueError: naming the first convolution, its channels and the preprocessing to use.
+
+    Examples:
+        >>> grey_net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten())
+        >>> check_input_channels(grey_net, ClassifierPreprocess(grayscale=True))  # fine
+    """
+    if not isinstance(preprocess, ClassifierPreprocess):
+        return
+    first = next(((n, m) for n, m in classifier.named_modules() if isinstance(m, nn.Conv2d)), None)
+    if first is None:
+        return
+    name, conv = first
+    given = 1 if preprocess.grayscale else 3
+    if conv.in_channels != given:
+        fix = "grayscale=True (CLI: --classifier-grayscale)" if conv.in_channels == 1 else \
+            "grayscale=False (CLI: leave out --classifier-grayscale)"
+        raise ValueError(
+            f"`classifier` takes {conv.in_channels} input channel(s) (its first convolution, {name or 'the model'}), "
+            f"but `preprocess` gives it {given} ({'grey' if given == 1 else 'RGB'}); use ClassifierPreprocess({fix})"
+        )
 
 
 def find_stages(model: nn.Module) -> list[str]:
@@ -157,6 +188,7 @@ class FrozenClassifier(nn.Module):
             raise TypeError(f"`classifier` expected an nn.Module, got {type(classifier).__name__}")
         self.classifier = classifier.eval().requires_grad_(False)
         self.preprocess = preprocess if preprocess is not None else ClassifierPreprocess()
+        check_input_channels(classifier, self.preprocess)
         self.logits_fn = logits_fn
         self.stages = tuple(find_stages(classifier) if stages is None else stages)
         modules = dict(classifier.named_modules())

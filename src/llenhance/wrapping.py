@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from llenhance.classifier import ClassifierPreprocess
+from llenhance.classifier import ClassifierPreprocess, check_input_channels
 from llenhance.inference import check_enhancer_output, load_enhancer
 from llenhance.pretrained import DEFAULT_FACE_WEIGHTS
 
@@ -35,6 +35,7 @@ class EnhancedClassifier(nn.Module):
         self.enhancer = enhancer
         self.classifier = classifier
         self.preprocess = preprocess if preprocess is not None else ClassifierPreprocess()
+        check_input_channels(classifier, self.preprocess)
         self._output_checked = False
 
     def forward(self, images: torch.Tensor) -> Any:
