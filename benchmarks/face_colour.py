@@ -51,7 +51,7 @@ from llenhance.baselines import clahe, global_gamma  # noqa: E402
 from llenhance.data import FERFolder, SyntheticLowLight  # noqa: E402
 from llenhance.evaluation import DARKENING, TEST_SEED, ciede2000, evaluate_fer, markdown_table, write_results  # noqa: E402
 from llenhance.metrics import chroma, psnr  # noqa: E402
-from llenhance.transforms import LowLightSynth  # noqa: E402
+from llenhance.transforms import LowLightSynth, jpeg_round_trip  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COLOUR = DATA / "faces-colour"
@@ -65,9 +65,12 @@ CONDITIONS = ("paper", "realistic", f"realistic + JPEG {JPEG_QUALITY}", "well-li
 Method = Callable[[torch.Tensor], torch.Tensor]
 
 
-def methods() -> dict[str, Method]:
-    """The rows: the input, two classical baselines, the face enhancer before and after colour, the photo one."""
+def methods(candidates: list[Path] = ()) -> dict[str, Method]:
+    """The rows: the input, two classical baselines, the face enhancer before and after colour, the photo one,
+    and each candidate enhancer (a saved model folder)."""
     grey_out = LLENet.from_pretrained("llenet-faces", luma_only=False).eval()
+    extra = {f"LLENet ({folder.parent.name}/{folder.name})": LLENet.from_pretrained(folder).eval()
+             for folder in candidates}
     return {
         "identity (input)": lambda x: x,
         f"global gamma (mean grey -> {GAMMA_TARGET})": lambda x: global_gamma(x, target=GAMMA_TARGET),
@@ -75,6 +78,7 @@ def methods() -> dict[str, Method]:
         "llenet-faces, grey output (0.3.0)": grey_out,
         "llenet-faces": LLENet.from_pretrained("llenet-faces").eval(),
         "llenet-photo": LLENet.from_pretrained("llenet-photo").eval(),
+        **extra,
     }
 
 
@@ -94,7 +98,7 @@ def darken(normal: torch.Tensor, condition: str) -> torch.Tensor:
     data = SyntheticLowLight([(x, 0) for x in normal], LowLightSynth(**DARKENING[protocol]), seed=TEST_SEED)
     dark = torch.stack([data[i][0] for i in range(len(data))])
     if condition.endswith(f"JPEG {JPEG_QUALITY}"):
-        dark = TF.jpeg((dark * 255).round().to(torch.uint8), JPEG_QUALITY).float() / 255
+        dark = jpeg_round_trip(dark, JPEG_QUALITY)
     return dark
 
 
@@ -152,6 +156,46 @@ def reader_scores(rows: dict[str, Method], readers: dict[str, Path], split: str,
     return out
 
 
+def grey_reader_scores(rows: dict[str, Method], readers: dict[str, Path], split: str,
+                       limit: int | None) -> dict[str, Any]:
+    """{reader: {darkening: evaluate_fer's result}} on grey FER2013 faces (``val``; every 2nd face of val for
+    ``--split val``, the others for ``test``: FER2013 has no third split here)."""
+    from llenhance.data import FER2013_CLASSES
+
+    faces = FERFolder(DATA / "fer2013" / "val", classes=FER2013_CLASSES)
+    keep = [i for i in range(len(faces)) if (i % 2 == 0) == (split == "val")]
+    if limit is not None:
+        keep = keep[:: max(1, len(keep) // limit)][:limit]
+    subset = torch.utils.data.Subset(faces, keep)
+    out: dict[str, Any] = {}
+    for arch, folder in readers.items():
+        classifier = frozen_classifier_from(arch, folder, argument="--grey-readers")
+        out[arch] = {d: evaluate_fer(classifier, subset, dict(rows), darkening=d, progress=False) for d in DARKENING}
+    return out
+
+
+def _reader_tables(title: str, readers: dict[str, Any]) -> list[str]:
+    lines = [title, "", "Accuracy in %; recovered: share of the accuracy lost to the dark that comes back; "
+             "well-lit: change in points on the well-lit faces.", ""]
+    for arch, by_darkening in readers.items():
+        first = next(iter(by_darkening.values()))
+        lines += [f"### {arch}: {100 * first['normal_accuracy']:.2f} % well lit, "
+                  + ", ".join(f"{100 * r['dark_accuracy']:.2f} % dark ({d})" for d, r in by_darkening.items())
+                  + f" ({first['faces']} faces)", ""]
+        body = []
+        for name in first["methods"]:
+            cells = [name]
+            for r in by_darkening.values():
+                m = r["methods"][name]
+                rec = "n/a" if m["recovered_fraction"] is None else f"{m['recovered_fraction']:.3f}"
+                cells.append(f"{100 * m['accuracy']:.2f} ({rec})")
+            cells.append(f"{100 * first['methods'][name]['well_lit_change']:+.2f}")
+            body.append(cells)
+        lines += [markdown_table(["method"] + [f"{d}: accuracy (recovered)" for d in by_darkening]
+                                 + ["well-lit change (points)"], body), ""]
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = [f"# Colour faces through the enhancers ({results['split']} split)", "",
              f"`{results['command']}`", "",
@@ -169,24 +213,9 @@ def markdown(results: dict[str, Any]) -> str:
               "(paper darkening).", "",
               markdown_table(["method", "largest channel difference"], [[n, f"{v:.4f}"] for n, v in results["grey"].items()]), ""]
     if results.get("readers"):
-        lines += ["## Colour readers (GENKI-4K smile / non-smile, held out)", "",
-                  "Accuracy in %; recovered: share of the accuracy lost to the dark that comes back; "
-                  "well-lit: change in points on the well-lit faces.", ""]
-        for arch, by_darkening in results["readers"].items():
-            first = next(iter(by_darkening.values()))
-            lines += [f"### {arch}: {100 * first['normal_accuracy']:.2f} % well lit, "
-                      + ", ".join(f"{100 * r['dark_accuracy']:.2f} % dark ({d})" for d, r in by_darkening.items()), ""]
-            body = []
-            for name in first["methods"]:
-                cells = [name]
-                for d, r in by_darkening.items():
-                    m = r["methods"][name]
-                    rec = "n/a" if m["recovered_fraction"] is None else f"{m['recovered_fraction']:.3f}"
-                    cells.append(f"{100 * m['accuracy']:.2f} ({rec})")
-                cells.append(f"{100 * first['methods'][name]['well_lit_change']:+.2f}")
-                body.append(cells)
-            lines += [markdown_table(["method"] + [f"{d}: accuracy (recovered)" for d in by_darkening]
-                                     + ["well-lit change (points)"], body), ""]
+        lines += _reader_tables("## Colour readers (GENKI-4K smile / non-smile, held out)", results["readers"])
+    if results.get("grey_readers"):
+        lines += _reader_tables("## Grey readers (FER2013 val, 7 expressions, held out)", results["grey_readers"])
     return "\n".join(lines)
 
 
@@ -215,7 +244,7 @@ def parse_readers(parser: argparse.ArgumentParser, values: list[str]) -> dict[st
     for value in values:
         arch, sep, folder = value.partition("=")
         if not sep or not arch or not folder:
-            parser.error(f"`--readers` expected ARCH=FOLDER, got {value!r}")
+            parser.error(f"`--readers` and `--grey-readers` expected ARCH=FOLDER, got {value!r}")
         readers[arch] = Path(folder).expanduser()
     return readers
 
@@ -225,6 +254,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--split", choices=("val", "test"), default="test")
     parser.add_argument("--readers", nargs="*", default=[], metavar="ARCH=FOLDER",
                         help="colour GENKI-4K readers (train_fer_classifier.py --dataset genki outputs)")
+    parser.add_argument("--grey-readers", nargs="*", default=[], metavar="ARCH=FOLDER",
+                        help="grey FER2013 readers (train_fer_classifier.py outputs), scored on FER2013 val")
+    parser.add_argument("--candidates", nargs="*", type=Path, default=[], metavar="FOLDER",
+                        help="more enhancers to score (saved model folders, e.g. a train faces run's model/)")
     parser.add_argument("--limit", type=int, default=None,
                         help="at most N faces per set, spread over it (smoke runs, or a quicker test)")
     parser.add_argument("--grey-faces", type=int, default=500, help="grey FER2013 val faces for the grey check")
@@ -235,8 +268,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "and stop")
     args = parser.parse_args(argv)
     readers = parse_readers(parser, args.readers)
+    grey_readers = parse_readers(parser, args.grey_readers)
     torch.set_num_threads(args.threads)
-    rows = methods()
+    rows = methods([c.expanduser() for c in args.candidates])
     if args.figure is not None:
         figure(args.figure, rows)
         return {}
@@ -247,6 +281,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "grey_faces": args.grey_faces,
         "grey": grey_check(rows, args.grey_faces),
         "readers": reader_scores(rows, readers, args.split, args.limit),
+        "grey_readers": grey_reader_scores(rows, grey_readers, args.split, args.limit),
     }
     stem = "face_colour" if args.split == "test" else "face_colour_val"
     write_results(args.results / stem, results, markdown(results))

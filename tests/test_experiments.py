@@ -908,3 +908,41 @@ def test_fer_curve_finetunes_the_network_behind_a_frozen_curve(tmp_path: Path) -
         with pytest.raises(SystemExit):
             fer_curve.main([*args[:-1], str(tmp_path / "res" / "bad"), *bad])
     assert not list((tmp_path / "res").glob("bad*"))
+
+
+def test_face_colour_scores_against_hand_computed_values(tmp_path: Path) -> None:
+    """benchmarks/face_colour.py on a few faces: its cells against the library's metrics run by hand."""
+    from tests.conftest import shared_data
+
+    shared_data("faces-colour", "genki4k")
+    import face_colour
+
+    from llenhance.baselines import global_gamma
+    from llenhance.evaluation import ciede2000
+    from llenhance.metrics import accuracy, chroma
+
+    torch.manual_seed(3)
+    reader = ARCHS["vgg"](num_classes=2).eval()
+    (tmp_path / "genki-vgg").mkdir()
+    save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in reader.state_dict().items()},
+              str(tmp_path / "genki-vgg" / "model.safetensors"))
+    results = face_colour.main(["--split", "val", "--limit", "6", "--grey-faces", "3", "--threads", "1",
+                                "--results", str(tmp_path / "res"), "--readers", f"vgg={tmp_path / 'genki-vgg'}"])
+    genki = results["images"]["GENKI-4K"]
+    assert genki["faces"] == 6
+    assert genki["well-lit"]["identity (input)"]["chroma_kept"] == pytest.approx(1.0)
+    faces = face_colour.split_of(face_colour.FERFolder(face_colour.COLOUR / "genki4k", transform=lambda x: x), "val")
+    faces = faces[:: len(faces) // 6][:6]
+    gamma = global_gamma(faces, target=face_colour.GAMMA_TARGET).clamp(0, 1)
+    row = genki["well-lit"][f"global gamma (mean grey -> {face_colour.GAMMA_TARGET})"]
+    assert row["ciede2000"] == pytest.approx(float(ciede2000(gamma, faces).mean()), rel=1e-4)
+    assert row["chroma_kept"] == pytest.approx(float(chroma(gamma).mean() / chroma(faces).mean()), rel=1e-4)
+    assert results["grey"]["llenet-faces"] == 0.0 and results["grey"]["llenet-faces, grey output (0.3.0)"] > 0
+    scored = results["readers"]["vgg"]["paper"]
+    subset = face_colour.fer_split("genki", face_colour.COLOUR / "genki4k", "val", size=64)
+    keep = range(0, len(subset), len(subset) // 6)
+    images = torch.stack([subset[i][0] for i in keep])
+    labels = torch.tensor([subset[i][1] for i in keep])
+    logits = reader(((images - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)))
+    assert scored["normal_accuracy"] == pytest.approx(accuracy(logits.argmax(1), labels))
+    assert (tmp_path / "res" / "face_colour_val.md").read_text().count("| llenet-faces |") >= 4

@@ -24,6 +24,7 @@ _EXPORTS = {
     "LowLightSynth": "llenhance.transforms",
     "add_sensor_noise": "llenhance.transforms",
     "enhance": "llenhance.inference",
+    "jpeg_round_trip": "llenhance.transforms",
     "llenet_b": "llenhance.models",
     "list_pretrained": "llenhance.pretrained",
     "llenet_s": "llenhance.models",
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from llenhance.models import LLENet, llenet_b, llenet_s
     from llenhance.pretrained import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS, list_pretrained
     from llenhance.training import FERGuidedTrainer
-    from llenhance.transforms import LowLightSynth, add_sensor_noise, synthesize_low_light
+    from llenhance.transforms import LowLightSynth, add_sensor_noise, jpeg_round_trip, synthesize_low_light
     from llenhance.wrapping import EnhancedClassifier, wrap
 
 

@@ -19,7 +19,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from llenhance._checks import check_image, check_interval
 
-__all__ = ["LowLightSynth", "add_sensor_noise", "synthesize_low_light"]
+__all__ = ["LowLightSynth", "add_sensor_noise", "jpeg_round_trip", "synthesize_low_light"]
 
 ALPHA_RANGE = (0.9, 1.0)
 BETA_RANGE = (0.5, 1.0)
@@ -116,6 +116,34 @@ def add_sensor_noise(
     if quantize:
         noisy = torch.round(noisy * 255.0) / 255.0
     return noisy
+
+
+def jpeg_round_trip(images: torch.Tensor, quality: int | torch.Tensor) -> torch.Tensor:
+    """Float images in [0, 1] stored as JPEG (8 bits, PIL's libjpeg, 4:2:0) and decoded again.
+
+    Args:
+        images: (..., C, H, W), C = 3 (RGB) or 1 (grey).
+        quality: 1-100, one for all images or a tensor with one per image (``images.shape[:-3]``).
+
+    Returns:
+        The decoded images, of the input's shape, dtype and device.
+
+    Examples:
+        >>> x = torch.rand(2, 3, 16, 16)
+        >>> y = jpeg_round_trip(x, 75)
+        >>> y.shape, bool((y - x).abs().mean() < 0.2)
+        (torch.Size([2, 3, 16, 16]), True)
+    """
+    check_image(images, "images", allow_unbatched=True, channels=None)
+    batch = images.shape[:-3]
+    qualities = torch.as_tensor(quality).expand(batch) if torch.as_tensor(quality).ndim == 0 else \
+        torch.as_tensor(quality)
+    if tuple(qualities.shape) != tuple(batch):
+        raise ValueError(f"`quality` expected a number or one per image (shape {tuple(batch)}), "
+                         f"got shape {tuple(qualities.shape)}")
+    if (qualities < 1).any() or (qualities > 100).any():
+        raise ValueError(f"`quality` expected values in [1, 100], got {qualities.flatten().tolist()}")
+    return _jpeg(images, qualities.reshape(-1))
 
 
 def _jpeg(images: torch.Tensor, qualities: torch.Tensor) -> torch.Tensor:
