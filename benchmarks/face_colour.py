@@ -16,7 +16,8 @@ check that grey stays grey (largest channel difference of the output).
 
 With ``--readers`` (folders of ``train_fer_classifier.py --dataset genki``
 runs, named by architecture): accuracy of each colour smile/non-smile reader
-on GENKI-4K ``--split`` faces darkened and enhanced (``llenhance.evaluation.evaluate_fer``),
+on the GENKI-4K ``val`` faces (the readers trained on the others; always val,
+whatever ``--split``) darkened and enhanced (``llenhance.evaluation.evaluate_fer``),
 the share of the lost accuracy each method recovers, and the change on well-lit faces.
 No reader guided any enhancer here, so every one is held out.
 
@@ -143,10 +144,9 @@ def grey_check(rows: dict[str, Method], count: int) -> dict[str, float]:
     return result
 
 
-def reader_scores(rows: dict[str, Method], readers: dict[str, Path], split: str,
-                  limit: int | None) -> dict[str, Any]:
-    """{reader: {darkening: evaluate_fer's result}} on GENKI-4K ``split`` faces."""
-    faces = fer_split("genki", COLOUR / "genki4k", split, size=SETS["GENKI-4K"][1])
+def reader_scores(rows: dict[str, Method], readers: dict[str, Path], limit: int | None) -> dict[str, Any]:
+    """{reader: {darkening: evaluate_fer's result}} on GENKI-4K ``val`` faces: the readers trained on the rest."""
+    faces = fer_split("genki", COLOUR / "genki4k", "val", size=SETS["GENKI-4K"][1])
     if limit is not None:
         faces = torch.utils.data.Subset(faces, range(0, len(faces), max(1, len(faces) // limit)))
     out: dict[str, Any] = {}
@@ -213,9 +213,11 @@ def markdown(results: dict[str, Any]) -> str:
               "(paper darkening).", "",
               markdown_table(["method", "largest channel difference"], [[n, f"{v:.4f}"] for n, v in results["grey"].items()]), ""]
     if results.get("readers"):
-        lines += _reader_tables("## Colour readers (GENKI-4K smile / non-smile, held out)", results["readers"])
+        lines += _reader_tables("## Colour readers (GENKI-4K val, smile / non-smile; the readers trained on "
+                                "GENKI-4K train, no enhancer saw them)", results["readers"])
     if results.get("grey_readers"):
-        lines += _reader_tables("## Grey readers (FER2013 val, 7 expressions, held out)", results["grey_readers"])
+        lines += _reader_tables(f"## Grey readers (FER2013 val, {results['split']} half, 7 expressions; no "
+                                "enhancer saw them)", results["grey_readers"])
     return "\n".join(lines)
 
 
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "images": image_scores(rows, args.split, args.limit),
         "grey_faces": args.grey_faces,
         "grey": grey_check(rows, args.grey_faces),
-        "readers": reader_scores(rows, readers, args.split, args.limit),
+        "readers": reader_scores(rows, readers, args.limit),
         "grey_readers": grey_reader_scores(rows, grey_readers, args.split, args.limit),
     }
     stem = "face_colour" if args.split == "test" else "face_colour_val"
