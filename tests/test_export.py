@@ -68,3 +68,25 @@ def test_onnx_exports_the_log_curve_with_dynamic_sizes(tmp_path: Path) -> None:
         with torch.no_grad():
             ref = model(image).numpy()
         np.testing.assert_allclose(session.run(None, {"image": image.numpy()})[0], ref, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_face_weights_export_with_their_colour(tmp_path: Path, fmt: str) -> None:
+    """llenet-faces (luma network, colour carried) exports; at the traced size the graph keeps the colour."""
+    from llenhance.models.chroma import chroma_sigma
+
+    torch.manual_seed(0)
+    image = (0.05 + 0.2 * torch.rand(1, 3, 48, 48)) * torch.tensor([1.0, 0.7, 0.4]).view(1, 3, 1, 1)
+    path = tmp_path / f"faces.{'onnx' if fmt == 'onnx' else 'pt'}"
+    assert main(["export", "--model", "llenet-faces", "--format", fmt, "--output", str(path)]) == 0
+    model = LLENet.from_pretrained("llenet-faces").eval()
+    with torch.no_grad():
+        ref = model(image)
+    if fmt == "onnx":
+        ort = pytest.importorskip("onnxruntime")
+        out = torch.from_numpy(ort.InferenceSession(str(path)).run(None, {"image": image.numpy()})[0])
+    else:
+        out = torch.jit.load(str(path))(image)
+    assert chroma_sigma(48, 48) == 1.0  # the blur the graph was traced with serves this size
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=0)
+    assert (out[:, 0] - out[:, 2]).mean() > 0.02  # colour out, not grey

@@ -71,16 +71,15 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return x
     radius = max(1, math.ceil(3 * sigma))
-    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    channels = x.shape[1]
+    weights = [math.exp(-0.5 * (t / sigma) ** 2) for t in range(-radius, radius + 1)]
+    kernel = torch.tensor([w / sum(weights) for w in weights], dtype=x.dtype, device=x.device)
+    channels = int(x.shape[1])
     for dim in (-1, -2):
-        size = x.shape[dim]
+        size = int(x.shape[dim])
         pad = (radius, radius, 0, 0) if dim == -1 else (0, 0, radius, radius)
         x = F.pad(x, pad, mode="reflect" if radius < size else "replicate")
         shape = (1, 1, 1, 2 * radius + 1) if dim == -1 else (1, 1, 2 * radius + 1, 1)
-        x = F.conv2d(x, kernel.view(shape).expand(channels, -1, -1, -1), groups=channels)
+        x = F.conv2d(x, kernel.view(shape).repeat(channels, 1, 1, 1), groups=channels)  # concrete: ONNX needs it
     return x
 
 
@@ -118,7 +117,8 @@ def carry_chroma(image: torch.Tensor, luma: torch.Tensor, *, sigma: float | None
     if luma.shape[1] == 3:
         luma = _luma(luma)
     if sigma is None:
-        sigma = chroma_sigma(*image.shape[-2:])
+        # plain ints: an exported graph (ONNX, TorchScript) keeps the blur of the size it was traced at
+        sigma = chroma_sigma(int(image.shape[-2]), int(image.shape[-1]))
     elif not math.isfinite(sigma) or sigma < 0:
         raise ValueError(f"`sigma` expected a number >= 0 or None, got {sigma}")
     if not math.isfinite(eps) or eps <= 0:
