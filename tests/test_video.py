@@ -369,3 +369,24 @@ def test_interrupted_faces_run_keeps_the_rows_of_written_images(tmp_path: Path, 
     monkeypatch.setattr(cli, "_save_atomic", real_save)
     assert cli.main(argv + ["--skip-existing"]) == 0
     assert [r["file"] for r in csv.DictReader(open(out / "faces.csv"))] == ["a.png", "b.png", "c.png"]
+
+
+def test_the_caller_s_and_the_shared_enhancers_are_left_as_they_were(tmp_path: Path) -> None:
+    """A19/A20: enhance_video on another device leaves the cached built-in where it was (a later wrap() works),
+    and a user's module in train mode is in train mode again afterwards (export too)."""
+    from llenhance import LLENet, wrap
+    from llenhance.export import export_onnx, export_torchscript
+    from llenhance.inference import load_enhancer
+
+    video = _dark_video(tmp_path / "dark.mp4", frames=2)
+    with pytest.raises(Exception):  # noqa: B017 - nothing runs on the meta device; what matters is after
+        enhance_video(video, None, "llenet-faces", device="meta", progress=False)
+    assert next(load_enhancer("llenet-faces").parameters()).device.type == "cpu"
+    model = wrap(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(7)))
+    assert model(torch.rand(1, 3, 16, 16)).shape == (1, 7)
+    mine = LLENet(width=4).train()
+    enhance_video(video, None, mine, progress=False)
+    assert mine.training
+    export_onnx(mine, tmp_path / "m.onnx")
+    export_torchscript(mine, tmp_path / "m.pt")
+    assert mine.training

@@ -25,24 +25,31 @@ def export_onnx(model: nn.Module, path: str | Path, *, opset: int = 17, example_
     graph; validate inputs before running it.
     """
     path = Path(path)
-    model = model.eval()
+    training = model.training
     axes = {0: "batch", 2: "height", 3: "width"}
-    with atomic_path(path) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about Python-side shape logic
-        torch.onnx.export(
-            model, (_example(example_size),), str(tmp), dynamo=False, opset_version=opset,
-            input_names=["image"], output_names=["enhanced"],
-            dynamic_axes={"image": axes, "enhanced": axes},
-        )
+    try:
+        with atomic_path(path) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about Python-side shape logic
+            torch.onnx.export(
+                model.eval(), (_example(example_size),), str(tmp), dynamo=False, opset_version=opset,
+                input_names=["image"], output_names=["enhanced"],
+                dynamic_axes={"image": axes, "enhanced": axes},
+            )
+    finally:
+        model.train(training)  # the caller's module comes back as it was
     return path
 
 
 def export_torchscript(model: nn.Module, path: str | Path, *, example_size: tuple[int, int] = (64, 96)) -> Path:
     """Write ``model`` (eval mode) as a traced TorchScript module; any H, W at run time."""
     path = Path(path)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(model.eval(), _example(example_size))
+    training = model.training
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(model.eval(), _example(example_size))
+    finally:
+        model.train(training)
     with atomic_path(path) as tmp:
         traced.save(str(tmp))
     return path

@@ -12,6 +12,7 @@ input, e.g. ``ffmpeg -i out.mp4 -i in.mp4 -map 0:v -map 1:a? -c copy with_sound.
 
 from __future__ import annotations
 
+import copy
 import csv
 import itertools
 import math
@@ -419,7 +420,7 @@ def enhance_video(
     """
     from tqdm.auto import tqdm
 
-    from llenhance.inference import _gate_passes_all, load_enhancer
+    from llenhance.inference import _gate_passes_all, _module_device, load_enhancer
     from llenhance.pretrained import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS
 
     cv2 = require_cv2()
@@ -440,8 +441,15 @@ def enhance_video(
             raise ValueError(f"`output` {output} is the input video; choose another file")
     if enhancer is None:
         enhancer = DEFAULT_FACE_WEIGHTS if faces else DEFAULT_WEIGHTS
-    net = load_enhancer(enhancer) if isinstance(enhancer, str) else enhancer
-    net = net.to(device).eval()
+    # never move or switch the caller's module, nor the cached built-in that enhance() and wrap() share:
+    # a copy on another device; the caller's own module on this device in eval mode, restored at the end
+    net = load_enhancer(enhancer)
+    was_training = None
+    if _module_device(net) != device:
+        net = copy.deepcopy(net).to(device)
+    elif not isinstance(enhancer, str):
+        was_training = net.training
+    net.eval()
     if classifier is not None:
         classifier = classifier.to(device).eval()
     capture = _open(source)
@@ -504,6 +512,18 @@ def enhance_video(
         finally:
             bar.close()
 
+    try:
+        _write(output, run, source, fps, size, lambda: count)
+    finally:
+        if was_training is not None:
+            net.train(was_training)
+    return VideoStats(frames=count, fps=fps, size=size, seconds=time.perf_counter() - started, faces=records)
+
+
+def _write(output: str | Path | None, run: Callable[[Any], None], source: Any, fps: float, size: tuple[int, int],
+           count: Callable[[], int]) -> None:
+    """``run(writer)`` into ``output`` written atomically (``run(None)`` without an output)."""
+    cv2 = require_cv2()
     if output is None:
         run(None)
     else:
@@ -515,9 +535,8 @@ def enhance_video(
                 run(writer)
             finally:
                 writer.release()
-            if count == 0:
+            if count() == 0:
                 raise OSError(f"no frames could be read from {source}")
-    return VideoStats(frames=count, fps=fps, size=size, seconds=time.perf_counter() - started, faces=records)
 
 
 def write_face_records(path: str | Path, records: Sequence[FaceRecord], *, files: Sequence[str] | None = None,
