@@ -390,3 +390,25 @@ def test_the_caller_s_and_the_shared_enhancers_are_left_as_they_were(tmp_path: P
     export_onnx(mine, tmp_path / "m.onnx")
     export_torchscript(mine, tmp_path / "m.pt")
     assert mine.training
+
+
+def test_strength_applies_to_videos_and_faces(tmp_path: Path) -> None:
+    """C13: --strength 0 gives the input back for whole video frames and with --faces (boxes drawn aside)."""
+    from PIL import Image
+
+    source = Path(__file__).resolve().parents[1] / "examples" / "images" / "astronaut.png"
+    video = _dark_video(tmp_path / "dark.mp4", frames=3)
+    means = {}
+    for strength in ("0", "1"):
+        run = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", str(video), str(source), "--output",
+                              str(tmp_path / f"out{strength}"), "--strength", strength, "--faces"],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        frames = list(read_frames(tmp_path / f"out{strength}" / "dark.mp4"))
+        means[strength] = (float(np.mean(frames)), float(np.mean(np.asarray(Image.open(
+            tmp_path / f"out{strength}" / "astronaut.png").convert("RGB"), dtype=np.float64))))
+    original = (float(np.mean(list(read_frames(video)))), float(np.mean(np.asarray(Image.open(source).convert("RGB"),
+                                                                                    dtype=np.float64))))
+    change = means["1"][0] - original[0]
+    assert change > 10 and abs(means["0"][0] - original[0]) < 0.2 * change  # video (re-encoded: not exact)
+    assert abs(means["0"][1] - original[1]) < 1.5 and means["1"][1] > original[1] + 10  # image with --faces

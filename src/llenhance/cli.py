@@ -558,6 +558,7 @@ class _Faces:
 
             self._pass = _FacePass(load_enhancer(model).to(device), FaceDetector(), self.classifier, classes,
                                    margin=0.2, face_size=args.face_size, device=torch.device(device), half=args.half)
+            self._pass.strength = args.strength
 
     def run(self, frame: Any, index: int, seconds: float) -> Any:
         return self._pass(frame, index, seconds)  # type: ignore[misc]
@@ -583,7 +584,7 @@ def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, tar
             print(f"frame {index}: " + ", ".join(f"{r.expression} ({r.confidence:.2f})" for r in records))
 
     stats = enhance_video(source, target, faces.model, faces=args.faces, classifier=faces.classifier,
-                          detect_every=args.detect_every, face_size=args.face_size,
+                          detect_every=args.detect_every, face_size=args.face_size, strength=args.strength,
                           classifier_threads=faces.classifier_threads,
                           classes=faces.classes, device=faces.device, half=args.half, batch_size=args.batch_size,
                           max_frames=args.max_frames,

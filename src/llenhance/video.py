@@ -274,6 +274,8 @@ class _FacePass:
                              f"got {face_size!r}")
         self.classes, self.margin, self.face_size, self.device, self.half = classes, margin, face_size, device, half
         self.classifier_threads: int | None = None
+        #: share of the change kept (``enhance(strength=)``): 0 gives the frame back, 1 all of the change
+        self.strength = 1.0
 
     def _classify(self, face: torch.Tensor) -> torch.Tensor:
         """Class probabilities of one face; with ``classifier_threads``, on that many CPU threads."""
@@ -306,7 +308,8 @@ class _FacePass:
         height, width = frame.shape[:2]
         crops = [_grow(box, self.margin, width, height) for box in boxes]
         x, y, w, h = crops[0] if crops else (0, 0, width, height)  # boxes come largest first
-        out = cv2.LUT(frame, _exposure_lut(_mean_grey(frame[y : y + h, x : x + w]), FACE_EXPOSURE)).astype(np.float32)
+        lifted = cv2.LUT(frame, _exposure_lut(_mean_grey(frame[y : y + h, x : x + w]), FACE_EXPOSURE))
+        out = frame + self.strength * (lifted.astype(np.float32) - frame)
         faces = []
         for box, (x, y, w, h) in zip(boxes, crops):
             crop = frame[y : y + h, x : x + w]
@@ -315,7 +318,8 @@ class _FacePass:
                 crop = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
                                   interpolation=cv2.INTER_AREA)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.half):
-                enhanced = self.enhancer(_to_tensor(crop, self.device)).float().clamp(0, 1)
+                given = _to_tensor(crop, self.device)
+                enhanced = torch.lerp(given, self.enhancer(given).float().clamp(0, 1), self.strength)
             pixels = _to_uint8(enhanced)
             if scale < 1:
                 pixels = cv2.resize(pixels, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -366,6 +370,7 @@ def enhance_video(
     device: str | torch.device = "cpu",
     half: bool = False,
     batch_size: int = 1,
+    strength: float = 1.0,
     max_frames: int | None = None,
     progress: bool = True,
     on_frame: Callable[[int, list[FaceRecord]], None] | None = None,
@@ -410,6 +415,9 @@ def enhance_video(
         batch_size: whole frames per forward pass (without ``faces``; with
             ``faces``, the crops of each frame go through together). More
             than 1 pays on a GPU; a webcam's output then lags by the batch.
+        strength: share of the change kept, in [0, 1], as ``enhance(strength=)``: 0 writes the
+            frames as they are, 1 (default) all of the change; with ``faces`` for the faces and the
+            rest of the frame alike.
         max_frames: stop after this many frames (a webcam runs until Ctrl-C
             otherwise).
         progress: a tqdm bar.
@@ -429,6 +437,8 @@ def enhance_video(
         raise ValueError(f"`half` expected a CUDA `device` (bfloat16 autocast), got {device}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` expected an int >= 1, got {batch_size!r}")
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
+        raise ValueError(f"`strength` expected a number in [0, 1], got {strength!r}")
     if isinstance(detect_every, bool) or not isinstance(detect_every, int) or detect_every < 1:
         raise ValueError(f"`detect_every` expected an int >= 1, got {detect_every!r}")
     if classifier is not None and not faces:
@@ -466,6 +476,7 @@ def enhance_video(
                                                or not isinstance(classifier_threads, int) or classifier_threads < 1):
             raise ValueError(f"`classifier_threads` expected an int >= 1 or None, got {classifier_threads!r}")
         face_pass.classifier_threads = classifier_threads
+        face_pass.strength = float(strength)
     records: list[FaceRecord] = []
     started = time.perf_counter()
     count = 0
@@ -488,6 +499,7 @@ def enhance_video(
                 batch = torch.cat([_to_tensor(frame, device) for frame in chunk])
                 # well-lit frames that an exposure gate passes unchanged skip the network
                 outs = batch if _gate_passes_all(net, batch) else net(batch).float()
+                outs = torch.lerp(batch.float(), outs, float(strength))
             yield from ((_to_uint8(out), []) for out in outs.split(1))
             chunk = list(itertools.islice(frames, batch_size))
 
