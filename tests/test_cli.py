@@ -113,6 +113,16 @@ class TestTrainCommand:
         torch.save({"fc.weight": torch.zeros(1)}, bad)
         assert main([*base, "--classifier", "tests.training.helpers:TinyClassifier", "--classifier-weights", str(bad)]) == 2
         assert "does not fit" in capsys.readouterr().err
+        # C06/E10: 7 outputs against 3 class names (and the evaluate command the same way)
+        three = [*base, "--classifier", "tests.training.helpers:TinyClassifier", "--classes", "angry", "happy", "sad"]
+        assert main(three) == 2
+        assert "gives 7 outputs, but there are 3 class names (angry, happy, sad)" in capsys.readouterr().err
+        assert main(["evaluate", "fer", "--data", str(data), "--classifier", "tests.training.helpers:TinyClassifier",
+                     "--classes", "angry", "happy", "sad", "--output", str(tmp_path / "ev")]) == 2
+        assert "gives 7 outputs" in capsys.readouterr().err
+        assert main([*base, "--classifier", "tests.training.helpers:TinyClassifier", "--classifier-grayscale",
+                     "--classifier-mean", "0.5", "--classifier-std", "0.5"]) == 2
+        assert "takes 3 input channel(s)" in capsys.readouterr().err
         assert main(["train", "reconstruction", "--data", str(tmp_path / "none"), "--output", str(tmp_path / "o2"),
                      "--perceptual-weight", "0"]) == 2
         assert "does not exist" in capsys.readouterr().err

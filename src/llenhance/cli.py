@@ -66,6 +66,30 @@ def _build_classifier(spec: str, weights: Path | None, num_classes: int) -> torc
     return model
 
 
+def _frozen_classifier(args: argparse.Namespace, classes: Sequence[str], stages: Any = None) -> Any:
+    """``--classifier`` built, loaded and frozen behind its preprocessing; refused when its number of outputs
+    is not the number of class names (labels would be drawn from the wrong list, in silence)."""
+    import torch
+
+    from llenhance.classifier import FrozenClassifier
+
+    net = _build_classifier(args.classifier, args.classifier_weights, len(classes))
+    try:
+        frozen = FrozenClassifier(net, preprocess=_preprocess(args), stages=stages)
+    except ValueError as err:
+        raise CLIError(f"--classifier: {err}") from None
+    with torch.no_grad():
+        try:
+            outputs = frozen(torch.rand(1, 3, 64, 64)).shape[-1]
+        except RuntimeError as err:
+            raise CLIError(f"--classifier {args.classifier} failed on a 64x64 RGB image through its preprocessing "
+                           f"(--classifier-size/--classifier-grayscale/--classifier-mean): {err}") from None
+    if outputs != len(classes):
+        raise CLIError(f"--classifier {args.classifier} gives {outputs} outputs, but there are {len(classes)} class "
+                       f"names ({', '.join(classes)}); pass --classes with {outputs} names in its output order")
+    return frozen
+
+
 def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
     from llenhance import LLENet, llenet_b, llenet_s
 
@@ -179,7 +203,7 @@ def _train(args: argparse.Namespace) -> int:
 def _train_pairs(args: argparse.Namespace) -> int:
     import torch
 
-    from llenhance import FERGuidedTrainer, FrozenClassifier, LowLightSynth
+    from llenhance import FERGuidedTrainer, LowLightSynth
     from llenhance.data import FER2013_CLASSES, FERFolder, PairedImageFolder, SyntheticLowLight
     from llenhance.losses import ReconstructionLoss
 
@@ -204,8 +228,7 @@ def _train_pairs(args: argparse.Namespace) -> int:
             if args.val
             else None
         )
-        model = _build_classifier(args.classifier, args.classifier_weights, len(classes))
-        classifier = FrozenClassifier(model, preprocess=_preprocess(args), stages=args.stages)
+        classifier = _frozen_classifier(args, classes, args.stages)
 
     enhancer = _enhancer(args)
     try:
@@ -540,7 +563,6 @@ class _Faces:
     """The video module's pipeline, built once for all inputs of a command."""
 
     def __init__(self, args: argparse.Namespace, model: str | None, device: str) -> None:
-        from llenhance import FrozenClassifier
         from llenhance.data import FER2013_CLASSES
         from llenhance.inference import load_enhancer
         from llenhance.video import FaceDetector, _FacePass
@@ -548,8 +570,7 @@ class _Faces:
         classes = tuple(args.classes) if args.classes else FER2013_CLASSES
         self.classifier = None
         if args.classifier is not None:
-            net = _build_classifier(args.classifier, args.classifier_weights, len(classes))
-            self.classifier = FrozenClassifier(net, preprocess=_preprocess(args), stages=[]).to(device)
+            self.classifier = _frozen_classifier(args, classes, []).to(device)
         self.classes, self.model, self.device = classes, model, device
         self.classifier_threads: int | None = None  # set for live video (see _enhance)
         self._pass = None
@@ -669,13 +690,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         results = {"kind": "niqe", "data": str(args.data),
                    "methods": {n: {"niqe": s["niqe"], "images": s["images"]} for n, s in scores.items()}}
     else:
-        from llenhance import FrozenClassifier
         from llenhance.data import FER2013_CLASSES, FERFolder
 
         classes = tuple(args.classes) if args.classes else FER2013_CLASSES
         faces = FERFolder(args.data, classes=classes)
-        net = _build_classifier(args.classifier, args.classifier_weights, len(classes))
-        classifier = FrozenClassifier(net, preprocess=_preprocess(args), stages=[])
+        classifier = _frozen_classifier(args, classes, [])
         scored = evaluation.evaluate_fer(classifier, faces, methods, darkening=args.darkening, size=args.size,
                                          device=device)
         table = evaluation.markdown_table(
