@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -412,3 +413,35 @@ def test_strength_applies_to_videos_and_faces(tmp_path: Path) -> None:
     change = means["1"][0] - original[0]
     assert change > 10 and abs(means["0"][0] - original[0]) < 0.2 * change  # video (re-encoded: not exact)
     assert abs(means["0"][1] - original[1]) < 1.5 and means["1"][1] > original[1] + 10  # image with --faces
+
+
+def test_a_killed_run_leaves_no_half_written_video(tmp_path: Path) -> None:
+    """V11: SIGTERM half way through a video ends like Ctrl-C (no hidden temporary file, no output), and the
+    temporary file of a run killed outright (SIGKILL: its process is gone) is removed by the next run."""
+    import signal
+    import time
+
+    video = _dark_video(tmp_path / "long.mp4", frames=400)
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "llenhance.cli", "enhance", str(video), "--output", str(out),
+                            "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(300):  # until the video is being written
+        time.sleep(0.1)
+        if list(out.glob(".llenhance-*")) or run.poll() is not None:
+            break
+    time.sleep(0.5)
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert not list(out.glob(".llenhance-*")) and not (out / "long.mp4").exists()
+    # a run killed outright: its temporary file stays; the next run removes it (a live process's stays)
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = out / f".llenhance-{int(done.stdout)}-abcd.mp4"
+    stale.write_bytes(b"half")
+    live = out / f".llenhance-{os.getpid()}-efgh.mp4"
+    live.write_bytes(b"mine")
+    again = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", str(_dark_video(tmp_path / "short.mp4")),
+                            "--output", str(out)], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert not stale.exists() and f"removed {stale}" in again.stderr and live.exists()

@@ -1,14 +1,22 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename."""
+"""Atomic file writes: write to a temporary file beside the target, then rename.
+
+The temporary file is named ``.llenhance-<pid>-<random><suffix>``: a process killed
+outright (SIGKILL, power loss) cannot remove its own, and `remove_stale_temporaries`
+lets a later run remove those whose process is gone.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "remove_stale_temporaries"]
+
+_TEMPORARY = re.compile(r"^\.llenhance-(\d+)-[^/]*$")
 
 
 def _umask() -> int:
@@ -29,7 +37,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".llenhance-", suffix=path.suffix, dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".llenhance-{os.getpid()}-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -41,3 +49,31 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporary files under ``folder`` (recursively) left by processes of this host that are gone.
+
+    Returns:
+        The files removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for candidate in folder.rglob(".llenhance-*"):
+        match = _TEMPORARY.match(candidate.name)
+        if match and candidate.is_file() and not _alive(int(match.group(1))):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,6 +194,7 @@ def _train_faces(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from llenhance.training.lock import RunLockedError, run_lock
 
+    _remove_stale(Path(args.output))
     try:
         with run_lock(args.output, name="--output"):
             return _train_faces(args) if args.mode == "faces" else _train_pairs(args)
@@ -415,6 +417,7 @@ def _enhance(args: argparse.Namespace) -> int:
     device = _device(args.device)
     if args.half and not device.startswith("cuda"):
         raise CLIError(f"--half runs bfloat16 on CUDA; the device here is {device}")
+    _remove_stale(output)
     _threads(args.threads)
     if args.overwrite and args.skip_existing:
         raise CLIError("--overwrite and --skip-existing exclude each other; pass one")
@@ -957,9 +960,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _remove_stale(output: Path) -> None:
+    """Half-written files that a killed run (SIGKILL, power loss) left in ``output``: removed, and said so."""
+    from llenhance._atomic import remove_stale_temporaries
+
+    for path in remove_stale_temporaries(output):
+        print(f"llenhance: removed {path}, a half-written file of a run that was killed", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM (``kill``, ``timeout``) ends the command like Ctrl-C: through the cleanup of half-written files."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with _terminate_as_exit():
+        return _run(parser, args)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.command == "train":
             return _train(args)
