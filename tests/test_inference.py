@@ -38,6 +38,15 @@ class TestEnhance:
         single = enhance(x[0], net)
         assert single.shape == (3, 20, 28)
 
+    def test_palette_image_comes_back_as_a_palette_image(self, net: torch.nn.Module) -> None:
+        """I01d: a P-mode image (no transparency) keeps its mode, with a palette fitted to the enhanced colours."""
+        rgb = PIL.Image.fromarray((np.random.default_rng(1).random((20, 30, 3)) * 60).astype(np.uint8))
+        palette = rgb.quantize(colors=64)
+        out = enhance(palette, net)
+        assert out.mode == "P" and out.size == palette.size
+        expected = np.asarray(enhance(palette.convert("RGB"), net), dtype=np.float64)
+        assert np.abs(np.asarray(out.convert("RGB"), dtype=np.float64) - expected).mean() < 6  # 256 colours
+
     def test_pil_in_pil_out(self, net: torch.nn.Module) -> None:
         img = PIL.Image.fromarray((np.random.default_rng(0).random((20, 30, 3)) * 60).astype(np.uint8))
         out = enhance(img, net)

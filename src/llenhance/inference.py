@@ -249,7 +249,9 @@ def _tensor_to_pil(out: torch.Tensor, mode: str, alpha: PIL.Image.Image | None) 
         result = result.convert("LA") if mode == "LA" else result
         result.putalpha(alpha)
         return result
-    return result.convert(mode) if mode not in ("RGB", "P") else result
+    if mode == "P":  # the old palette cannot hold the enhanced colours: a new one, fitted to them
+        return result.quantize(colors=256, method=PIL.Image.Quantize.MEDIANCUT)
+    return result.convert(mode) if mode != "RGB" else result
 
 
 def _to_tensor(image: Any, name: str) -> tuple[torch.Tensor, str, Any]:
@@ -299,7 +301,9 @@ def enhance(
     comes back as a PIL image of the same size and mode (converted to RGB for
     the model, and back afterwards): 16-bit and 32-bit images ("I;16", "I",
     "F") keep their full range and depth, alpha ("RGBA", "LA") is kept as it
-    was (a palette image with transparency comes back as "RGBA"). A
+    was (a palette image with transparency comes back as "RGBA"; one without
+    comes back as a palette image, "P", with a new 256-colour palette fitted
+    to the enhanced picture). A
     uint8 numpy array (H, W, 3), RGB, comes back as such (values / 255 in,
     rounded * 255 out). A list or tuple of these gives a list.
 
