@@ -393,3 +393,18 @@ def test_train_output_target_options() -> None:
         _enhancer(parse(base + ["--curve-target", "0.3", "--init", "llenet-faces"]))
     with pytest.raises(ValueError, match="`output_target` expected a mean grey level"):
         _enhancer(parse(base + ["--output-target", "1.5"]))
+
+
+def test_skip_existing_runs_inputs_missing_an_output(tmp_path: Path) -> None:
+    """I13: a first run without --side-by-side, then --side-by-side --skip-existing: the pictures get made."""
+    import PIL.Image
+
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        PIL.Image.fromarray((np.random.default_rng(0).random((24, 32, 3)) * 50).astype(np.uint8)).save(
+            tmp_path / "in" / f"{name}.png")
+    out = tmp_path / "out"
+    assert main(["enhance", str(tmp_path / "in"), "--output", str(out), "--model", "llenet-sice"]) == 0
+    assert main(["enhance", str(tmp_path / "in"), "--output", str(out), "--model", "llenet-sice", "--side-by-side",
+                 "--skip-existing"]) == 0
+    assert sorted(p.name for p in (out / "side_by_side").iterdir()) == ["a.png", "b.png"]

@@ -345,7 +345,7 @@ def _plan_outputs(
     An output path that is one of the input files (the same file by device and
     inode, so links and other spellings count) is always refused. Other
     existing output files are refused unless ``overwrite`` (replace them) or
-    ``skip_existing`` (leave them and skip their inputs).
+    ``skip_existing`` (skip the inputs whose outputs all exist; an input missing one of them runs again).
     """
     inputs = {_identity(source): source for source, _ in jobs}
     inputs.pop(None, None)
@@ -359,7 +359,9 @@ def _plan_outputs(
                 clashes.append(f"{target} (the input {same})")
         present = [t for t in targets if t.exists()]
         existing += present
-        if not (present and skip_existing):
+        # --skip-existing skips an input only when all of its outputs are there: one that lacks its
+        # side-by-side picture or its faces CSV runs again (its other outputs are rewritten alike)
+        if not (skip_existing and len(present) == len(targets)):
             todo.append((source, rel))
     if clashes:
         raise CLIError(f"--output {output} would write over input files: {', '.join(clashes[:5])}"
@@ -919,7 +921,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write input|output comparisons to OUTPUT/side_by_side/")
     enh.add_argument("--overwrite", action="store_true", help="replace output files that exist already")
     enh.add_argument("--skip-existing", action="store_true",
-                     help="leave output files that exist already and skip their inputs")
+                     help="skip the inputs whose outputs all exist already (one missing its side-by-side "
+                          "picture or faces CSV runs again)")
 
     ev = commands.add_parser(
         "evaluate",
