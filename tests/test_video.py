@@ -445,3 +445,22 @@ def test_a_killed_run_leaves_no_half_written_video(tmp_path: Path) -> None:
                             "--output", str(out)], capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert not stale.exists() and f"removed {stale}" in again.stderr and live.exists()
+
+
+def test_a_truncated_video_is_reported(tmp_path: Path) -> None:
+    """V02b: an MJPG AVI cut in half decodes fewer frames than its header announces: said, not silent."""
+    path = tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        writer.write((rng.random((SIZE[1], SIZE[0], 3)) * 60).astype(np.uint8))
+    writer.release()
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.warns(UserWarning, match=r"of the 30 frames its header announces could be read"):
+        stats = enhance_video(path, None, "llenet-sice", progress=False)
+    assert stats.truncated and stats.expected_frames == 30 and 0 < stats.frames < 30
+    run = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", str(path), "--output", str(tmp_path / "o")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and "of the 30 frames its header announces" in run.stderr
+    whole = enhance_video(_dark_video(tmp_path / "whole.mp4", frames=4), None, "llenet-sice", progress=False)
+    assert not whole.truncated and whole.expected_frames == 4

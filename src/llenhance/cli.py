@@ -609,12 +609,18 @@ def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, tar
         if records and faces.classifier is not None and args.max_frames is None and isinstance(source, int):
             print(f"frame {index}: " + ", ".join(f"{r.expression} ({r.confidence:.2f})" for r in records))
 
-    stats = enhance_video(source, target, faces.model, faces=args.faces, classifier=faces.classifier,
-                          detect_every=args.detect_every, face_size=args.face_size, strength=args.strength,
-                          classifier_threads=faces.classifier_threads,
-                          classes=faces.classes, device=faces.device, half=args.half, batch_size=args.batch_size,
-                          max_frames=args.max_frames,
-                          on_frame=report)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said below, once, in the command's words
+        stats = enhance_video(source, target, faces.model, faces=args.faces, classifier=faces.classifier,
+                              detect_every=args.detect_every, face_size=args.face_size, strength=args.strength,
+                              classifier_threads=faces.classifier_threads,
+                              classes=faces.classes, device=faces.device, half=args.half,
+                              batch_size=args.batch_size, max_frames=args.max_frames, on_frame=report)
+    if stats.truncated:
+        print(f"llenhance: warning: {source}: only {stats.frames} of the {stats.expected_frames} frames its header "
+              "announces could be read (truncated or damaged?); the output holds those", file=sys.stderr)
     if faces_csv:
         write_face_records(target.with_suffix(".faces.csv"), stats.faces)
         counts: dict[str, int] = {}

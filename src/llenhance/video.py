@@ -20,6 +20,7 @@ import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
@@ -139,6 +140,14 @@ class VideoStats:
     size: tuple[int, int]
     seconds: float
     faces: list[FaceRecord]
+    #: frames the file's header announces (``None`` for a webcam or when it does not say); more than
+    #: ``frames`` without ``max_frames`` cutting it short means the file is truncated or damaged
+    expected_frames: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether fewer frames could be read than the header announces."""
+        return self.expected_frames is not None and self.frames < self.expected_frames
 
     @property
     def frames_per_second(self) -> float:
@@ -469,6 +478,7 @@ def enhance_video(
     capture.release()
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
+    expected = total if total and total > 0 else None
     face_pass = _FacePass(net, detector or FaceDetector(), classifier, classes, margin, face_size, device, half) \
         if faces else None
     if face_pass is not None:
@@ -529,7 +539,12 @@ def enhance_video(
     finally:
         if was_training is not None:
             net.train(was_training)
-    return VideoStats(frames=count, fps=fps, size=size, seconds=time.perf_counter() - started, faces=records)
+    stats = VideoStats(frames=count, fps=fps, size=size, seconds=time.perf_counter() - started, faces=records,
+                       expected_frames=expected if not isinstance(source, int) else None)
+    if stats.truncated:
+        warnings.warn(f"{source}: {count} of the {expected} frames its header announces could be read; the file "
+                      "may be truncated or damaged (the output holds the frames that were read)", stacklevel=2)
+    return stats
 
 
 def _write(output: str | Path | None, run: Callable[[Any], None], source: Any, fps: float, size: tuple[int, int],
