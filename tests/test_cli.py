@@ -408,3 +408,30 @@ def test_skip_existing_runs_inputs_missing_an_output(tmp_path: Path) -> None:
     assert main(["enhance", str(tmp_path / "in"), "--output", str(out), "--model", "llenet-sice", "--side-by-side",
                  "--skip-existing"]) == 0
     assert sorted(p.name for p in (out / "side_by_side").iterdir()) == ["a.png", "b.png"]
+
+
+def test_linked_folders_lossless_webp_and_frames(tmp_path: Path) -> None:
+    """I06b: images in a linked sub-folder are found (a link back up does not loop); I04: a lossless WebP stays
+    lossless; I02: a multi-frame file is said to lose its other frames."""
+    import os
+    import subprocess
+    import sys
+
+    import PIL.Image
+
+    rng = np.random.default_rng(0)
+    picture = PIL.Image.fromarray((rng.random((24, 32, 3)) * 50).astype(np.uint8))
+    (tmp_path / "elsewhere").mkdir()
+    picture.save(tmp_path / "elsewhere" / "linked.png")
+    (tmp_path / "in").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "in" / "sub")
+    os.symlink(tmp_path / "in", tmp_path / "in" / "loop")
+    picture.save(tmp_path / "in" / "clean.webp", lossless=True)
+    picture.save(tmp_path / "in" / "pages.tiff", save_all=True, append_images=[picture, picture])
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", str(tmp_path / "in"), "--output", str(out),
+                          "--model", "llenet-sice"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert (out / "sub" / "linked.png").is_file() and "enhanced 3 of 3 images" in run.stdout
+    assert (out / "clean.webp").read_bytes()[12:16] == b"VP8L"
+    assert "pages.tiff holds 3 frames" in run.stderr and "only the first" in run.stderr

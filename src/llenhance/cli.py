@@ -378,11 +378,24 @@ def _plan_outputs(
 _METADATA_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
 
 
-def _save_atomic(image: Any, path: Path, *, exif: bytes | None = None, icc: bytes | None = None) -> None:
+def _webp_lossless(source: Path) -> bool:
+    """Whether ``source`` is a lossless WebP (a VP8L bitstream): its output is then written lossless too."""
+    try:
+        with open(source, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    return head[:4] == b"RIFF" and head[8:12] == b"WEBP" and head[12:16] == b"VP8L"
+
+
+def _save_atomic(image: Any, path: Path, *, exif: bytes | None = None, icc: bytes | None = None,
+                 lossless: bool = False) -> None:
     from llenhance._atomic import atomic_path
 
     suffix = path.suffix.lower()
     options: dict[str, Any] = {"quality": 95} if suffix in (".jpg", ".jpeg") else {}
+    if suffix == ".webp" and lossless:
+        options["lossless"] = True
     if suffix in _METADATA_SUFFIXES:
         if exif:
             options["exif"] = exif
@@ -402,6 +415,10 @@ def _read_oriented(source: Path) -> tuple[Any, bytes | None, bytes | None]:
     import PIL.ImageOps
 
     with PIL.Image.open(source) as img:
+        frames = getattr(img, "n_frames", 1)
+        if frames > 1:
+            print(f"llenhance: warning: {source} holds {frames} frames (animation or pages); only the first is "
+                  "enhanced and written", file=sys.stderr)
         img.load()
         icc = img.info.get("icc_profile")
         upright = PIL.ImageOps.exif_transpose(img)  # a copy, orientation tag removed
@@ -500,7 +517,7 @@ def _enhance(args: argparse.Namespace) -> int:
             try:
                 if isinstance(result, Exception):
                     raise result
-                _save_atomic(result, output / rel, exif=exif, icc=icc)
+                _save_atomic(result, output / rel, exif=exif, icc=icc, lossless=_webp_lossless(source))
                 if args.side_by_side:
                     pair = PIL.Image.new("RGB", (img.width * 2, img.height))
                     pair.paste(_preview(img), (0, 0))

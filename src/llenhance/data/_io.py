@@ -19,7 +19,8 @@ class ImageReadError(OSError):
 
 
 def find_images(folder: str | os.PathLike, *, recursive: bool = False) -> list[Path]:
-    """Image files in ``folder`` (by extension), sorted by path.
+    """Image files in ``folder`` (by extension), sorted by path; ``recursive`` also searches sub-folders,
+    linked ones included.
 
     Raises:
         FileNotFoundError: ``folder`` does not exist.
@@ -32,8 +33,20 @@ def find_images(folder: str | os.PathLike, *, recursive: bool = False) -> list[P
         raise FileNotFoundError(f"`folder` expected an existing folder, {folder} does not exist")
     if not folder.is_dir():
         raise NotADirectoryError(f"`folder` expected a folder, {folder} is a file")
-    pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    if not recursive:
+        return sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    # os.walk follows linked folders (glob's "**" does not, before Python 3.13); each real folder once,
+    # so a link back up the tree cannot loop
+    found, seen = [], set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        found += [Path(root) / f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS
+                  and (Path(root) / f).is_file()]
+    return sorted(found)
 
 
 def read_image(path: str | Path) -> torch.Tensor:
