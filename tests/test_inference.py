@@ -324,3 +324,26 @@ def test_strength_blends_input_and_output() -> None:
     torch.testing.assert_close(enhance(x, net, strength=0.25), x + 0.25 * (full - x))
     with pytest.raises(ValueError, match=r"`strength` expected a value in \[0, 1\], got 1.5"):
         enhance(x, net, strength=1.5)
+
+
+def test_enhance_from_several_threads_matches_one_thread() -> None:
+    """A15b/A15d: 4 threads x 5 tiled and untiled calls on the shared built-in give the single-thread results,
+    and a user's module in train mode is in train mode again after concurrent calls."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llenhance import LLENet
+
+    torch.manual_seed(0)
+    images = [torch.rand(3, 96, 120) * 0.2 for _ in range(4)]
+    alone = {(i, t): enhance(images[i], "llenet-faces", tile=t, overlap=8) for i in range(4) for t in (48, None)}
+
+    def work(i: int) -> list[bool]:
+        return [torch.equal(enhance(images[i], "llenet-faces", tile=t, overlap=8), alone[i, t])
+                for _ in range(5) for t in (48, None)]
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(all(same) for same in pool.map(work, range(4)))
+    mine = LLENet(width=4).train()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: enhance(images[i], mine), [0, 1, 2, 3] * 3))
+    assert mine.training

@@ -7,6 +7,7 @@ import copy
 import functools
 import itertools
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -58,6 +59,11 @@ def _module_device(module: nn.Module) -> torch.device:
     return tensor.device if tensor is not None else torch.device("cpu")
 
 
+_BORROW_LOCK = threading.Lock()
+#: id(module) -> (calls in flight, the mode it had before the first of them)
+_BORROWED: dict[int, tuple[int, bool]] = {}
+
+
 @contextlib.contextmanager
 def _borrowed(model: nn.Module | str | None, device: torch.device) -> Iterator[nn.Module]:
     """The enhancer on ``device`` in eval mode, leaving the caller's module as it was.
@@ -74,12 +80,20 @@ def _borrowed(model: nn.Module | str | None, device: torch.device) -> Iterator[n
     if _module_device(net) != device:
         yield copy.deepcopy(net).to(device).eval()
         return
-    training = net.training
-    net.eval()
+    # calls from several threads share the module: the first records its mode, the last puts it back
+    with _BORROW_LOCK:
+        count, training = _BORROWED.get(id(net), (0, net.training))
+        _BORROWED[id(net)] = (count + 1, training)
+        net.eval()
     try:
         yield net
     finally:
-        net.train(training)
+        with _BORROW_LOCK:
+            count, training = _BORROWED.pop(id(net))
+            if count > 1:
+                _BORROWED[id(net)] = (count - 1, training)
+            else:
+                net.train(training)
 
 
 def check_enhancer_output(out: object, x: torch.Tensor, name: str = "model") -> torch.Tensor:
@@ -139,6 +153,11 @@ def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: in
     Outputs are blended with linear ramps across the overlaps.
     """
     from llenhance.models.llenet import LLENet, _pad_to_multiple
+
+    if isinstance(model, LLENet):
+        # the partial passes below hook and set the attention blocks' statistics: on a private copy, so that
+        # other threads running the same (shared, cached) model never see them
+        model = copy.deepcopy(model)
 
     _, c, h, w = image.shape
     multiple = model.pad_multiple if isinstance(model, LLENet) else 1
