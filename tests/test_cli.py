@@ -84,6 +84,11 @@ class TestTrainCommand:
             err = capsys.readouterr().err
             assert "these differ" in err and name in err, (flag, err)
         assert (out / "training.json").read_bytes() == before
+        # TR06: and with other data
+        other = _pairs(tmp_path / "other")
+        assert main([*args, "--resume", "--data", str(other)]) == 2
+        err = capsys.readouterr().err
+        assert "these differ" in err and str(other.resolve()) in err
 
     @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
     def test_joint(self, tmp_path: Path, suffix: str) -> None:

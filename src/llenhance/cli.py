@@ -258,7 +258,8 @@ def _train_pairs(args: argparse.Namespace) -> int:
     )
     # what the data pipeline does is part of the run: a resumed run must keep it
     trainer.config["data"] = {"mode": args.mode, "crop": args.crop, "classes": getattr(args, "classes", None),
-                              "classifier": getattr(args, "classifier", None)}
+                              "classifier": getattr(args, "classifier", None),
+                              "folder": str(Path(args.data).resolve())}
     if getattr(args, "normal_fraction", 0.0):  # only when used: runs from before the option resume as they were
         trainer.config["data"]["normal_fraction"] = args.normal_fraction
     start = time.time()
