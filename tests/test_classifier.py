@@ -126,3 +126,23 @@ def test_timm_convnext_stages_and_preprocessing() -> None:
     logits, features = fer.forward_features(torch.rand(1, 3, 64, 64))
     assert logits.shape == (1, 7)
     assert [f.shape[-1] for f in features] == [56, 28, 14, 7]  # resized to timm's 224x224 input
+
+
+def test_T01_the_frozen_classifier_is_given_back_as_it_was() -> None:
+    """T01: FrozenClassifier freezes the user's own module (documented); release() restores mode and flags,
+    also after a training run used it."""
+    import torchvision
+
+    from llenhance import FERGuidedTrainer, FrozenClassifier, LLENet
+    from tests.training.helpers import TinyPairs
+
+    net = torchvision.models.resnet18(num_classes=7).train()
+    net.fc.requires_grad_(False)  # the user's own choice, kept
+    frozen = FrozenClassifier(net)
+    assert not net.training and not any(p.requires_grad for p in net.parameters())
+    FERGuidedTrainer(LLENet(width=4), frozen, batch_size=4, progress=False,
+                     reconstruction=__import__("llenhance").losses.ReconstructionLoss(perceptual=0)).fit(
+        TinyPairs(), iterations=1)
+    assert frozen.release() is net and net.training
+    assert net.conv1.weight.requires_grad and not net.fc.weight.requires_grad
+    assert not net.layer1._forward_hooks  # the stage hooks are gone

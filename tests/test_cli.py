@@ -440,3 +440,15 @@ def test_linked_folders_lossless_webp_and_frames(tmp_path: Path) -> None:
     assert (out / "sub" / "linked.png").is_file() and "enhanced 3 of 3 images" in run.stdout
     assert (out / "clean.webp").read_bytes()[12:16] == b"VP8L"
     assert "pages.tiff holds 3 frames" in run.stderr and "only the first" in run.stderr
+
+
+@pytest.mark.parametrize("limit", ["-1", "0"])
+def test_E07_niqe_limit_below_one_is_refused(tmp_path: Path, limit: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """E07/E07b: --limit -1 used to drop the last image in silence (a Python slice), 0 to score nothing."""
+    import PIL.Image
+
+    (tmp_path / "d").mkdir()
+    PIL.Image.fromarray(np.zeros((200, 200, 3), np.uint8)).save(tmp_path / "d" / "a.png")
+    assert main(["evaluate", "niqe", "--data", str(tmp_path / "d"), "--limit", limit,
+                 "--output", str(tmp_path / "o")]) == 2
+    assert f"--limit expected a number of images >= 1, got {limit}" in capsys.readouterr().err

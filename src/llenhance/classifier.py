@@ -103,7 +103,7 @@ def check_input_channels(classifier: nn.Module, preprocess: nn.Module) -> None:
 
     Examples:
         >>> grey_net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten())
-        >>> check_input_channels(grey_net, ClassifierPreprocess(grayscale=True))  # fine
+        >>> check_input_channels(grey_net, ClassifierPreprocess(grayscale=True, mean=(0.5,), std=(0.5,)))  # fine
     """
     if not isinstance(preprocess, ClassifierPreprocess):
         return
@@ -156,6 +156,9 @@ class FrozenClassifier(nn.Module):
     The classifier is put in eval mode (BatchNorm statistics and dropout
     fixed) and ``requires_grad_(False)``; it stays in eval mode when this
     module is put in train mode. Gradients still flow through it to its input.
+    This changes *your* module (it is not copied): `release` gives it back
+    with the mode and the ``requires_grad`` flags it had, e.g. to fine-tune it
+    after the enhancer was trained in front of it.
 
     Args:
         classifier: any ``nn.Module`` mapping an image batch to logits.
@@ -186,6 +189,7 @@ class FrozenClassifier(nn.Module):
         super().__init__()
         if not isinstance(classifier, nn.Module):
             raise TypeError(f"`classifier` expected an nn.Module, got {type(classifier).__name__}")
+        self._given = (classifier.training, {n: p.requires_grad for n, p in classifier.named_parameters()})
         self.classifier = classifier.eval().requires_grad_(False)
         self.preprocess = preprocess if preprocess is not None else ClassifierPreprocess()
         check_input_channels(classifier, self.preprocess)
@@ -197,6 +201,26 @@ class FrozenClassifier(nn.Module):
             raise ValueError(f"`stages` expected module names of the classifier, got unknown {unknown}")
         self._captured: list[torch.Tensor] | None = None
         self._hooks = [modules[name].register_forward_hook(self._capture) for name in self.stages]
+
+    def release(self) -> nn.Module:
+        """The classifier as it was given: its own train/eval mode and ``requires_grad`` flags back, the stage
+        hooks removed. This wrapper must not be used afterwards.
+
+        Examples:
+            >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten()).train()
+            >>> frozen = FrozenClassifier(net, stages=[])
+            >>> net.training, net[0].weight.requires_grad
+            (False, False)
+            >>> frozen.release() is net, net.training, net[0].weight.requires_grad
+            (True, True, True)
+        """
+        training, flags = self._given
+        for handle in self._hooks:
+            handle.remove()
+        self._hooks = []
+        for name, parameter in self.classifier.named_parameters():
+            parameter.requires_grad_(flags.get(name, parameter.requires_grad))
+        return self.classifier.train(training)
 
     def _capture(self, module: nn.Module, args: Any, output: Any) -> None:
         if self._captured is not None:

@@ -705,6 +705,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         from llenhance.data._io import to_float
 
         try:
+            if args.limit is not None and args.limit < 1:
+                raise CLIError(f"--limit expected a number of images >= 1, got {args.limit}")
             files = find_images(args.data)[: args.limit]
         except (FileNotFoundError, NotADirectoryError) as err:
             raise CLIError(f"--data {args.data}: expected a folder of images ({err})") from err
