@@ -90,3 +90,11 @@ def test_face_weights_export_with_their_colour(tmp_path: Path, fmt: str) -> None
     assert chroma_sigma(48, 48) == 1.0  # the blur the graph was traced with serves this size
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=0)
     assert (out[:, 0] - out[:, 2]).mean() > 0.02  # colour out, not grey
+
+
+@pytest.mark.parametrize("opset", ["3", "99"])
+def test_R10_opset_out_of_range_is_one_clear_line(tmp_path: Path, opset: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "--format", "onnx", "--opset", opset, "--output", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert f"`opset` (--opset) expected an int in [11, 20], got {opset}" in err and "Traceback" not in err
+    assert not (tmp_path / "m.onnx").exists()

@@ -10,7 +10,11 @@ from torch import nn
 
 from llenhance._atomic import atomic_path
 
-__all__ = ["export_onnx", "export_torchscript"]
+__all__ = ["ONNX_OPSETS", "export_onnx", "export_torchscript"]
+
+#: Opsets the graph exports to: 11 is the first with the padding it needs (reflect, sizes known at run
+#: time), 20 the last that torch's TorchScript-based exporter writes.
+ONNX_OPSETS = (11, 20)
 
 
 def _example(size: tuple[int, int]) -> torch.Tensor:
@@ -24,6 +28,8 @@ def export_onnx(model: nn.Module, path: str | Path, *, opset: int = 17, example_
     output ``enhanced`` of the same shape. Input checks are not part of the
     graph; validate inputs before running it.
     """
+    if isinstance(opset, bool) or not isinstance(opset, int) or not ONNX_OPSETS[0] <= opset <= ONNX_OPSETS[1]:
+        raise ValueError(f"`opset` (--opset) expected an int in [{ONNX_OPSETS[0]}, {ONNX_OPSETS[1]}], got {opset!r}")
     path = Path(path)
     training = model.training
     axes = {0: "batch", 2: "height", 3: "width"}
