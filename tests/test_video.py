@@ -464,3 +464,11 @@ def test_a_truncated_video_is_reported(tmp_path: Path) -> None:
     assert run.returncode == 0 and "of the 30 frames its header announces" in run.stderr
     whole = enhance_video(_dark_video(tmp_path / "whole.mp4", frames=4), None, "llenet-sice", progress=False)
     assert not whole.truncated and whole.expected_frames == 4
+
+
+def test_C11_face_size_below_eight_is_named(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[1] / "examples" / "images" / "astronaut.png"
+    run = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", str(source), "--output", str(tmp_path / "o"),
+                          "--faces", "--face-size", "0"], capture_output=True, text=True)
+    assert run.returncode == 2 and "`face_size` (--face-size) expected an int >= 8 or None" in run.stderr
+    assert "Traceback" not in run.stderr
