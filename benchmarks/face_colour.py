@@ -61,22 +61,26 @@ SETS = {"GENKI-4K": ("genki4k", 64), "London": ("london", 128), "film crops": ("
 #: The face enhancer's exposure curve target: the gamma baseline lifts to the same mean grey.
 GAMMA_TARGET = 0.45
 JPEG_QUALITY = 75
+#: The face enhancer of llenhance 0.3: its network's own output, nearly grey.
+GREY_OUTPUT = "llenet-faces-0.3 (grey output)"
 CONDITIONS = ("paper", "realistic", f"realistic + JPEG {JPEG_QUALITY}", "well-lit")
 
 Method = Callable[[torch.Tensor], torch.Tensor]
 
 
 def methods(candidates: list[Path] = ()) -> dict[str, Method]:
-    """The rows: the input, two classical baselines, the face enhancer before and after colour, the photo one,
-    and each candidate enhancer (a saved model folder)."""
-    grey_out = LLENet.from_pretrained("llenet-faces", luma_only=False).eval()
+    """The rows: the input, two classical baselines, the face enhancer of 0.3 (grey output, and with the colour
+    carried), the current one, the photo one, and each candidate enhancer (a saved model folder)."""
+    grey_out = LLENet.from_pretrained("llenet-faces-0.3").eval()
+    carried = LLENet.from_pretrained("llenet-faces-0.3", luma_only=True).eval()
     extra = {f"LLENet ({folder.parent.name}/{folder.name})": LLENet.from_pretrained(folder).eval()
              for folder in candidates}
     return {
         "identity (input)": lambda x: x,
         f"global gamma (mean grey -> {GAMMA_TARGET})": lambda x: global_gamma(x, target=GAMMA_TARGET),
         "CLAHE": clahe,
-        "llenet-faces, grey output (0.3.0)": grey_out,
+        GREY_OUTPUT: grey_out,
+        "llenet-faces-0.3, colour carried": carried,
         "llenet-faces": LLENet.from_pretrained("llenet-faces").eval(),
         "llenet-photo": LLENet.from_pretrained("llenet-photo").eval(),
         **extra,
@@ -226,7 +230,7 @@ def figure(path: Path, rows: dict[str, Method], per_set: int = 3) -> None:
     ``per_set`` test faces of each set (spread over the set), each 128 px."""
     import PIL.Image
 
-    names = ["llenet-faces, grey output (0.3.0)", "llenet-faces", f"global gamma (mean grey -> {GAMMA_TARGET})"]
+    names = [GREY_OUTPUT, "llenet-faces", f"global gamma (mean grey -> {GAMMA_TARGET})"]
     lines = []
     for folder, side in SETS.values():
         normal = split_of(FERFolder(COLOUR / folder, transform=lambda x, s=side: TF.resize(x, [s, s], antialias=True).clamp(0, 1)),

@@ -937,7 +937,7 @@ def test_face_colour_scores_against_hand_computed_values(tmp_path: Path) -> None
     row = genki["well-lit"][f"global gamma (mean grey -> {face_colour.GAMMA_TARGET})"]
     assert row["ciede2000"] == pytest.approx(float(ciede2000(gamma, faces).mean()), rel=1e-4)
     assert row["chroma_kept"] == pytest.approx(float(chroma(gamma).mean() / chroma(faces).mean()), rel=1e-4)
-    assert results["grey"]["llenet-faces"] == 0.0 and results["grey"]["llenet-faces, grey output (0.3.0)"] > 0
+    assert results["grey"]["llenet-faces"] == 0.0 and results["grey"][face_colour.GREY_OUTPUT] > 0
     scored = results["readers"]["vgg"]["paper"]
     subset = face_colour.fer_split("genki", face_colour.COLOUR / "genki4k", "val", size=64)
     keep = range(0, len(subset), len(subset) // 6)

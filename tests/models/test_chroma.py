@@ -133,7 +133,7 @@ class TestLumaOnlyNetwork:
         assert out.mean() > image.mean()
 
     def test_the_grey_output_network_stays_loadable(self, faces: LLENet) -> None:
-        old = LLENet.from_pretrained("llenet-faces", luma_only=False).eval()
+        old = LLENet.from_pretrained("llenet-faces-0.3").eval()
         assert not old.luma_only
         image = _flat((0.12, 0.06, 0.03), size=32)
         with torch.no_grad():
@@ -155,7 +155,7 @@ class TestLumaOnlyNetwork:
         torch.manual_seed(4)
         image = 0.2 * torch.rand(3, 40, 56)
         grey = (image * LUMA.view(3, 1, 1)).sum(0, keepdim=True).expand(3, -1, -1)
-        old = LLENet.from_pretrained("llenet-faces", luma_only=False).eval()
+        old = LLENet.from_pretrained("llenet-faces", luma_only=False).eval()  # the same network, no colour step
         # the network's receptive field is cut at tile borders (as for every LLENet): the colour adds no
         # difference of its own
         cut = (enhance(grey, model=old) - enhance(grey, model=old, tile=32, overlap=8)).abs().mean()

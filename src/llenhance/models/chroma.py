@@ -71,8 +71,9 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return x
     radius = max(1, math.ceil(3 * sigma))
-    weights = [math.exp(-0.5 * (t / sigma) ** 2) for t in range(-radius, radius + 1)]
-    kernel = torch.tensor([w / sum(weights) for w in weights], dtype=x.dtype, device=x.device)
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
     channels = int(x.shape[1])
     for dim in (-1, -2):
         size = int(x.shape[dim])
