@@ -31,9 +31,14 @@ def faces(tmp_path: Path) -> Path:
     return tmp_path / "faces"
 
 
-def test_builtin_recipe_is_the_default() -> None:
-    shipped = json.loads((Path(__file__).resolve().parents[2] / "src" / "llenhance" / "weights" / "llenet-faces"
-                          / "summary.json").read_text())
+def test_builtin_recipes() -> None:
+    """FaceRecipe() is the recipe of llenet-faces-0.3 (recorded by the experiment script that made it); the
+    llenet-faces weights record theirs as a recipe file that --recipe reruns: 1,500 luma steps from those."""
+    weights = Path(__file__).resolve().parents[2] / "src" / "llenhance" / "weights"
+    current = FaceRecipe.load(weights / "llenet-faces" / "summary.json")
+    assert current.init == "llenet-faces-0.3" and current.luma_only and "realistic-jpeg" in current.darkenings
+    assert current.stages == (FaceStage(1500, 2.5e-4),)
+    shipped = json.loads((weights / "llenet-faces-0.3" / "summary.json").read_text())
     recipe = FaceRecipe()
     assert sum(s.iterations for s in recipe.stages) == 6000 and recipe.stages[1].lr == shipped["config"]["lr"]
     assert recipe.normal_fraction == shipped["normal_fraction"] and recipe.curve_target == shipped["curve_target"]
