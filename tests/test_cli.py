@@ -452,3 +452,46 @@ def test_E07_niqe_limit_below_one_is_refused(tmp_path: Path, limit: str, capsys:
     assert main(["evaluate", "niqe", "--data", str(tmp_path / "d"), "--limit", limit,
                  "--output", str(tmp_path / "o")]) == 2
     assert f"--limit expected a number of images >= 1, got {limit}" in capsys.readouterr().err
+
+
+def test_classifier_option_errors_name_the_option_and_the_fix(tmp_path: Path) -> None:
+    """C02 (not callable), C05 (no num_classes=), C10c (not safetensors), C14 (module in the current folder),
+    C23 (a folder of videos only): one line each, naming the option and what to do."""
+    import subprocess
+    import sys
+
+    import PIL.Image
+
+    (tmp_path / "myclf.py").write_text(
+        "import torch\nNOT_CALLABLE = 42\n"
+        "def other_kwarg(classes=7):\n"
+        "    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, classes))\n")
+    PIL.Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "face.png")
+    (tmp_path / "garbage.safetensors").write_bytes(b"\xff" * 70)
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "clip.mp4").write_bytes(b"")
+
+    def run(*args: str, path: str | None = "") -> subprocess.CompletedProcess:
+        env = dict(__import__("os").environ)
+        env.pop("PYTHONPATH", None)
+        if path:
+            env["PYTHONPATH"] = path
+        # the installed command, as users run it (python -m would put the current folder on the path)
+        command = Path(sys.executable).parent / "llenhance"
+        return subprocess.run([str(command), *args], capture_output=True, text=True, cwd=tmp_path, env=env,
+                              timeout=300)
+
+    base = ["enhance", "face.png", "--output", "out", "--faces"]
+    done = run(*base, "--classifier", "myclf:NOT_CALLABLE", path=str(tmp_path))
+    assert done.returncode == 2 and "--classifier: myclf:NOT_CALLABLE is a int, expected a callable" in done.stderr
+    done = run(*base, "--classifier", "myclf:other_kwarg", "--classes", "happy", "sad", "neutral",
+               path=str(tmp_path))
+    assert done.returncode == 2 and "takes no num_classes=" in done.stderr and "gives 7 outputs" in done.stderr
+    done = run(*base, "--classifier", "torchvision.models:resnet18", "--classifier-weights", "garbage.safetensors")
+    assert done.returncode == 2 and "--classifier-weights: cannot read garbage.safetensors as safetensors" in done.stderr
+    done = run(*base, "--classifier", "myclf:other_kwarg")
+    assert done.returncode == 2 and "run with PYTHONPATH=. or install it" in done.stderr
+    done = run("enhance", "videos", "--output", "out2")
+    assert done.returncode == 2 and "pass videos by their file names" in done.stderr
+    for result in (done,):
+        assert "Traceback" not in result.stderr

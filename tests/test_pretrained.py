@@ -254,3 +254,13 @@ class TestTorchHub:
         assert again.width == 8
         with pytest.raises(TypeError, match="LLENet arguments only with weights=None"):
             torch.hub.load(str(self.ROOT), "llenet", source="local", weights="faces", width=8)
+
+
+def test_H08_weights_without_config_are_named_so(tmp_path: Path) -> None:
+    import shutil
+
+    from llenhance.pretrained import builtin_path
+
+    shutil.copy(builtin_path("llenet-photo") / "model.safetensors", tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match="has model.safetensors but no config.json"):
+        LLENet.from_pretrained(tmp_path)

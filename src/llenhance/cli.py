@@ -29,9 +29,13 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CLIError(f"--classifier-weights: {path} does not exist")
     if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(path)
+        try:
+            return load_file(path)
+        except (SafetensorError, OSError) as err:
+            raise CLIError(f"--classifier-weights: cannot read {path} as safetensors ({err})") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -51,11 +55,23 @@ def _build_classifier(spec: str, weights: Path | None, num_classes: int) -> torc
         raise CLIError(f"--classifier expected 'module:factory', got {spec!r}")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
+    except ModuleNotFoundError as err:
+        hint = ""
+        local = Path.cwd() / f"{err.name}.py", Path.cwd() / str(err.name)
+        if err.name == module_name.split(".")[0] and (local[0].is_file() or local[1].is_dir()):
+            hint = ("; it is in the current folder, which is not on Python's import path: run with PYTHONPATH=. "
+                    "or install it")
+        raise CLIError(f"--classifier: cannot import {spec!r} ({err}){hint}") from None
     except (ImportError, AttributeError) as err:
         raise CLIError(f"--classifier: cannot import {spec!r} ({err})") from err
+    if not callable(factory):
+        raise CLIError(f"--classifier: {spec} is a {type(factory).__name__}, expected a callable returning an "
+                       "nn.Module (a class or a factory function)")
     try:
         model = factory(num_classes=num_classes)
     except TypeError:
+        print(f"llenhance: note: --classifier {spec} takes no num_classes=; built with its own defaults",
+              file=sys.stderr)
         model = factory()
     if not isinstance(model, torch.nn.Module):
         raise CLIError(f"--classifier: {spec} returned {type(model).__name__}, expected an nn.Module")
@@ -322,7 +338,8 @@ def _collect_inputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Pa
                 raise CLIError(f"inputs {jobs[rel]} and {source} would both be written to {output / rel}")
             jobs[rel] = source
     if not jobs:
-        raise CLIError("no image or video files found in the inputs")
+        raise CLIError("no image files found in the inputs (folders are searched for images only; pass videos "
+                       "by their file names)")
     return [(source, rel) for rel, source in sorted(jobs.items())]
 
 

@@ -860,6 +860,10 @@ def _check_shapes(cls: type[LLENet], config: dict[str, Any], weights: Path) -> N
     except (SafetensorError, OSError) as err:
         raise ValueError(f"{weights} is not a readable safetensors file: {err}") from None
     wrong = [f"{k}: file {found[k]}, config {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
+    if wrong and not (weights.parent / "config.json").is_file() and weights.parent.is_dir():
+        raise ValueError(f"{weights.parent} has model.safetensors but no config.json, and the weights do not fit "
+                         f"the default LLENet() ({len(wrong)} tensors differ); copy the config.json that was saved "
+                         "with them (save_pretrained writes both), or pass the architecture as keyword arguments")
     if wrong:
         raise ValueError(f"{weights} does not fit its config.json ({len(wrong)} tensors differ, e.g. {wrong[:3]})")
 
