@@ -30,6 +30,13 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=48, help="faces are resized to size x size")
 
 
+def every_nth_of_each_class(targets: list[int], split: str, every: int = VAL_EVERY) -> list[int]:
+    """Indices of ``split`` in class-grouped ``targets``: every ``every``-th item of each class is "val"
+    (counted from the class's first item), the others "train"."""
+    first = {label: targets.index(label) for label in set(targets)}
+    return [i for i, label in enumerate(targets) if ((i - first[label]) % every == 0) == (split == "val")]
+
+
 def fer_split(
     dataset: str, root: Path, split: str, *, size: int | None = None
 ) -> FERFolder | RAFDB | FERPlus:
@@ -52,10 +59,7 @@ def fer_split(
         return FERPlus(root, split=split, transform=resize)
     if dataset == "genki":
         faces = FERFolder(root, transform=resize)
-        targets = faces.targets
-        first = {label: targets.index(label) for label in set(targets)}  # samples are grouped by class
-        keep = [i for i, label in enumerate(targets) if ((i - first[label]) % VAL_EVERY == 0) == (split == "val")]
-        subset = Subset(faces, keep)
+        subset = Subset(faces, every_nth_of_each_class(faces.targets, split))  # samples are grouped by class
         subset.classes = faces.classes  # type: ignore[attr-defined]
         return subset  # type: ignore[return-value]
     folders = {p.name for p in (root / split).iterdir() if p.is_dir()} if (root / split).is_dir() else set()

@@ -43,7 +43,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _command import command_line  # noqa: E402
-from _fer_data import VAL_EVERY, fer_split  # noqa: E402
+from _fer_data import every_nth_of_each_class, fer_split  # noqa: E402
 from _fer_eval import frozen_classifier_from  # noqa: E402
 from _paths import DATA  # noqa: E402
 
@@ -89,9 +89,7 @@ def methods(candidates: list[Path] = ()) -> dict[str, Method]:
 
 def split_of(faces: FERFolder, split: str) -> torch.Tensor:
     """The ``split`` faces of a class-folder set as one (N, 3, S, S) batch (every `VAL_EVERY`-th of a class: val)."""
-    targets = faces.targets
-    first = {label: targets.index(label) for label in set(targets)}
-    keep = [i for i, label in enumerate(targets) if ((i - first[label]) % VAL_EVERY == 0) == (split == "val")]
+    keep = every_nth_of_each_class(faces.targets, split)
     return torch.stack([faces[i][0] for i in tqdm(keep, desc="loading", leave=False)])
 
 

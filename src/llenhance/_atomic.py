@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "remove_stale_temporaries"]
+__all__ = ["atomic_path", "process_alive", "remove_stale_temporaries"]
 
 _TEMPORARY = re.compile(r"^\.llenhance-(\d+)-[^/]*$")
 
@@ -51,12 +51,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (also one of another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # exists, owned by someone else
         return True
     return True
 
@@ -73,7 +74,7 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
     removed = []
     for candidate in folder.rglob(".llenhance-*"):
         match = _TEMPORARY.match(candidate.name)
-        if match and candidate.is_file() and not _alive(int(match.group(1))):
+        if match and candidate.is_file() and not process_alive(int(match.group(1))):
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed

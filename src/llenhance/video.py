@@ -12,7 +12,6 @@ input, e.g. ``ffmpeg -i out.mp4 -i in.mp4 -map 0:v -map 1:a? -c copy with_sound.
 
 from __future__ import annotations
 
-import copy
 import csv
 import itertools
 import math
@@ -437,7 +436,7 @@ def enhance_video(
     """
     from tqdm.auto import tqdm
 
-    from llenhance.inference import _gate_passes_all, _module_device, load_enhancer
+    from llenhance.inference import _borrowed, _gate_passes_all
     from llenhance.pretrained import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS
 
     cv2 = require_cv2()
@@ -460,91 +459,81 @@ def enhance_video(
             raise ValueError(f"`output` {output} is the input video; choose another file")
     if enhancer is None:
         enhancer = DEFAULT_FACE_WEIGHTS if faces else DEFAULT_WEIGHTS
-    # never move or switch the caller's module, nor the cached built-in that enhance() and wrap() share:
-    # a copy on another device; the caller's own module on this device in eval mode, restored at the end
-    net = load_enhancer(enhancer)
-    was_training = None
-    if _module_device(net) != device:
-        net = copy.deepcopy(net).to(device)
-    elif not isinstance(enhancer, str):
-        was_training = net.training
-    net.eval()
-    if classifier is not None:
-        classifier = classifier.to(device).eval()
-    capture = _open(source)
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not isinstance(source, int) else None
-    capture.release()
-    if max_frames is not None:
-        total = min(total, max_frames) if total else max_frames
-    expected = total if total and total > 0 else None
-    face_pass = _FacePass(net, detector or FaceDetector(), classifier, classes, margin, face_size, device, half) \
-        if faces else None
-    if face_pass is not None:
-        if classifier_threads is not None and (isinstance(classifier_threads, bool)
-                                               or not isinstance(classifier_threads, int) or classifier_threads < 1):
-            raise ValueError(f"`classifier_threads` expected an int >= 1 or None, got {classifier_threads!r}")
-        face_pass.classifier_threads = classifier_threads
-        face_pass.strength = float(strength)
-    records: list[FaceRecord] = []
-    started = time.perf_counter()
-    count = 0
+    # the caller's module comes back in its own mode; the cached built-in that enhance() and wrap() share
+    # is never moved (a per-device copy): as in enhance()
+    with _borrowed(enhancer, device) as net:
+        if classifier is not None:
+            classifier = classifier.to(device).eval()
+        capture = _open(source)
+        fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+        size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not isinstance(source, int) else None
+        capture.release()
+        if max_frames is not None:
+            total = min(total, max_frames) if total else max_frames
+        expected = total if total and total > 0 else None
+        face_pass = _FacePass(net, detector or FaceDetector(), classifier, classes, margin, face_size, device, half) \
+            if faces else None
+        if face_pass is not None:
+            if classifier_threads is not None and (isinstance(classifier_threads, bool) or not isinstance(
+                    classifier_threads, int) or classifier_threads < 1):
+                raise ValueError(f"`classifier_threads` expected an int >= 1 or None, got {classifier_threads!r}")
+            face_pass.classifier_threads = classifier_threads
+            face_pass.strength = float(strength)
+        records: list[FaceRecord] = []
+        started = time.perf_counter()
+        count = 0
 
-    def detected(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, list[Box]]]:
-        boxes: list[Box] = []
-        for index, frame in enumerate(frames):
-            if index % detect_every == 0:
-                boxes = face_pass.detector(frame)  # type: ignore[union-attr]
-            yield frame, boxes
+        def detected(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, list[Box]]]:
+            boxes: list[Box] = []
+            for index, frame in enumerate(frames):
+                if index % detect_every == 0:
+                    boxes = face_pass.detector(frame)  # type: ignore[union-attr]
+                yield frame, boxes
 
-    def faces_done(items: Iterator[tuple[np.ndarray, list[Box]]]) -> Iterator[tuple[np.ndarray, list[FaceRecord]]]:
-        for index, (frame, boxes) in enumerate(items):
-            yield face_pass(frame, index, index / fps, boxes)  # type: ignore[misc]
+        def faces_done(items: Iterator[tuple[np.ndarray, list[Box]]]) -> Iterator[tuple[np.ndarray, list[FaceRecord]]]:
+            for index, (frame, boxes) in enumerate(items):
+                yield face_pass(frame, index, index / fps, boxes)  # type: ignore[misc]
 
-    def frames_done(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, list[FaceRecord]]]:
-        chunk = list(itertools.islice(frames, batch_size))
-        while chunk:
-            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
-                batch = torch.cat([_to_tensor(frame, device) for frame in chunk])
-                # well-lit frames that an exposure gate passes unchanged skip the network
-                outs = batch if _gate_passes_all(net, batch) else net(batch).float()
-                outs = torch.lerp(batch.float(), outs, float(strength))
-            yield from ((_to_uint8(out), []) for out in outs.split(1))
+        def frames_done(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, list[FaceRecord]]]:
             chunk = list(itertools.islice(frames, batch_size))
+            while chunk:
+                with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
+                    batch = torch.cat([_to_tensor(frame, device) for frame in chunk])
+                    # well-lit frames that an exposure gate passes unchanged skip the network
+                    outs = batch if _gate_passes_all(net, batch) else net(batch).float()
+                    outs = torch.lerp(batch.float(), outs, float(strength))
+                yield from ((_to_uint8(out), []) for out in outs.split(1))
+                chunk = list(itertools.islice(frames, batch_size))
 
-    def run(writer: Any) -> None:
-        nonlocal count
-        bar = tqdm(total=total or None, desc="video", unit="frame", disable=not progress, dynamic_ncols=True)
-        try:
-            frames = read_frames(source, max_frames=max_frames)
-            # decoding and face detection run in a reader thread (OpenCV releases the GIL), beside the network
-            ready = _prefetch(detected(frames) if face_pass is not None else frames)
-            for out, found in (faces_done(ready) if face_pass is not None else frames_done(ready)):
-                records.extend(found)
-                if writer is not None:
-                    writer.write(cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
-                if on_frame is not None:
-                    on_frame(count, found)
-                count += 1
-                bar.update(1)
-        except KeyboardInterrupt:
-            if not isinstance(source, int):
-                raise  # a file stopped half way leaves no half-written video
-        finally:
-            bar.close()
+        def run(writer: Any) -> None:
+            nonlocal count
+            bar = tqdm(total=total or None, desc="video", unit="frame", disable=not progress, dynamic_ncols=True)
+            try:
+                frames = read_frames(source, max_frames=max_frames)
+                # decoding and face detection run in a reader thread (OpenCV releases the GIL), beside the network
+                ready = _prefetch(detected(frames) if face_pass is not None else frames)
+                for out, found in (faces_done(ready) if face_pass is not None else frames_done(ready)):
+                    records.extend(found)
+                    if writer is not None:
+                        writer.write(cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+                    if on_frame is not None:
+                        on_frame(count, found)
+                    count += 1
+                    bar.update(1)
+            except KeyboardInterrupt:
+                if not isinstance(source, int):
+                    raise  # a file stopped half way leaves no half-written video
+            finally:
+                bar.close()
 
-    try:
         _write(output, run, source, fps, size, lambda: count)
-    finally:
-        if was_training is not None:
-            net.train(was_training)
-    stats = VideoStats(frames=count, fps=fps, size=size, seconds=time.perf_counter() - started, faces=records,
-                       expected_frames=expected if not isinstance(source, int) else None)
-    if stats.truncated:
-        warnings.warn(f"{source}: {count} of the {expected} frames its header announces could be read; the file "
-                      "may be truncated or damaged (the output holds the frames that were read)", stacklevel=2)
-    return stats
+        stats = VideoStats(frames=count, fps=fps, size=size, seconds=time.perf_counter() - started, faces=records,
+                           expected_frames=expected if not isinstance(source, int) else None)
+        if stats.truncated:
+            warnings.warn(f"{source}: {count} of the {expected} frames its header announces could be read; the file "
+                          "may be truncated or damaged (the output holds the frames that were read)", stacklevel=2)
+        return stats
 
 
 def _write(output: str | Path | None, run: Callable[[Any], None], source: Any, fps: float, size: tuple[int, int],

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llenhance._checks import check_image
-from llenhance._color import LUMA
+from llenhance._color import grey
 
 __all__ = ["CHROMA_EPS", "SATURATION_POWER", "ChromaCarry", "carry_chroma", "chroma_sigma"]
 
@@ -59,11 +59,6 @@ def chroma_sigma(height: int, width: int) -> float:
         (1.0, 8.0)
     """
     return max(1.0, min(height, width) * CHROMA_SIGMA_FRACTION)
-
-
-def _luma(x: torch.Tensor) -> torch.Tensor:
-    """(B, 1, H, W) BT.601 luma of (B, 3, H, W) images."""
-    return (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -116,7 +111,7 @@ def carry_chroma(image: torch.Tensor, luma: torch.Tensor, *, sigma: float | None
         raise ValueError(f"`luma` expected shape ({image.shape[0]}, 1 or 3, {image.shape[-2]}, {image.shape[-1]}) "
                          f"to match `image`, got {tuple(luma.shape)}")
     if luma.shape[1] == 3:
-        luma = _luma(luma)
+        luma = grey(luma).unsqueeze(1)
     if sigma is None:
         # plain ints: an exported graph (ONNX, TorchScript) keeps the blur of the size it was traced at
         sigma = chroma_sigma(int(image.shape[-2]), int(image.shape[-1]))
@@ -125,7 +120,7 @@ def carry_chroma(image: torch.Tensor, luma: torch.Tensor, *, sigma: float | None
     if not math.isfinite(eps) or eps <= 0:
         raise ValueError(f"`eps` expected a number > 0, got {eps}")
     blurred = _blur(image.to(luma.dtype), sigma)
-    blurred_luma = _luma(blurred)
+    blurred_luma = grey(blurred).unsqueeze(1)
     ratio = (blurred + eps) / (blurred_luma + eps)
     exponent = _blur(luma, sigma).clamp(*_LOG_RANGE).log() / blurred_luma.clamp(*_LOG_RANGE).log()
     out = luma * (1 + exponent.clamp(0.0, 1.0) ** SATURATION_POWER * (ratio - 1))

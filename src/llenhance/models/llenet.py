@@ -539,7 +539,7 @@ class LLENet(
         if self.output_target is not None:
             y = _match_exposure(y if y.ndim == 4 else y.unsqueeze(0), self.output_target).view_as(y)
         if self.luma_only:
-            y = carry_chroma(x.to(y.dtype), y)
+            y = carry_chroma(x, y)
         return self.gate(x, y)
 
     def exposure_share(self, x: torch.Tensor) -> torch.Tensor:

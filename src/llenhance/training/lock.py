@@ -17,6 +17,8 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from llenhance._atomic import process_alive
+
 __all__ = ["LOCK_NAME", "RunLockedError", "run_lock"]
 
 LOCK_NAME = ".llenhance-run.lock"
@@ -24,16 +26,6 @@ LOCK_NAME = ".llenhance-run.lock"
 
 class RunLockedError(RuntimeError):
     """The run folder is in use by another live training run."""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _holder(path: Path) -> dict | None:
@@ -74,7 +66,7 @@ def run_lock(folder: str | os.PathLike, *, name: str = "output") -> Iterator[Pat
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             holder = _holder(path)
-            if holder is not None and (holder.get("host") != me["host"] or _alive(holder["pid"])):
+            if holder is not None and (holder.get("host") != me["host"] or process_alive(holder["pid"])):
                 where = "" if holder.get("host") == me["host"] else f" on {holder.get('host')}"
                 raise RunLockedError(
                     f"`{name}` {folder} is in use by another training run (pid {holder['pid']}{where}); wait for "
