@@ -70,6 +70,13 @@ def test_trains_resumes_returns_and_refuses(faces: Path, tmp_path: Path) -> None
     record = json.loads((run / "model" / "training.json").read_text())
     assert FaceRecipe.from_dict(record) == TINY and [s["iterations"] for s in record["stages"]] == [2, 1]
     assert [s["seed"] for s in record["stages"]] == [0, 10]
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for written in (run / "recipe.json", run / "model" / "training.json", run / "stage-1" / "record.json"):
+        assert written.stat().st_mode & 0o777 == 0o666 & ~umask  # atomic writes, the mode open() gives
+    assert not list(run.rglob(".llenhance-*"))  # no temporary or lock file left
     # the second stage started from the first one's weights
     assert record["stages"][1]["last"]["iteration"] == 1
     again = train_faces(faces, run, TINY, progress=False)  # finished: returned as it is
