@@ -18,6 +18,7 @@ from llenhance.data import SyntheticLowLight
 from llenhance.evaluation import (
     TEST_SEED,
     ciede2000,
+    darkened_pairs,
     evaluate_fer,
     evaluate_niqe,
     evaluate_pairs,
@@ -211,3 +212,39 @@ def test_cli_evaluate_niqe_names_a_missing_data_folder(tmp_path: Path) -> None:
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and f"--data {tmp_path / 'missing'}: expected a folder of images" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+class TestDarkenedPairs:
+    def _images(self) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        return [0.4 + 0.5 * torch.rand(3, 1, 1) * torch.rand(3, 48, 64) ** 0.1 for _ in range(3)]
+
+    def test_paper_darkening_is_eq_14_and_repeats(self) -> None:
+        images = self._images()
+        pairs = darkened_pairs(images, "paper")
+        for (dark, clean), image in zip(pairs, images):
+            assert clean is image
+            # beta * (alpha * x) ** gamma: log dark is linear in log x with slope gamma in [1.5, 5]
+            x, y = clean.double().log().flatten(), dark.double().log().flatten()
+            slope = ((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum()
+            assert 1.5 <= float(slope) <= 5.0
+            torch.testing.assert_close(y, y.mean() + slope * (x - x.mean()), atol=1e-5, rtol=0)
+        again = darkened_pairs(images, "paper")
+        assert all(torch.equal(a[0], b[0]) for a, b in zip(pairs, again))
+        assert not torch.equal(darkened_pairs(images, "paper", seed=1)[0][0], pairs[0][0])
+
+    def test_jpeg75_darkening_is_stored_at_quality_75(self) -> None:
+        from llenhance import jpeg_round_trip
+
+        images = self._images()
+        noisy = darkened_pairs(images, "realistic")[0][0]
+        stored = darkened_pairs(images, "realistic-jpeg75")[0][0]
+        # a JPEG of quality 75 barely changes when stored again at 75; a noisy image changes a lot
+        assert float((jpeg_round_trip(stored[None], 75)[0] - stored).abs().mean()) < 0.5 / 255
+        assert float((jpeg_round_trip(noisy[None], 75)[0] - noisy).abs().mean()) > 1 / 255
+
+    def test_bad_arguments_are_named(self) -> None:
+        with pytest.raises(ValueError, match=r"`darkening` expected one of .*'realistic-jpeg75'.*got 'night'"):
+            darkened_pairs(self._images(), "night")
+        with pytest.raises(ValueError, match=r"`images\[0\]` expected a single \(3, H, W\) image"):
+            darkened_pairs([torch.rand(1, 3, 8, 8)], "paper")

@@ -235,7 +235,7 @@ def _train_pairs(args: argparse.Namespace) -> int:
     classifier = None
     if args.mode == "reconstruction":
         train = PairedImageFolder(args.data, crop=args.crop, flip=True, seed=args.seed, preload=args.preload,
-                                  normal_fraction=args.normal_fraction)
+                                  normal_fraction=args.normal_fraction, inputs=args.inputs)
         val = PairedImageFolder(args.val, preload=args.preload) if args.val else None
     else:
         classes = tuple(args.classes) if args.classes else FER2013_CLASSES
@@ -278,6 +278,8 @@ def _train_pairs(args: argparse.Namespace) -> int:
                               "folder": str(Path(args.data).resolve())}
     if getattr(args, "normal_fraction", 0.0):  # only when used: runs from before the option resume as they were
         trainer.config["data"]["normal_fraction"] = args.normal_fraction
+    if tuple(getattr(args, "inputs", ("real",))) != ("real",):  # likewise
+        trainer.config["data"]["inputs"] = list(args.inputs)
     start = time.time()
     metrics = trainer.fit(train, val, iterations=args.iterations, resume=args.resume)
     if trainer.rank != 0:
@@ -875,6 +877,12 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--preload", action="store_true", help="decode all images once and keep them in memory")
     rec.add_argument("--normal-fraction", type=float, default=0.0,
                      help="share of the pairs given as (normal, normal): well-lit input whose target is itself")
+    rec.add_argument("--inputs", nargs="+", default=["real"], metavar="KIND",
+                     choices=("real", "real-degraded", "paper", "realistic", "realistic-jpeg"),
+                     help="what the network sees, mixed in equal shares: real (the pair's low frame), "
+                          "real-degraded (that frame with sensor noise, 8 bits and JPEG 60-95), or the normal "
+                          "frame darkened: paper, realistic (noise, 8 bits), realistic-jpeg (and JPEG 60-95); "
+                          "default real")
     _add_common_train_args(rec, batch=80, iterations=5000, crop=48)
 
     joint = modes.add_parser("joint", help="FER folders + frozen classifier, joint loss",

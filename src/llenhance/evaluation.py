@@ -36,6 +36,7 @@ __all__ = [
     "DARKENING",
     "Method",
     "ciede2000",
+    "darkened_pairs",
     "evaluate_fer",
     "evaluate_niqe",
     "evaluate_pairs",
@@ -46,7 +47,9 @@ __all__ = [
 
 Method = Callable[[torch.Tensor], torch.Tensor]
 #: The darkening protocols of the FER evaluation (arguments of `LowLightSynth`).
-DARKENING: dict[str, dict[str, bool]] = {"paper": {}, "realistic": {"noise": True, "quantize": True}}
+#: ``realistic-jpeg75`` is the realistic one stored as a JPEG of quality 75 (`darkened_pairs`).
+DARKENING: dict[str, dict[str, Any]] = {"paper": {}, "realistic": {"noise": True, "quantize": True},
+                                        "realistic-jpeg75": {"noise": True, "quantize": True, "jpeg": (75, 75)}}
 #: Seed of the darkening of test images: every method sees the same dark images.
 TEST_SEED = 2025
 
@@ -361,6 +364,44 @@ def evaluate_fer(
         }
     return {"darkening": darkening, "faces": len(labels), "seed": TEST_SEED, "normal_accuracy": acc_normal,
             "dark_accuracy": acc_dark, "methods": rows}
+
+
+def darkened_pairs(images: Iterable[torch.Tensor], darkening: str = "paper", *,
+                   seed: int = TEST_SEED) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(dark, image)`` pairs made from well-lit images, the same in every run.
+
+    Each image is darkened with `LowLightSynth` set up as ``DARKENING[darkening]``
+    (``"paper"``: Eq. 14; ``"realistic"``: plus sensor noise and 8 bits;
+    ``"realistic-jpeg75"``: then stored as a JPEG of quality 75), with the
+    darkening of image ``i`` drawn from ``(seed, i)``: every method scored on
+    the pairs with `evaluate_pairs` sees the same dark images.
+
+    Args:
+        images: (3, H, W) float images in [0, 1] (any size each).
+        darkening: a name from `DARKENING`.
+        seed: the darkening's seed.
+
+    Returns:
+        list of ``(dark, image)`` float (3, H, W) tensors.
+
+    Examples:
+        >>> pairs = darkened_pairs([torch.full((3, 8, 8), 0.5)], "realistic")
+        >>> dark, clean = pairs[0]
+        >>> bool(dark.mean() < clean.mean()), bool(torch.equal(dark, darkened_pairs([clean], "realistic")[0][0]))
+        (True, True)
+    """
+    from llenhance.data import SyntheticLowLight
+    from llenhance.transforms import LowLightSynth
+
+    if darkening not in DARKENING:
+        raise ValueError(f"`darkening` expected one of {sorted(DARKENING)}, got {darkening!r}")
+    images = list(images)
+    for i, image in enumerate(images):
+        check_image(image, f"images[{i}]", allow_unbatched=True)
+        if image.ndim != 3:
+            raise ValueError(f"`images[{i}]` expected a single (3, H, W) image, got {tuple(image.shape)}")
+    dark = SyntheticLowLight(images, LowLightSynth(**DARKENING[darkening]), seed=seed)
+    return [(dark[i][0], image) for i, image in enumerate(images)]
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -19,13 +19,23 @@ from torchvision.transforms.v2 import functional as TF
 
 from llenhance._checks import check_image, check_interval
 
-__all__ = ["LowLightSynth", "add_sensor_noise", "jpeg_round_trip", "synthesize_low_light"]
+__all__ = ["DARKENINGS", "LowLightSynth", "add_sensor_noise", "jpeg_round_trip", "synthesize_low_light"]
 
 ALPHA_RANGE = (0.9, 1.0)
 BETA_RANGE = (0.5, 1.0)
 GAMMA_RANGE = (1.5, 5.0)
 SHOT_NOISE_RANGE = (1e-4, 1e-2)
 READ_NOISE_RANGE = (1e-3, 1e-2)
+#: JPEG qualities of the ``realistic-jpeg`` darkening: the range phones and webcams store frames at.
+JPEG_RANGE = (60, 95)
+#: The named darkenings of the training recipes and benchmarks: name -> `LowLightSynth` arguments.
+#: ``paper``: Eq. 14 alone; ``realistic``: plus Poisson-Gaussian sensor noise and 8 bits;
+#: ``realistic-jpeg``: plus a JPEG round trip at a quality drawn from `JPEG_RANGE`.
+DARKENINGS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "realistic": {"noise": True, "quantize": True},
+    "realistic-jpeg": {"noise": True, "quantize": True, "jpeg": JPEG_RANGE},
+}
 
 
 def _per_image(value: float | torch.Tensor, image: torch.Tensor, name: str) -> torch.Tensor:

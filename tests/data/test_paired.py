@@ -7,7 +7,7 @@ import PIL.Image
 import pytest
 import torch
 
-from llenhance.data import ImageReadError, PairedImageFolder
+from llenhance.data import PAIR_INPUTS, ImageReadError, PairedImageFolder
 from tests.conftest import shared_data
 
 
@@ -71,6 +71,52 @@ class TestPairedImageFolder:
         with pytest.raises(ValueError, match=r"`normal_fraction` expected a share in \[0, 1\], got 1.5"):
             PairedImageFolder(tmp_path, normal_fraction=1.5)
 
+    def test_inputs_mix_real_and_darkened_frames(self, tmp_path: Path) -> None:
+        _make_pairs(tmp_path, [f"{i}.png" for i in range(40)], size=(24, 24))
+        data = PairedImageFolder(tmp_path, crop=16, flip=True, seed=4, inputs=("real", "paper"))
+        plain = PairedImageFolder(tmp_path, crop=16, flip=True, seed=4)
+        real = 0
+        for i in range(40):
+            (low, high), (plain_low, plain_high) = data[i], plain[i]
+            torch.testing.assert_close(high, plain_high)  # the same crop and flips as the real pairs
+            if torch.equal(low, plain_low):
+                real += 1
+                continue
+            # paper Eq. 14, low = beta * (alpha * high) ** gamma: log low is linear in log high, slope gamma
+            keep = high > 0.05
+            x, y = high[keep].double().log(), low[keep].double().log()
+            slope = ((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum()
+            assert 1.5 <= float(slope) <= 5.0
+            torch.testing.assert_close(y, y.mean() + slope * (x - x.mean()), atol=1e-4, rtol=0)
+        assert 8 <= real <= 32  # about half of 40 (binomial, 3.8 sd)
+        again = PairedImageFolder(tmp_path, crop=16, flip=True, seed=4, inputs=("real", "paper"))
+        torch.testing.assert_close(again[7], data[7])
+
+    def test_real_degraded_adds_camera_noise_to_the_low_frame(self, tmp_path: Path) -> None:
+        rng = np.random.default_rng(1)
+        high = rng.integers(100, 256, (32, 32, 3), dtype=np.uint8)
+        _write(tmp_path / "high" / "a.png", high)
+        _write(tmp_path / "low" / "a.png", np.full((32, 32, 3), 60, dtype=np.uint8))
+        low, _ = PairedImageFolder(tmp_path, seed=0, inputs=("real-degraded",))[0]
+        clean = torch.full_like(low, 60 / 255)
+        assert not torch.equal(low, clean)
+        assert abs(float(low.mean() - clean.mean())) < 3 / 255  # zero-mean noise, JPEG keeps the mean
+        assert 0.5 / 255 < float((low - clean).std()) < 0.1
+        torch.testing.assert_close(low * 255, (low * 255).round(), atol=1e-4, rtol=0)  # 8 bits
+
+    def test_inputs_are_checked(self, tmp_path: Path) -> None:
+        _make_pairs(tmp_path, ["a.png"])
+        for bad in ("real", (), ("real", "dark")):
+            with pytest.raises(ValueError, match=r"`inputs` expected a non-empty sequence of names"):
+                PairedImageFolder(tmp_path, inputs=bad)
+
+    def test_cli_offers_every_input(self) -> None:
+        from llenhance.cli import build_parser
+
+        action = next(a for a in _subparser(build_parser(), "train", "reconstruction")._actions
+                      if a.dest == "inputs")
+        assert set(action.choices) == set(PAIR_INPUTS)
+
     def test_preload_gives_the_same_items(self, tmp_path: Path) -> None:
         _make_pairs(tmp_path, ["a.png", "b.png"])
         torch.testing.assert_close(PairedImageFolder(tmp_path, preload=True)[0], PairedImageFolder(tmp_path)[0])
@@ -116,3 +162,13 @@ class TestPairedImageFolder:
         low, high = data[0]
         assert len(data) == 83
         assert low.mean() < high.mean()
+
+
+def _subparser(parser, *names: str):
+    """The argparse parser of a sub-command path, e.g. ``train reconstruction``."""
+    import argparse
+
+    for name in names:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[name]
+    return parser

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from llenhance.data._io import IMAGE_EXTENSIONS, ImageReadError, find_images, read_image
 from llenhance.data.fer import FER2013_CLASSES, FERPLUS_CLASSES, RAFDB_CLASSES, RAFDB, FERFolder, FERPlus
-from llenhance.data.paired import PairedImageFolder
+from llenhance.data.paired import PAIR_INPUTS, PairedImageFolder
 from llenhance.data.synthetic import SyntheticLowLight
 
 __all__ = [
     "FER2013_CLASSES",
     "FERPLUS_CLASSES",
     "IMAGE_EXTENSIONS",
+    "PAIR_INPUTS",
     "RAFDB",
     "RAFDB_CLASSES",
     "FERFolder",

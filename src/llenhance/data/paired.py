@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -10,8 +11,19 @@ from torch.utils.data import Dataset
 from llenhance._checks import check_finite_number, check_positive_int
 from llenhance.data._io import find_images, read_image, to_float
 from llenhance.data._random import EpochSeeded, random_crop_flip
+from llenhance.transforms import DARKENINGS, JPEG_RANGE, LowLightSynth
 
-__all__ = ["PairedImageFolder"]
+__all__ = ["PAIR_INPUTS", "PairedImageFolder"]
+
+#: What a pair's input can be (``PairedImageFolder(inputs=...)``): its own low frame (``real``), that frame as
+#: a noisier camera stores it (``real-degraded``: sensor noise, 8 bits, JPEG at a quality from `JPEG_RANGE`),
+#: or the normal frame darkened by one of the named `llenhance.transforms.DARKENINGS`.
+PAIR_INPUTS: dict[str, dict[str, object] | None] = {
+    "real": None,
+    "real-degraded": {"alpha": (1.0, 1.0), "beta": (1.0, 1.0), "gamma": (1.0, 1.0), "noise": True,
+                      "quantize": True, "jpeg": JPEG_RANGE},
+    **DARKENINGS,
+}
 
 
 class PairedImageFolder(EpochSeeded, Dataset):
@@ -32,6 +44,12 @@ class PairedImageFolder(EpochSeeded, Dataset):
         normal_fraction: share of the items returned as ``(normal, normal)``
             (drawn per item, with the seed): well-lit input whose target is
             itself, which teaches an enhancer to leave good images alone.
+        inputs: names from `PAIR_INPUTS`, one drawn per item in equal shares
+            (with the seed): the real low frame, the low frame with camera
+            noise and JPEG, or the normal frame darkened (``paper``,
+            ``realistic``, ``realistic-jpeg``), so an enhancer learns to
+            remove noise and compression rather than amplify them. Default
+            ``("real",)``: the pairs as they are.
 
     Raises:
         FileNotFoundError: ``root``, ``low/`` or ``high/`` is missing.
@@ -49,8 +67,15 @@ class PairedImageFolder(EpochSeeded, Dataset):
         seed: int | None = None,
         preload: bool = False,
         normal_fraction: float = 0.0,
+        inputs: Sequence[str] = ("real",),
     ) -> None:
         self.root = Path(root)
+        if isinstance(inputs, str) or not inputs or any(name not in PAIR_INPUTS for name in inputs):
+            raise ValueError(f"`inputs` expected a non-empty sequence of names from {sorted(PAIR_INPUTS)}, "
+                             f"got {inputs!r}")
+        self.inputs = tuple(inputs)
+        self._synths = {name: LowLightSynth(**PAIR_INPUTS[name]) for name in self.inputs  # type: ignore[arg-type]
+                        if PAIR_INPUTS[name] is not None}
         if crop is not None:
             check_positive_int(crop, "crop")
         self.normal_fraction = check_finite_number(normal_fraction, "normal_fraction")
@@ -101,8 +126,19 @@ class PairedImageFolder(EpochSeeded, Dataset):
         generator = self.generator(index)
         low, high = random_crop_flip((low, high), self.crop, self.flip, generator)
         if self.normal_fraction > 0 and bool(torch.rand(1, generator=generator) < self.normal_fraction):
-            low = high
-        return to_float(low), to_float(high)
+            return to_float(high), to_float(high)
+        name = self.inputs[int(torch.randint(len(self.inputs), (1,), generator=generator))]
+        low, high = to_float(low), to_float(high)
+        if name != "real":
+            source = low if name == "real-degraded" else high
+            if generator is None:
+                low = self._synths[name](source)
+            else:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+                    low = self._synths[name](source)
+        return low, high
 
     def __repr__(self) -> str:
-        return f"PairedImageFolder({str(self.root)!r}, pairs={len(self)}, crop={self.crop}, flip={self.flip})"
+        inputs = "" if self.inputs == ("real",) else f", inputs={self.inputs}"
+        return f"PairedImageFolder({str(self.root)!r}, pairs={len(self)}, crop={self.crop}, flip={self.flip}{inputs})"

@@ -37,16 +37,12 @@ from llenhance._atomic import atomic_path
 from llenhance.data._io import find_images, read_image, to_float
 from llenhance.data.synthetic import SyntheticLowLight
 from llenhance.training.lock import LOCK_NAME, run_lock
-from llenhance.transforms import LowLightSynth
+from llenhance.transforms import DARKENINGS, LowLightSynth
 
 __all__ = ["FACE_DARKENINGS", "FaceImages", "FaceRecipe", "FaceStage", "RunFolderError", "train_faces"]
 
 #: The darkenings a face recipe can mix: name -> `LowLightSynth` arguments.
-FACE_DARKENINGS: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "realistic": {"noise": True, "quantize": True},
-    "realistic-jpeg": {"noise": True, "quantize": True, "jpeg": (60, 95)},
-}
+FACE_DARKENINGS: dict[str, dict[str, Any]] = DARKENINGS
 
 
 @dataclass(frozen=True)
