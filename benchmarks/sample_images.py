@@ -87,20 +87,32 @@ def score(method: Callable[[torch.Tensor], torch.Tensor], dark: torch.Tensor, or
             "well_lit_ciede2000": float(ciede2000(lit[None], original[None])), **red_shift(out, original)}
 
 
-def picture(columns: dict[str, list[torch.Tensor]], height: int = 180) -> Image.Image:
-    """One row per sample, one column per entry, each image scaled to ``height`` pixels."""
+def picture(columns: dict[str, list[torch.Tensor]], height: int = 180, aspect: float = 1.5) -> Image.Image:
+    """One row per sample, one column per entry, under a header of the column names: every cell
+    ``height`` x ``aspect * height`` pixels, each image scaled to cover it and cropped to it (sides
+    evenly, top kept: faces stay in), so rows and columns line up."""
+    from PIL import ImageDraw
+
+    cell_w, gap, header = round(aspect * height), 4, 22
     rows = []
     for i in range(len(next(iter(columns.values())))):
         cells = []
         for images in columns.values():
             x = images[i]
-            width = round(x.shape[-1] * height / x.shape[-2])
-            cells.append(F.interpolate(x[None], size=(height, width), mode="area")[0])
-        rows.append(torch.cat([torch.cat((c, torch.ones(3, height, 4)), dim=2) for c in cells], dim=2))
-    width = max(r.shape[-1] for r in rows)
-    rows = [torch.cat((F.pad(r, (0, width - r.shape[-1]), value=1.0), torch.ones(3, 4, width)), dim=1) for r in rows]
+            scale = max(height / x.shape[-2], cell_w / x.shape[-1])
+            size = (max(height, round(x.shape[-2] * scale)), max(cell_w, round(x.shape[-1] * scale)))
+            x = F.interpolate(x[None], size=size, mode="area")[0]
+            left = (size[1] - cell_w) // 2
+            cells.append(torch.cat((x[:, :height, left:left + cell_w], torch.ones(3, height, gap)), dim=2))
+        rows.append(torch.cat((torch.cat(cells, dim=2), torch.ones(3, gap, len(cells) * (cell_w + gap))), dim=1))
     grid = torch.cat(rows, dim=1)
-    return Image.fromarray((grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+    body = Image.fromarray((grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+    out = Image.new("RGB", (body.width, body.height + header), "white")
+    out.paste(body, (0, header))
+    draw = ImageDraw.Draw(out)
+    for j, name in enumerate(columns):
+        draw.text((j * (cell_w + gap) + 4, 5), name, fill="black")
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:

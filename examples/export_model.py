@@ -16,7 +16,6 @@ from llenhance import LLENet
 from llenhance.export import export_onnx
 
 
-# --8<-- [start:main]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--output", type=Path, default=Path("llenet.onnx"))
@@ -32,7 +31,6 @@ def main() -> None:
         ref = model.eval()(image).numpy()
     print(f"wrote {args.output}; max |onnx - torch| = {np.abs(out - ref).max():.2e} at {out.shape}")
 
-# --8<-- [end:main]
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ def make_dark_clip(path: Path, frames: int = 24) -> None:
     writer.release()
 
 
-# --8<-- [start:main]
 def main() -> None:
     try:
         from llenhance.video import enhance_video, write_face_records
@@ -58,7 +57,6 @@ def main() -> None:
         print(f"frame {record.frame} ({record.seconds:.2f} s): face at {record.x},{record.y} "
               f"{record.width}x{record.height} -> {record.expression} ({record.confidence:.2f})")
 
-# --8<-- [end:main]
 
 
 if __name__ == "__main__":

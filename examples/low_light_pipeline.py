@@ -20,7 +20,6 @@ from llenhance import LowLightSynth
 HERE = Path(__file__).resolve().parent
 
 
-# --8<-- [start:main]
 def main() -> None:
     torch.manual_seed(0)
     pipeline = v2.Compose([
@@ -36,7 +35,6 @@ def main() -> None:
     print("image:", tuple(out["image"].shape), f"mean {out['image'].mean():.3f}")
     print("boxes (flipped with the image, not darkened):", out["boxes"].tolist(), "label:", out["label"])
 
-# --8<-- [end:main]
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ class SampleFaces(Dataset):
         return self.images[i], i % 7
 
 
-# --8<-- [start:main]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=5)
@@ -56,7 +55,6 @@ def main() -> None:
     print("joint:", trainer.fit(data, iterations=args.iterations))
     print("perceptual term:", trainer.config["perceptual_feature_net"])
 
-# --8<-- [end:main]
 
 
 if __name__ == "__main__":

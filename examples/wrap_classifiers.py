@@ -26,7 +26,6 @@ class GrayFER(nn.Module):
         return self.head(embedding), embedding
 
 
-# --8<-- [start:main]
 def main() -> None:
     torch.manual_seed(0)
     faces = LowLightSynth()(torch.rand(4, 3, 112, 112))  # stand-ins for dark face crops in [0, 1]
@@ -52,7 +51,6 @@ def main() -> None:
         print("timm convnext_atto logits:", tuple(model(faces).shape))
     print("enhancer:", type(model.enhancer).__name__, "classifier:", type(model.classifier).__name__)
 
-# --8<-- [end:main]
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,26 @@ class TestTrainCommand:
         assert main([*args, "--resume", "--data", str(other)]) == 2
         err = capsys.readouterr().err
         assert "these differ" in err and str(other.resolve()) in err
+
+    def test_reconstruction_inputs_and_a_diverging_run(self, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+        data = _pairs(tmp_path / "pairs")
+        out = tmp_path / "run"
+        args = ["train", "reconstruction", "--data", str(data), "--output", str(out), "--iterations", "2",
+                "--batch-size", "2", "--crop", "16", "--perceptual-weight", "0", "--inputs", "real", "realistic-jpeg"]
+        assert main(args) == 0
+        record = json.loads((out / "training.json").read_text())
+        assert record["trainer"]["data"]["inputs"] == ["real", "realistic-jpeg"]
+        capsys.readouterr()
+        assert main([*args[:-2], "paper", "--resume"]) == 2  # the input mix is part of the run
+        assert "these differ" in capsys.readouterr().err
+        # a run whose loss turns non-finite stops with one clear line naming the options to change
+        diverging = ["train", "reconstruction", "--data", str(data), "--output", str(tmp_path / "nan"),
+                     "--iterations", "6", "--batch-size", "2", "--crop", "16", "--perceptual-weight", "0",
+                     "--lr", "1e30", "--log-every", "1"]
+        assert main(diverging) == 2
+        err = capsys.readouterr().err
+        assert "NaN or infinite" in err and "--lr, --clip-grad-norm" in err and "Traceback" not in err
 
     @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
     def test_joint(self, tmp_path: Path, suffix: str) -> None:
@@ -490,8 +511,31 @@ def test_classifier_option_errors_name_the_option_and_the_fix(tmp_path: Path) ->
     done = run(*base, "--classifier", "torchvision.models:resnet18", "--classifier-weights", "garbage.safetensors")
     assert done.returncode == 2 and "--classifier-weights: cannot read garbage.safetensors as safetensors" in done.stderr
     done = run(*base, "--classifier", "myclf:other_kwarg")
-    assert done.returncode == 2 and "run with PYTHONPATH=. or install it" in done.stderr
+    assert done.returncode == 2 and "pass the file, --classifier myclf.py:other_kwarg, run with PYTHONPATH=." in done.stderr
     done = run("enhance", "videos", "--output", "out2")
     assert done.returncode == 2 and "pass videos by their file names" in done.stderr
     for result in (done,):
         assert "Traceback" not in result.stderr
+
+
+def test_classifier_from_a_file_path(tmp_path: Path) -> None:
+    """--classifier path/to/file.py:factory imports the file as `python FILE` would: the files beside it import."""
+    from llenhance.cli import CLIError, _build_classifier
+
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "layers.py").write_text("import torch\nWIDTH = 5\n")
+    (tmp_path / "proj" / "nets.py").write_text(
+        "import torch\nfrom layers import WIDTH\n"
+        "def fer_net(num_classes=3):\n"
+        "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(WIDTH, num_classes))\n"
+        "def broken():\n    raise RuntimeError('no')\n")
+    (tmp_path / "proj" / "bad.py").write_text("import not_a_module_anywhere\n")
+    model = _build_classifier(f"{tmp_path}/proj/nets.py:fer_net", None, 7)
+    assert model[1].in_features == 5 and model[1].out_features == 7
+    assert str(tmp_path / "proj") not in sys.path  # the import path is left as it was
+    with pytest.raises(CLIError, match=r"--classifier: there is no file .*missing.py"):
+        _build_classifier(f"{tmp_path}/proj/missing.py:fer_net", None, 7)
+    with pytest.raises(CLIError, match=r"--classifier: importing .*bad.py failed: ModuleNotFoundError"):
+        _build_classifier(f"{tmp_path}/proj/bad.py:net", None, 7)
+    with pytest.raises(CLIError, match=r"--classifier: cannot import .*nets.py:nothing"):
+        _build_classifier(f"{tmp_path}/proj/nets.py:nothing", None, 7)

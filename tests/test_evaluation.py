@@ -200,7 +200,11 @@ def test_cli_evaluate_pairs(tmp_path: Path) -> None:
 
     ref = evaluate_pairs(global_gamma, PairedImageFolder(tmp_path / "data"), progress=False)
     assert results["methods"]["global gamma (mean grey -> 0.5)"]["psnr"] == pytest.approx(ref["psnr"])
-    assert "| llenet-photo |" in (tmp_path / "res.md").read_text()
+    markdown = (tmp_path / "res.md").read_text()
+    assert "| llenet-photo |" in markdown
+    assert "| method | PSNR (dB) ↑ | SSIM ↑ | CIEDE2000 ↓ | grey shift |" in markdown
+    assert "Grey shift: the output's mean grey level (BT.601 luma, [0, 1]) minus the reference's" in markdown
+    assert "llenet-photo: " in done.stderr and "CLAHE (kornia, clip 2, 8x8): " in done.stderr  # labelled bars
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "--overwrite" in again.stderr
     bad = subprocess.run(cmd[:-2] + ["--model", "no-such-weights"], capture_output=True, text=True, timeout=300)

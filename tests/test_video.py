@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -175,6 +176,7 @@ def test_cli_video_and_faces(tmp_path: Path) -> None:
     assert len(rows) == 4 and all(r["expression"] in
                                   ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral") for r in rows)
     assert "clip.mp4: 4 frames" in done.stdout
+    assert re.search(r"clip.mp4: 4 faces in 4 frames \(expressions: \w+ \d.*\); rows in clip.faces.csv", done.stdout)
     # the files on disk: the mode open() would give (not the temporary file's private 0600), nothing left half
     # written, the input untouched
     import os
@@ -405,6 +407,8 @@ def test_strength_applies_to_videos_and_faces(tmp_path: Path) -> None:
                               str(tmp_path / f"out{strength}"), "--strength", strength, "--faces"],
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
+        # no classifier: the summary counts faces, without a made-up expression
+        assert re.search(r"dark.mp4: \d+ faces in 3 frames; rows in dark.faces.csv", run.stdout), run.stdout
         frames = list(read_frames(tmp_path / f"out{strength}" / "dark.mp4"))
         means[strength] = (float(np.mean(frames)), float(np.mean(np.asarray(Image.open(
             tmp_path / f"out{strength}" / "astronaut.png").convert("RGB"), dtype=np.float64))))

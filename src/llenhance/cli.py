@@ -47,20 +47,46 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def _import_file(path_text: str) -> Any:
+    """A Python file imported as a module, as ``python FILE`` would run it: its folder first on the import path
+    (so it can import the files beside it)."""
+    import importlib.util
+
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        raise CLIError(f"--classifier: there is no file {path} (expected 'path/to/file.py:factory')")
+    name = f"_llenhance_classifier_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CLIError(f"--classifier: cannot import {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.resolve().parent))
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        del sys.modules[name]
+        raise CLIError(f"--classifier: importing {path} failed: {type(err).__name__}: {err}") from err
+    finally:
+        sys.path.remove(str(path.resolve().parent))
+    return module
+
+
 def _build_classifier(spec: str, weights: Path | None, num_classes: int) -> torch.nn.Module:
     import torch
 
-    module_name, _, attr = spec.partition(":")
+    module_name, _, attr = spec.rpartition(":")
     if not module_name or not attr:
-        raise CLIError(f"--classifier expected 'module:factory', got {spec!r}")
+        raise CLIError(f"--classifier expected 'module:factory' or 'path/to/file.py:factory', got {spec!r}")
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
+        module = _import_file(module_name) if module_name.endswith(".py") else importlib.import_module(module_name)
+        factory = getattr(module, attr)
     except ModuleNotFoundError as err:
         hint = ""
         local = Path.cwd() / f"{err.name}.py", Path.cwd() / str(err.name)
         if err.name == module_name.split(".")[0] and (local[0].is_file() or local[1].is_dir()):
-            hint = ("; it is in the current folder, which is not on Python's import path: run with PYTHONPATH=. "
-                    "or install it")
+            hint = ("; it is in the current folder, which is not on Python's import path: pass the file, "
+                    f"--classifier {module_name.replace('.', '/')}.py:{attr}, run with PYTHONPATH=. or install it")
         raise CLIError(f"--classifier: cannot import {spec!r} ({err}){hint}") from None
     except (ImportError, AttributeError) as err:
         raise CLIError(f"--classifier: cannot import {spec!r} ({err})") from err
@@ -216,6 +242,8 @@ def _train(args: argparse.Namespace) -> int:
             return _train_faces(args) if args.mode == "faces" else _train_pairs(args)
     except RunLockedError as err:
         raise CLIError(str(err)) from None
+    except FloatingPointError as err:  # the trainer stopped at a non-finite loss; its message says what to do
+        raise CLIError(f"{err} (on the command line: --lr, --clip-grad-norm)") from None
 
 
 def _train_pairs(args: argparse.Namespace) -> int:
@@ -662,10 +690,12 @@ def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, tar
         write_face_records(target.with_suffix(".faces.csv"), stats.faces)
         counts: dict[str, int] = {}
         for record in stats.faces:
-            counts[record.expression or "face"] = counts.get(record.expression or "face", 0) + 1
-        summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "no faces"
-        print(f"{target.name}: {stats.frames} frames, {len(stats.faces)} faces ({summary}); "
-              f"rows in {target.with_suffix('.faces.csv').name}")
+            if record.expression:
+                counts[record.expression] = counts.get(record.expression, 0) + 1
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+        print(f"{target.name}: {len(stats.faces)} faces in {stats.frames} frames"
+              + (f" (expressions: {summary})" if summary else "")
+              + f"; rows in {target.with_suffix('.faces.csv').name}")
     print(f"{target.name}: {stats.frames} frames at {stats.frames_per_second:.1f} frames/s")
 
 
@@ -711,11 +741,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         from llenhance.data import PairedImageFolder
 
         data = PairedImageFolder(args.data)
-        scores = {name: evaluation.evaluate_pairs(m, data, device=device) for name, m in methods.items()}
+        scores = {name: evaluation.evaluate_pairs(m, data, device=device, progress=name)
+                  for name, m in methods.items()}
         table = evaluation.markdown_table(
-            ["method", "PSNR (dB)", "SSIM", "CIEDE2000", "grey shift"],
+            ["method", "PSNR (dB) ↑", "SSIM ↑", "CIEDE2000 ↓", "grey shift"],
             [(n, s["psnr"], s["ssim"], s["ciede2000"], s["grey_shift"]) for n, s in scores.items()])
         title = f"Paired quality on {args.data} ({len(data)} pairs; per-image means, RGB in [0, 1])"
+        note = ("Grey shift: the output's mean grey level (BT.601 luma, [0, 1]) minus the reference's; "
+                "negative is darker than the reference, 0 is its exposure.\n\n")
         results: dict[str, Any] = {"kind": "pairs", "data": str(args.data),
                                    "methods": {n: {k: v for k, v in s.items() if k != "per_image"}
                                                for n, s in scores.items()}}
@@ -733,8 +766,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise CLIError(f"--data {args.data}: no images found")
         images = [to_float(read_image(f)) for f in files]
         images = [x.expand(3, -1, -1) if x.shape[0] == 1 else x[:3] for x in images]
-        scores = {name: evaluation.evaluate_niqe(m, images, device=device) for name, m in methods.items()}
-        table = evaluation.markdown_table(["method", "NIQE (lower is better)"],
+        scores = {name: evaluation.evaluate_niqe(m, images, device=device, progress=name)
+                  for name, m in methods.items()}
+        note = ""
+        table = evaluation.markdown_table(["method", "NIQE ↓ (lower is better)"],
                                           [(n, s["niqe"]) for n, s in scores.items()])
         title = f"NIQE on {args.data} ({len(files)} images)"
         results = {"kind": "niqe", "data": str(args.data),
@@ -748,15 +783,18 @@ def _evaluate(args: argparse.Namespace) -> int:
         scored = evaluation.evaluate_fer(classifier, faces, methods, darkening=args.darkening, size=args.size,
                                          device=device)
         table = evaluation.markdown_table(
-            ["method", "accuracy, dark (%)", "recovered", "accuracy, well lit (%)", "well-lit change (points)"],
+            ["method", "accuracy, dark (%) ↑", "recovered ↑", "accuracy, well lit (%) ↑",
+             "well-lit change (points) ↑"],
             [(n, 100 * r["accuracy"], r["recovered_fraction"], 100 * r["well_lit_accuracy"],
               100 * r["well_lit_change"]) for n, r in scored["methods"].items()])
         title = (f"FER accuracy on {args.data} ({scored['faces']} faces, {args.darkening} darkening, seed "
                  f"{scored['seed']}); classifier {args.classifier}: {100 * scored['normal_accuracy']:.2f} % in "
                  f"normal light, {100 * scored['dark_accuracy']:.2f} % in the dark")
         results = {"kind": "fer", "data": str(args.data), "classifier": args.classifier, **scored}
+        note = ("Recovered: the share of the accuracy lost to the dark that the method brings back (1: all of "
+                "it). Well-lit change: the method's accuracy on the well-lit faces minus the classifier's alone.\n\n")
     results["command"] = command
-    markdown = f"# {title}\n\n`{command}`\n\n{table}"
+    markdown = f"# {title}\n\n`{command}`\n\n{note}{table}"
     print(markdown)
     if args.output is not None:
         for path in evaluation.write_results(args.output, results, markdown):
@@ -830,7 +868,7 @@ def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations
 
 def _add_classifier_args(p: argparse.ArgumentParser, *, required: bool) -> None:
     """The classifier options, one meaning in every subcommand."""
-    p.add_argument("--classifier", required=required, help="'module:factory' returning the classifier nn.Module")
+    p.add_argument("--classifier", required=required, help="'module:factory' or 'path/to/file.py:factory' returning the classifier nn.Module")
     p.add_argument("--classifier-weights", type=Path,
                    help="classifier weights: .safetensors, or a state dict (loaded with weights_only=True)")
     p.add_argument("--classifier-size", type=int, help="resize to this square size before the classifier")
@@ -928,7 +966,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     enh = commands.add_parser(
         "enhance",
-        help="enhance image files and folders",
+        help="enhance images, folders, videos and webcams (--faces: only the faces, and their expressions)",
         description=(
             "Enhance low-light images (png, jpg, bmp, tiff, webp; folders recursively), videos and webcams into "
             "--output, keeping relative names and formats (videos: same frame rate and size, no audio track). "
@@ -942,8 +980,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="read this webcam (0 = the first) into OUTPUT/webcamINDEX.mp4 until Ctrl-C or --max-frames")
     enh.add_argument("--max-frames", type=int, default=None, help="stop each video or webcam after this many frames")
     enh.add_argument("--faces", action="store_true",
-                     help="find faces (OpenCV's bundled detector), enhance only them, box them; with --classifier "
-                          "label their expressions and write NAME.faces.csv (videos) or faces.csv (images)")
+                     help="find faces (OpenCV's bundled detector), enhance only them, box them and write their "
+                          "boxes to NAME.faces.csv (videos) or faces.csv (images); with --classifier also label "
+                          "their expressions")
     enh.add_argument("--detect-every", type=int, default=2,
                      help="search for faces in every N-th video frame, keep the boxes between (default %(default)s)")
     enh.add_argument("--face-size", type=int, default=None,

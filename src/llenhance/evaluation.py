@@ -114,10 +114,12 @@ def _run(method: Method | None, image: torch.Tensor) -> torch.Tensor:
     return check_enhancer_output(out, image, "method").float().clamp(0, 1)
 
 
-def _progress(items: Iterable[Any], total: int, desc: str, progress: bool) -> Iterable[Any]:
+def _progress(items: Iterable[Any], total: int, desc: str, progress: bool | str) -> Iterable[Any]:
+    """A tqdm bar over ``items`` (none when ``progress`` is false; a string is the bar's label)."""
     from tqdm.auto import tqdm
 
-    return tqdm(items, total=total, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    label = progress if isinstance(progress, str) else desc
+    return tqdm(items, total=total, desc=label, disable=not progress, leave=False, dynamic_ncols=True)
 
 
 def evaluate_pairs(
@@ -127,7 +129,7 @@ def evaluate_pairs(
     classifier: nn.Module | None = None,
     batch_size: int = 1,
     device: str | torch.device = "cpu",
-    progress: bool = True,
+    progress: bool | str = True,
 ) -> dict[str, Any]:
     """PSNR, SSIM and CIEDE2000 of ``method(low)`` against ``high``, pair by pair.
 
@@ -142,7 +144,7 @@ def evaluate_pairs(
         batch_size: consecutive pairs of one size go through ``method`` (and
             the classifier) this many at a time; the scores are the same.
         device: where ``method`` runs.
-        progress: a tqdm bar.
+        progress: a tqdm bar (a string: the bar's label, e.g. the method's name).
 
     Returns:
         dict: Means over the pairs (``psnr`` in dB, ``ssim``, ``ciede2000``,
@@ -156,7 +158,7 @@ def evaluate_pairs(
 
 
 def _evaluate_pairs(method: Method | None, pairs: Sequence[tuple[torch.Tensor, ...]], classifier: nn.Module | None,
-                    batch_size: int, device: torch.device, progress: bool, name: str) -> dict[str, Any]:
+                    batch_size: int, device: torch.device, progress: bool | str, name: str) -> dict[str, Any]:
     """`evaluate_pairs`, naming the data ``name`` in its messages."""
     from llenhance._checks import check_positive_int
     from llenhance.metrics import psnr, ssim
@@ -208,7 +210,7 @@ def evaluate_niqe(
     images: Sequence[torch.Tensor],
     *,
     device: str | torch.device = "cpu",
-    progress: bool = True,
+    progress: bool | str = True,
 ) -> dict[str, Any]:
     """Mean NIQE (no reference; lower is better) of ``method(image)`` over ``images``.
 
@@ -218,7 +220,7 @@ def evaluate_niqe(
         images: float (3, H, W) images in [0, 1], each at least 96 x 96
             (NIQE's 96-pixel blocks); any size per image.
         device: where ``method`` runs (NIQE itself runs on the CPU).
-        progress: a tqdm bar.
+        progress: a tqdm bar (a string: the bar's label, e.g. the method's name).
 
     Returns:
         dict: ``niqe`` (the mean), the number of ``images``, and the

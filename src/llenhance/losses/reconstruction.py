@@ -130,7 +130,7 @@ class ReconstructionLoss(nn.Module):
             if _is_gray(target):
                 warnings.warn(
                     "ReconstructionLoss: the targets are grayscale (R = G = B), where hue is undefined; the colour "
-                    "term then mostly pushes hue noise and can stall training. Pass color=0 for grayscale data.",
+                    "term then mostly pushes hue noise and can stall training. Pass color=0 for grayscale data (`llenhance train`: --color-weight 0).",
                     UserWarning,
                     stacklevel=2,
                 )
