@@ -93,7 +93,19 @@ def _cli_lines() -> list[tuple[str, list[str]]]:
     return found
 
 
-CLI = _cli_lines()
+def _inline_lines() -> list[tuple[str, list[str]]]:
+    """``llenhance`` commands written inline (`llenhance evaluate pairs --data ...`), outside code blocks;
+    summaries such as `llenhance evaluate pairs|niqe|fer` are not commands."""
+    found = []
+    for page in PAGES:
+        text = FENCE.sub("", page.read_text(encoding="utf-8"))
+        for span in re.findall(r"`(llenhance [^`]+)`", text):
+            if "|" not in span and "..." not in span and " --" in span:
+                found.append((str(page.relative_to(ROOT)), shlex.split(span)[1:]))
+    return found
+
+
+CLI = _cli_lines() + _inline_lines()
 
 
 @pytest.mark.parametrize(("where", "argv"), CLI, ids=[f"{w}:{' '.join(a[:2])}" for w, a in CLI])
