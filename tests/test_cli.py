@@ -539,3 +539,21 @@ def test_classifier_from_a_file_path(tmp_path: Path) -> None:
         _build_classifier(f"{tmp_path}/proj/bad.py:net", None, 7)
     with pytest.raises(CLIError, match=r"--classifier: cannot import .*nets.py:nothing"):
         _build_classifier(f"{tmp_path}/proj/nets.py:nothing", None, 7)
+
+
+def test_weights_that_do_not_fit_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """H02c: a weights folder with a key the network lacks is a `--model:` error, not a traceback."""
+    from safetensors.torch import load_file
+
+    from llenhance.cli import main
+
+    LLENet.from_pretrained("llenet-sice").save_pretrained(tmp_path / "extra")
+    state = load_file(tmp_path / "extra" / "model.safetensors")
+    state["bogus.weight"] = torch.zeros(2)
+    save_file(state, tmp_path / "extra" / "model.safetensors")
+    PIL.Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "a.png")
+    assert main(["enhance", str(tmp_path / "a.png"), "--output", str(tmp_path / "out"),
+                 "--model", str(tmp_path / "extra")]) == 2
+    err = capsys.readouterr().err
+    assert "--model: " in err and 'Unexpected key(s) in state_dict: "bogus.weight"' in err
+    assert not (tmp_path / "out" / "a.png").exists()

@@ -121,6 +121,13 @@ def test_webcam_that_is_absent_is_named(tmp_path: Path) -> None:
         enhance_video(99, tmp_path / "cam.mp4", "llenet-sice", progress=False)
 
 
+def test_detector_finds_no_face_in_images_too_thin_for_one() -> None:
+    """V06f/I14: a 1x1, a 10000x10 and a 10x10000 image hold no face: none found (OpenCV raised on them)."""
+    detect = FaceDetector()
+    for shape in ((1, 1, 3), (10, 10000, 3), (10000, 10, 3), (7, 7, 3)):
+        assert detect(np.full(shape, 128, np.uint8)) == [], shape
+
+
 def test_faces_are_found_enhanced_and_classified(tmp_path: Path) -> None:
     from llenhance import FrozenClassifier
     from llenhance.classifier import ClassifierPreprocess

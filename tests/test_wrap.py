@@ -143,3 +143,20 @@ class TestInputChannels:
                                              r"grayscale=False"):
             FrozenClassifier(torchvision.models.resnet18(num_classes=7),
                              preprocess=ClassifierPreprocess(grayscale=True, mean=(0.5,), std=(0.5,)))
+
+
+def test_preprocess_settings_as_a_dict_are_refused_when_wrapping() -> None:
+    """R09b: a dict of settings is refused by wrap() and FrozenClassifier, not at the first forward."""
+    import torchvision
+
+    from llenhance import wrap
+    from llenhance.classifier import FrozenClassifier
+
+    net = torchvision.models.resnet18(num_classes=7)
+    with pytest.raises(TypeError, match=r"`preprocess` expected a module or callable .* got a dict; "
+                                        r"pass ClassifierPreprocess\(\*\*settings\)"):
+        wrap(net, "llenet-faces", dict(size=48))
+    with pytest.raises(TypeError, match=r"`preprocess` expected .* got a str"):
+        FrozenClassifier(net, preprocess="imagenet")
+    halves = wrap(net, "llenet-faces", lambda x: x * 0.5)  # any callable will do
+    assert halves(torch.rand(1, 3, 32, 32)).shape == (1, 7)

@@ -21,7 +21,8 @@ from llenhance._checks import PRED_RANGE_SLACK, check_image, check_logits
 from llenhance._color import LUMA
 from llenhance.losses.perceptual import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["ClassifierPreprocess", "FrozenClassifier", "FrozenEnsemble", "check_input_channels", "find_stages"]
+__all__ = ["ClassifierPreprocess", "FrozenClassifier", "FrozenEnsemble", "check_input_channels", "check_preprocess",
+           "find_stages"]
 
 
 
@@ -88,6 +89,22 @@ class ClassifierPreprocess(nn.Module):
         mean = tuple(self.mean.flatten().tolist()) if self.normalize else None
         std = tuple(self.std.flatten().tolist()) if self.normalize else None
         return f"size={self.size}, grayscale={self.grayscale}, mean={mean}, std={std}"
+
+
+def check_preprocess(preprocess: Any) -> Any:
+    """``preprocess`` if it can be called on a batch; a clear error for settings given as a dict or the like.
+
+    Examples:
+        >>> check_preprocess({"size": 48})
+        Traceback (most recent call last):
+        ...
+        TypeError: `preprocess` expected a module or callable such as ClassifierPreprocess(size=48), got a dict; pass ClassifierPreprocess(**settings)
+    """
+    if not callable(preprocess):
+        hint = "; pass ClassifierPreprocess(**settings)" if isinstance(preprocess, dict) else ""
+        raise TypeError(f"`preprocess` expected a module or callable such as ClassifierPreprocess(size=48), got a "
+                        f"{type(preprocess).__name__}{hint}")
+    return preprocess
 
 
 def check_input_channels(classifier: nn.Module, preprocess: nn.Module) -> None:
@@ -191,7 +208,7 @@ class FrozenClassifier(nn.Module):
             raise TypeError(f"`classifier` expected an nn.Module, got {type(classifier).__name__}")
         self._given = (classifier.training, {n: p.requires_grad for n, p in classifier.named_parameters()})
         self.classifier = classifier.eval().requires_grad_(False)
-        self.preprocess = preprocess if preprocess is not None else ClassifierPreprocess()
+        self.preprocess = check_preprocess(preprocess) if preprocess is not None else ClassifierPreprocess()
         check_input_channels(classifier, self.preprocess)
         self.logits_fn = logits_fn
         self.stages = tuple(find_stages(classifier) if stages is None else stages)

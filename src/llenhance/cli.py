@@ -529,7 +529,7 @@ def _enhance(args: argparse.Namespace) -> int:
         model = DEFAULT_FACE_WEIGHTS
     try:
         load_enhancer(model)  # fail early, naming the weights; enhance() keeps one copy per device
-    except (FileNotFoundError, OSError, ValueError) as err:
+    except (FileNotFoundError, OSError, ValueError, RuntimeError) as err:
         raise CLIError(f"--model: {err}") from err
     classifier_threads = None
     if args.faces and videos and args.threads is None:
@@ -733,7 +733,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     for name in args.model or [DEFAULT_FACE_WEIGHTS if args.kind == "fer" else DEFAULT_WEIGHTS]:
         try:
             methods[name] = load_enhancer(name).to(device).eval()
-        except (FileNotFoundError, OSError, ValueError) as err:
+        except (FileNotFoundError, OSError, ValueError, RuntimeError) as err:
             raise CLIError(f"--model: {err}") from err
     command = "llenhance " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["evaluate"] \
         else f"llenhance evaluate {args.kind}"
@@ -808,7 +808,7 @@ def _export(args: argparse.Namespace) -> int:
 
     try:
         model = load_enhancer(args.model)
-    except (FileNotFoundError, OSError, ValueError) as err:
+    except (FileNotFoundError, OSError, ValueError, RuntimeError) as err:
         raise CLIError(f"--model: {err}") from err
     if args.format == "onnx":
         try:

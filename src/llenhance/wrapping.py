@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from llenhance.classifier import ClassifierPreprocess, check_input_channels
+from llenhance.classifier import ClassifierPreprocess, check_input_channels, check_preprocess
 from llenhance.inference import check_enhancer_output, load_enhancer
 from llenhance.pretrained import DEFAULT_FACE_WEIGHTS
 
@@ -34,7 +34,7 @@ class EnhancedClassifier(nn.Module):
                 raise TypeError(f"`{name}` expected an nn.Module, got {type(module).__name__}")
         self.enhancer = enhancer
         self.classifier = classifier
-        self.preprocess = preprocess if preprocess is not None else ClassifierPreprocess()
+        self.preprocess = check_preprocess(preprocess) if preprocess is not None else ClassifierPreprocess()
         check_input_channels(classifier, self.preprocess)
         self._output_checked = False
 
