@@ -110,6 +110,10 @@ class TestTrainCommand:
         assert main(diverging) == 2
         err = capsys.readouterr().err
         assert "NaN or infinite" in err and "--lr, --clip-grad-norm" in err and "Traceback" not in err
+        # TR07: crops too small for the losses are refused before the run starts
+        assert main([*args[:-3], "--crop", "4", "--output", str(tmp_path / "tiny")]) == 2
+        assert "--crop expected at least 8 pixels" in capsys.readouterr().err
+        assert not (tmp_path / "tiny").exists()
 
     @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
     def test_joint(self, tmp_path: Path, suffix: str) -> None:

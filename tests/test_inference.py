@@ -347,3 +347,26 @@ def test_enhance_from_several_threads_matches_one_thread() -> None:
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda i: enhance(images[i], mine), [0, 1, 2, 3] * 3))
     assert mine.training
+
+
+def test_outputs_are_ordinary_tensors_and_odd_pil_modes_work(net: torch.nn.Module) -> None:
+    """A11b/c: the output can be changed in place and used in a graph; A21b: premultiplied "La" images;
+    I03: NaN pixels of a float image are blamed on the image, not on the model."""
+    import numpy as np
+    import PIL.Image
+
+    x = torch.rand(1, 3, 16, 16) * 0.2
+    out = enhance(x, net)
+    reference = out.clone()
+    out += 0.01  # in place: an inference tensor refused this
+    torch.testing.assert_close(out, reference + 0.01)
+    weight = torch.nn.Parameter(torch.ones(1))
+    (enhance(x, net) * weight).sum().backward()
+    torch.testing.assert_close(weight.grad, reference.sum().reshape(1))
+    la = PIL.Image.new("LA", (16, 16), (30, 200)).convert("La")
+    back = enhance(la, net)
+    assert back.mode == "LA" and back.size == (16, 16) and back.getchannel("A").getextrema() == (200, 200)
+    bad = np.full((16, 16), 0.1, np.float32)
+    bad[3, 3] = np.nan
+    with pytest.raises(ValueError, match=r"\(F image\) holds NaN or infinite pixels \(1 of them\)"):
+        enhance(PIL.Image.fromarray(bad, mode="F"), net)

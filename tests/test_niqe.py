@@ -28,8 +28,14 @@ class TestNIQE:
         np.testing.assert_allclose(half[4, 2:6], [4.5, 6.5, 8.5, 10.5])
 
     def test_exception(self) -> None:
-        with pytest.raises(ValueError, match="at least 96x96 pixels"):
-            niqe(torch.rand(3, 64, 200))
+        # E06b: fewer than two 96x96 blocks (one block gives no covariance, SVD failed); E06c: a flat image
+        for shape in ((3, 64, 200), (3, 128, 128), (3, 191, 191)):
+            with pytest.raises(ValueError, match=r"at least two blocks of 96x96 pixels for NIQE \(e.g. 192x96\)"):
+                niqe(torch.rand(shape))
+        assert np.isfinite(niqe(torch.rand(3, 192, 96)))
+        for size in (192, 300):
+            with pytest.raises(ValueError, match=r"too little texture for NIQE.*flat"):
+                niqe(torch.zeros(3, size, size))
         with pytest.raises(ValueError, match="one image, got a batch of 2"):
             niqe(torch.rand(2, 3, 96, 96))
         with pytest.raises(TypeError, match="`image` expected a floating point"):

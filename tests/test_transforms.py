@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -218,3 +220,22 @@ class TestLowLightSynth:
     def test_out_of_range_float_image(self) -> None:
         with pytest.raises(ValueError, match=r"`image` expected values in \[0, 1\]"):
             LowLightSynth()(torch.full((3, 4, 4), 255.0))
+
+
+def test_pil_modes_and_integer_tensors() -> None:
+    """S08: palette and 1-bit images are darkened as pictures (not as palette indices), high-depth PIL images
+    are refused by name; S09: uint16 tensors are refused by name."""
+    import PIL.Image
+
+    palette = PIL.Image.new("RGB", (8, 8), (200, 120, 40)).convert("P")
+    torch.manual_seed(0)
+    dark = LowLightSynth()(palette)
+    assert dark.mode == "RGB"
+    r, g, b = (np.asarray(dark, dtype=np.float64)[..., i].mean() for i in range(3))
+    assert r < 200 and r > g > b  # the colour darkened, its order kept
+    assert LowLightSynth()(PIL.Image.new("1", (8, 8), 1)).mode == "L"
+    for mode in ("I;16", "I", "F"):
+        with pytest.raises(ValueError, match=rf"expected an 8-bit PIL image .* got mode '{re.escape(mode)}'"):
+            LowLightSynth()(PIL.Image.new(mode, (8, 8)))
+    with pytest.raises(TypeError, match=r"expected float images in \[0, 1\] or uint8 images, got torch.uint16"):
+        LowLightSynth()(torch.full((3, 8, 8), 60000, dtype=torch.uint16))

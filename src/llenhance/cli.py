@@ -258,6 +258,8 @@ def _train_pairs(args: argparse.Namespace) -> int:
     _threads(args.threads)
     if args.amp and not device.startswith("cuda"):
         raise CLIError(f"--amp runs bfloat16 autocast on CUDA; the device here is {device}")
+    if args.crop < 8:
+        raise CLIError(f"--crop expected at least 8 pixels (the structure loss's window needs 6), got {args.crop}")
     _prepare_output(output, args.resume)
     torch.manual_seed(args.seed)
     classifier = None

@@ -238,6 +238,9 @@ def _pil_to_tensor(image: PIL.Image.Image, name: str) -> tuple[torch.Tensor, tup
     if mode in HIGH_DEPTH_MODES:
         full = HIGH_DEPTH_MODES[mode]
         gray = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(gray).all():
+            raise ValueError(f"`{name}` ({mode} image) holds NaN or infinite pixels ({int((~np.isfinite(gray)).sum())} "
+                             "of them); replace them first")
         if gray.size and (gray.min() < 0 or gray.max() > full):
             raise ValueError(
                 f"`{name}` ({mode} image) expected values in [0, {full:g}], got "
@@ -245,6 +248,8 @@ def _pil_to_tensor(image: PIL.Image.Image, name: str) -> tuple[torch.Tensor, tup
             )
         x = torch.from_numpy((gray / full).astype(np.float32))[None, None].expand(1, 3, -1, -1)
         return x.contiguous(), (mode, None)
+    if mode == "La":  # premultiplied alpha: PIL converts it only to LA
+        image, mode = image.convert("LA"), "LA"
     alpha = None
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
         alpha = image.convert("RGBA").getchannel("A")
@@ -320,11 +325,13 @@ def enhance(
     comes back as a PIL image of the same size and mode (converted to RGB for
     the model, and back afterwards): 16-bit and 32-bit images ("I;16", "I",
     "F") keep their full range and depth, alpha ("RGBA", "LA") is kept as it
-    was (a palette image with transparency comes back as "RGBA"; one without
+    was ("La", premultiplied, comes back as "LA"; a palette image with transparency comes back as "RGBA"; one without
     comes back as a palette image, "P", with a new 256-colour palette fitted
     to the enhanced picture). A
     uint8 numpy array (H, W, 3), RGB, comes back as such (values / 255 in,
-    rounded * 255 out). A list or tuple of these gives a list.
+    rounded * 255 out). A list or tuple of these gives a list. Output tensors
+    are ordinary tensors without gradient history (run under ``no_grad``, not
+    ``inference_mode``): you may change them in place or use them in a graph.
 
     The model is never modified: a module of yours is run in eval mode and put
     back in the mode it was in; if it lives on another device than ``device``,
@@ -401,7 +408,7 @@ def enhance(
             out = torch.lerp(x.to(out.device, out.dtype), out, strength)
         results[i] = _from_tensor(out, kind, extra, items[i])
 
-    with _borrowed(model, device) as net, torch.inference_mode(), \
+    with _borrowed(model, device) as net, torch.no_grad(), \
             torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
 
         def run_batch(batch: list[tuple[int, torch.Tensor, str, Any]]) -> None:

@@ -110,8 +110,9 @@ def _niqe_luma(luma: np.ndarray) -> float:
     mu_pris, cov_pris, window = _pristine()
     h, w = luma.shape
     nh, nw = h // _BLOCK, w // _BLOCK
-    if nh == 0 or nw == 0:
-        raise ValueError(f"`image` expected at least {_BLOCK}x{_BLOCK} pixels for NIQE, got {h}x{w}")
+    if nh * nw < 2:  # the features' covariance needs two blocks at least
+        raise ValueError(f"`image` expected at least two blocks of {_BLOCK}x{_BLOCK} pixels for NIQE (e.g. "
+                         f"{2 * _BLOCK}x{_BLOCK}), got {h}x{w}")
     image = luma[: nh * _BLOCK, : nw * _BLOCK]
     per_scale = []
     for scale in (1, 2):
@@ -127,8 +128,12 @@ def _niqe_luma(luma: np.ndarray) -> float:
         if scale == 1:
             image = _imresize_half(image / 255.0) * 255.0
     features = np.concatenate(per_scale, axis=1)
+    defined = features[~np.isnan(features).any(axis=1)]
+    if len(defined) < 2:
+        raise ValueError("`image` has too little texture for NIQE: the statistics of its blocks are undefined "
+                         "(a flat image, e.g. all black)")
     mu_dist = np.nanmean(features, axis=0)
-    cov_dist = np.cov(features[~np.isnan(features).any(axis=1)], rowvar=False)
+    cov_dist = np.cov(defined, rowvar=False)
     diff = mu_pris - mu_dist
     return float(np.sqrt(diff @ np.linalg.pinv((cov_pris + cov_dist) / 2) @ diff))
 
@@ -137,7 +142,8 @@ def niqe(image: torch.Tensor, *, crop_border: int = 0) -> float:
     """NIQE score of one RGB image in [0, 1] (lower is better).
 
     Args:
-        image: (3, H, W) or (1, 3, H, W) float tensor, H and W >= 96.
+        image: (3, H, W) or (1, 3, H, W) float tensor holding two blocks of
+            96x96 pixels at least (192x96 or 96x192).
         crop_border: pixels removed from each side first.
 
     Returns:

@@ -174,6 +174,24 @@ def _jpeg(images: torch.Tensor, qualities: torch.Tensor) -> torch.Tensor:
     return (torch.stack(out).to(images.device, images.dtype) / 255).reshape(images.shape)
 
 
+#: PIL modes `LowLightSynth` darkens as they are; palette and 1-bit images are converted to one of them first.
+_PIL_MODES = ("L", "LA", "RGB", "RGBA")
+
+
+def _eight_bit(image: PIL.Image.Image) -> PIL.Image.Image:
+    """``image`` in one of `_PIL_MODES`: palette images become RGB (RGBA with transparency), 1-bit ones L;
+    16-bit, 32-bit and float images are refused (their values would be cut to 8 bits)."""
+    if image.mode in _PIL_MODES:
+        return image
+    if image.mode in ("P", "PA"):
+        transparent = image.mode == "PA" or "transparency" in image.info
+        return image.convert("RGBA" if transparent else "RGB")
+    if image.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "La", "RGBa", "RGBX"):
+        return image.convert({"1": "L", "La": "LA", "RGBa": "RGBA"}.get(image.mode, "RGB"))
+    raise ValueError(f"`LowLightSynth` expected an 8-bit PIL image ({', '.join(_PIL_MODES)}, P or 1), got mode "
+                     f"{image.mode!r}; for 16-bit or float images pass a float tensor in [0, 1]")
+
+
 def _is_pure_tensor(x: Any) -> bool:
     return isinstance(x, torch.Tensor) and not isinstance(x, tv_tensors.TVTensor)
 
@@ -191,8 +209,11 @@ class LowLightSynth(Transform):
     tensor when the sample has no explicit image, as torchvision decides);
     labels, boxes and masks pass through untouched. A video gets one draw for
     all its frames (one scene, one exposure). Images with 2 or 4 channels
-    (LA, RGBA) keep their alpha channel as it is. Output kind and dtype are the input's: PIL in, PIL out;
-    uint8 in, uint8 out (converted back as ``v2.ToDtype`` does); float in [0, 1] in, float out.
+    (LA, RGBA) keep their alpha channel as it is. Output kind and dtype are the input's: PIL in, PIL out
+    (a palette image comes back as RGB, or RGBA with transparency, a 1-bit one as L: darkening palette
+    indices would be meaningless; 16-bit and float PIL images are refused, pass them as float tensors);
+    uint8 in, uint8 out (converted back as ``v2.ToDtype`` does); float in [0, 1] in, float out; other
+    integer tensors (uint16, int32) are refused.
 
     Parameters are drawn per call (one set per image of a batched tensor),
     from the global torch RNG, so ``torch.manual_seed`` makes them
@@ -280,8 +301,12 @@ class LowLightSynth(Transform):
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if isinstance(inpt, PIL.Image.Image):
+            inpt = _eight_bit(inpt)
             out = self.transform(TF.to_image(inpt), params)
             return TF.to_pil_image(out, mode=inpt.mode)
+        if not inpt.is_floating_point() and inpt.dtype != torch.uint8:
+            raise TypeError(f"`LowLightSynth` expected float images in [0, 1] or uint8 images, got {inpt.dtype}; "
+                            "convert first (e.g. x.float() / 65535 for 16 bits)")
         if not inpt.is_floating_point():
             dark = self.transform(TF.to_dtype(inpt, torch.float32, scale=True), params)
             return TF.to_dtype(dark, inpt.dtype, scale=True)

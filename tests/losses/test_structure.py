@@ -51,3 +51,7 @@ class TestSSIMLoss:
             ssim_loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), padding="full")
         with pytest.raises(ValueError, match="H, W >= 11"):
             ssim_loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), padding="valid")
+        # L06/T14: images smaller than the window's reflected border are refused by name (6x6 works: gradcheck)
+        for size in (1, 2, 4, 5):
+            with pytest.raises(ValueError, match=r"`pred` expected H, W >= 6 \(the SSIM window's border\)"):
+                ssim_loss(torch.rand(1, 3, size, size), torch.rand(1, 3, size, size))

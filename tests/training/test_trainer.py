@@ -173,6 +173,13 @@ class TestHostSyncs:
         with pytest.raises(FloatingPointError, match=r"NaN or infinite in iterations 1-3"):
             _trainer(tiny_enhancer(), log_every=3).fit(data, iterations=3)
 
+    def test_items_of_different_sizes_are_named(self) -> None:
+        """T06: items of two sizes in one batch: a clear error naming the sizes, not default_collate's."""
+        items = [(torch.rand(3, 16, 16) * 0.2, torch.rand(3, 16, 16)), (torch.rand(3, 24, 24) * 0.2, torch.rand(3, 24, 24))]
+        with pytest.raises(ValueError, match=r"`train` holds images of different sizes \(16x16, 24x24\), which cannot "
+                                             r"share a batch; crop them"):
+            _trainer(tiny_enhancer(), batch_size=2).fit(items, iterations=1)
+
     def test_first_batch_is_checked(self) -> None:
         data = TinyPairs()
         data.normal *= 255

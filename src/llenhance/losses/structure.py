@@ -22,7 +22,7 @@ def ssim_loss(pred: torch.Tensor, target: torch.Tensor, *, padding: str = "same"
     Args:
         pred: enhanced image (B, 3, H, W) in [0, 1].
         target: normal-light image, same shape.
-        padding: ``"same"`` (every pixel, reflect border; any size) or
+        padding: ``"same"`` (every pixel, reflect border; H, W >= 6) or
             ``"valid"`` (interior only, as in Wang et al. and scikit-image;
             needs H, W >= 11).
 
@@ -41,6 +41,9 @@ def ssim_loss(pred: torch.Tensor, target: torch.Tensor, *, padding: str = "same"
         raise ValueError(
             f"`pred` expected H, W >= {WINDOW_SIZE} with padding='valid', got {tuple(pred.shape)}"
         )
+    if min(pred.shape[-2:]) <= WINDOW_SIZE // 2:  # the reflected border must fit inside the image
+        raise ValueError(f"`pred` expected H, W >= {WINDOW_SIZE // 2 + 1} (the SSIM window's border), got "
+                         f"{tuple(pred.shape)}; train on larger crops")
     ssim_map = kornia.metrics.ssim(pred, target, WINDOW_SIZE, max_val=1.0, padding=padding)
     return 1.0 - ssim_map.mean()
 

@@ -40,6 +40,9 @@ def _holder(path: Path) -> dict | None:
 def run_lock(folder: str | os.PathLike, *, name: str = "output") -> Iterator[Path]:
     """Hold the run folder ``folder`` (created if needed) for the duration of the ``with`` block.
 
+    Folders it created and the run left empty (a run that failed before writing anything) are removed
+    on the way out.
+
     Args:
         folder: the run folder.
         name: the argument that named it, for the error message.
@@ -54,6 +57,7 @@ def run_lock(folder: str | os.PathLike, *, name: str = "output") -> Iterator[Pat
         '.llenhance-run.lock'
     """
     folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     me = {"pid": os.getpid(), "host": socket.gethostname()}
@@ -84,3 +88,8 @@ def run_lock(folder: str | os.PathLike, *, name: str = "output") -> Iterator[Pat
     finally:
         if (_holder(path) or {}).get("pid") == me["pid"]:
             path.unlink(missing_ok=True)
+        for made in created:  # a run that wrote nothing leaves no empty folders behind (rmdir: empty ones only)
+            try:
+                made.rmdir()
+            except OSError:
+                break

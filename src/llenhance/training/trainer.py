@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 from tqdm.auto import tqdm
 
 from llenhance._checks import check_image, check_nonnegative, check_positive_int, unchecked
@@ -77,6 +77,19 @@ class _EpochItems(Dataset):
             self.data.set_epoch(epoch)
         self.epoch = epoch
         return self.data[index]
+
+
+def _collate(items: list[Any]) -> Any:
+    """``default_collate``, with a clear error for items of different sizes (which cannot share a batch)."""
+    try:
+        return default_collate(items)
+    except RuntimeError as err:
+        sizes = sorted({tuple(item[0].shape[-2:]) for item in items if isinstance(item[0], torch.Tensor)})
+        if len(sizes) < 2:
+            raise
+        raise ValueError(f"`train` holds images of different sizes ({', '.join(f'{h}x{w}' for h, w in sizes[:4])}),"
+                         " which cannot share a batch; crop them to one size (e.g. PairedImageFolder(crop=...)) "
+                         "or use batch_size=1") from None
 
 
 def _describe_feature_net(loss: ReconstructionLoss) -> str:
@@ -393,7 +406,7 @@ class FERGuidedTrainer:
         sampler = _RunBatches(len(train), self.batch_size, seed=self.seed, epoch=epoch, start=position,
                               rank=self.rank, world=self.world)
         loader = DataLoader(_EpochItems(train), batch_sampler=sampler, num_workers=self.num_workers,
-                            pin_memory=self.device.type == "cuda")
+                            collate_fn=_collate, pin_memory=self.device.type == "cuda")
         bar = tqdm(total=iterations, initial=start, disable=not self.progress, desc="train", dynamic_ncols=True)
         last: dict[str, float] = {"iteration": start}
         for iteration, batch in enumerate(itertools.islice(loader, iterations - start), start=start + 1):
