@@ -339,3 +339,22 @@ class TestCheckpointsStayFinite:
         state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
         assert state["iteration"] == 5
         assert all(torch.isfinite(t).all() for t in state["enhancer"].values() if t.is_floating_point())
+
+
+def test_a_checkpoint_that_cannot_be_written_is_an_os_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TR01: torch.save's failure on a full disk (a RuntimeError from its zip writer) becomes an OSError that
+    says so; the previous checkpoint stays, no temporary file is left."""
+    from llenhance.training import state as state_module
+
+    path = tmp_path / "checkpoint.pt"
+    state_module.save_checkpoint(path, {"iteration": 1})
+    before = path.read_bytes()
+
+    def full_disk(obj: object, f: object) -> None:
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 2586880 vs 2586768")
+
+    monkeypatch.setattr(state_module.torch, "save", full_disk)
+    with pytest.raises(OSError, match=r"could not write the checkpoint .*checkpoint.pt \([\d.]+ MiB free on its "
+                                      r"disk; the previous checkpoint is kept\): \[enforce fail"):
+        state_module.save_checkpoint(path, {"iteration": 2})
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]

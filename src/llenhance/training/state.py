@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,20 @@ def restore_rng(rng: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint)."""
+    """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint).
+
+    Raises:
+        OSError: the checkpoint could not be written (a full disk, say); the previous one is kept.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save({**state, "rng": capture_rng()}, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save({**state, "rng": capture_rng()}, tmp)
+    except (OSError, RuntimeError) as err:  # torch.save reports a full disk as a RuntimeError
+        free = shutil.disk_usage(path.parent).free
+        kept = "the previous checkpoint is kept" if path.is_file() else "no checkpoint is kept"
+        raise OSError(f"could not write the checkpoint {path} ({free / 2**20:.1f} MiB free on its disk; {kept}): "
+                      f"{str(err).splitlines()[0]}") from err
 
 
 def load_checkpoint(path: Path, *, iterations: int, config: dict[str, Any], device: torch.device) -> dict[str, Any]:
