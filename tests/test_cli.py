@@ -561,3 +561,20 @@ def test_weights_that_do_not_fit_are_named(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert "--model: " in err and 'Unexpected key(s) in state_dict: "bogus.weight"' in err
     assert not (tmp_path / "out" / "a.png").exists()
+
+
+def test_bad_strength_and_tile_are_refused_once_before_any_image(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Not one 'skipped' line per image: the options are checked before the first image, nothing is written."""
+    from llenhance.cli import main
+
+    for name in ("a.png", "b.png"):
+        PIL.Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / name)
+    inputs = [str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--output", str(tmp_path / "out")]
+    for extra, message in ((["--strength", "2"], "--strength expected a value in [0, 1], got 2.0"),
+                           (["--strength", "nan"], "--strength expected a value in [0, 1], got nan"),
+                           (["--tile", "3"], "--tile 3 --overlap 128: `overlap` expected an int in [0, tile // 2)")):
+        assert main(["enhance", *inputs, *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "skipped" not in err, err
+    assert not (tmp_path / "out").exists()

@@ -498,6 +498,8 @@ def _enhance(args: argparse.Namespace) -> int:
         raise CLIError(f"--max-frames expected an int >= 1, got {args.max_frames}")
     if args.batch_size < 1:
         raise CLIError(f"--batch-size expected an int >= 1, got {args.batch_size}")
+    if not 0.0 <= args.strength <= 1.0:  # also NaN: checked once here, not once per image
+        raise CLIError(f"--strength expected a value in [0, 1], got {args.strength}")
     found = _collect_inputs([Path(p) for p in args.inputs], output) if args.inputs else []
     webcam_rel = Path(f"webcam{args.webcam}.mp4") if args.webcam is not None else None
     faces_csv = args.classifier is not None or args.faces
@@ -530,9 +532,16 @@ def _enhance(args: argparse.Namespace) -> int:
 
         model = DEFAULT_FACE_WEIGHTS
     try:
-        load_enhancer(model)  # fail early, naming the weights; enhance() keeps one copy per device
+        net = load_enhancer(model)  # fail early, naming the weights; enhance() keeps one copy per device
     except (FileNotFoundError, OSError, ValueError, RuntimeError) as err:
         raise CLIError(f"--model: {err}") from err
+    if args.tile is not None:
+        from llenhance.inference import check_tile
+
+        try:
+            check_tile(net, args.tile, args.overlap)
+        except ValueError as err:
+            raise CLIError(f"--tile {args.tile} --overlap {args.overlap}: {err}") from None
     classifier_threads = None
     if args.faces and videos and args.threads is None:
         import os

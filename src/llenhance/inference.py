@@ -27,7 +27,7 @@ from llenhance._checks import (
 from llenhance._color import LUMA
 from llenhance.pretrained import DEFAULT_WEIGHTS
 
-__all__ = ["check_enhancer_output", "enhance", "load_enhancer"]
+__all__ = ["check_enhancer_output", "check_tile", "enhance", "load_enhancer"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -419,13 +419,13 @@ def enhance(
         # single untiled images of one size wait here and go through the network together
         batcher = ShapeBatcher(run_batch, batch_size, max_pixels)
         if tile is not None:
-            _check_tile(net, tile, overlap)
+            check_tile(net, tile, overlap)
         for i, image in enumerate(items):
             x, kind, extra = _to_tensor(image, f"images[{i}]" if many else "images")
             image_tile, image_overlap = tile, overlap
             if tile is None and max_pixels is not None and x.shape[-2] * x.shape[-1] > max_pixels:
                 image_tile, image_overlap = AUTO_TILE, min(overlap, AUTO_TILE // 2 - 1)
-                _check_tile(net, image_tile, image_overlap)
+                check_tile(net, image_tile, image_overlap)
             if image_tile is None and x.shape[0] == 1:
                 batcher.add((i, x, kind, extra), tuple(x.shape))
             else:
@@ -451,7 +451,16 @@ def _gate_passes_all(net: nn.Module, x: torch.Tensor) -> bool:
     return isinstance(net, LLENet) and net.exposure_gate is not None and not bool(net.exposure_share(x).any())
 
 
-def _check_tile(net: nn.Module, tile: int, overlap: int) -> None:
+def check_tile(net: nn.Module, tile: int, overlap: int) -> None:
+    """Refuse tile settings `enhance` cannot use with ``net`` (``ValueError`` naming ``tile`` or ``overlap``).
+
+    Examples:
+        >>> check_tile(nn.Identity(), 64, 8)
+        >>> check_tile(nn.Identity(), 3, 128)
+        Traceback (most recent call last):
+        ...
+        ValueError: `overlap` expected an int in [0, tile // 2), got 128 with tile 3
+    """
     from llenhance.models.llenet import LLENet
 
     check_positive_int(tile, "tile")
