@@ -95,6 +95,14 @@ class TestJointMode:
         assert set(metrics) == {"iteration", "loss", "ferp", "cls", "label"}
         assert any(not torch.equal(v, start[k]) for k, v in net.state_dict().items())
 
+    def test_labels_out_of_range_in_a_later_batch_are_refused_without_device_syncs(self) -> None:
+        """The range of each batch's labels is read on the host (no device sync inside a step), every step."""
+        data = TinyPairs()
+        data.labels[:] = 7  # seven classes: 7 is out of range (the door check of the first batch is on images)
+        trainer = _trainer(tiny_enhancer(), TinyClassifier(), log_every=1)
+        with pytest.raises(ValueError, match=r"`labels` expected class indices in \[0, 6\], got range \[7, 7\]"):
+            trainer.fit(data, iterations=3)
+
     def test_evaluate_reports_accuracy(self) -> None:
         trainer = _trainer(tiny_enhancer(), TinyClassifier())
         data = TinyPairs()

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llenhance._checks import check_image_pair, check_logits, check_nonnegative, unchecked
+from llenhance._checks import check_image_pair, check_logits, check_nonnegative, unchecked, value_checks_enabled
 from llenhance.losses.reconstruction import ReconstructionLoss
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "FERFeatureLoss",
     "JointLoss",
     "LabelLoss",
+    "check_label_range",
     "classification_loss",
     "fer_feature_loss",
     "label_loss",
@@ -73,12 +74,23 @@ def _check_labels(labels: object, logits: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"`labels` expected an integer class-index tensor, got {got}")
     if labels.shape != logits.shape[:1]:
         raise ValueError(f"`labels` expected shape ({logits.shape[0]},), got {tuple(labels.shape)}")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]):
-        raise ValueError(
-            f"`labels` expected class indices in [0, {logits.shape[1] - 1}], "
-            f"got range [{int(labels.min())}, {int(labels.max())}]"
-        )
+    if value_checks_enabled():  # reading the range is a device-to-host transfer: not inside a training step
+        check_label_range(labels, logits.shape[1])
     return labels.long()
+
+
+def check_label_range(labels: torch.Tensor, classes: int) -> None:
+    """Refuse class indices outside [0, classes) (on a GPU tensor this waits for the device: check on the host).
+
+    Examples:
+        >>> check_label_range(torch.tensor([0, 7]), 7)
+        Traceback (most recent call last):
+        ...
+        ValueError: `labels` expected class indices in [0, 6], got range [0, 7]
+    """
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+        raise ValueError(f"`labels` expected class indices in [0, {classes - 1}], "
+                         f"got range [{int(labels.min())}, {int(labels.max())}]")
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

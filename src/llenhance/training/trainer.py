@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from llenhance._checks import check_image, check_nonnegative, check_positive_int, unchecked
 from llenhance._color import mean_grey
 from llenhance.classifier import FrozenClassifier
-from llenhance.losses.fer import JointLoss
+from llenhance.losses.fer import JointLoss, check_label_range
 from llenhance.losses.reconstruction import ReconstructionLoss
 from llenhance.models.llenet import _match_exposure
 from llenhance.training.state import CHECKPOINT_NAME, load_checkpoint, restore_rng, save_checkpoint
@@ -262,6 +262,7 @@ class FERGuidedTrainer:
         self.history: list[dict[str, float]] = []
         #: Optimiser steps taken by the last ``fit`` call (0 when it resumed a finished run).
         self.trained_steps = 0
+        self._host_labels: torch.Tensor | None = None
         rec_weights = dataclasses.asdict(reconstruction.weights)
         self.config: dict[str, Any] = {
             "enhancer": type(enhancer).__name__,
@@ -296,6 +297,7 @@ class FERGuidedTrainer:
             )
         low, normal = (b.to(self.device, non_blocking=True, memory_format=self._memory_format) for b in batch[:2])
         labels = batch[2].to(self.device, non_blocking=True) if len(batch) == 3 else None
+        self._host_labels = batch[2] if len(batch) == 3 else None  # their range is checked here, not on the device
         return low, normal, labels
 
     def _terms(self, low: torch.Tensor, normal: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
@@ -308,6 +310,8 @@ class FERGuidedTrainer:
         outputs: dict[str, Any] = {"labels": labels}
         if self.classifier is not None:
             outputs["logits"], outputs["enhanced_features"] = self.classifier.forward_features(enhanced)
+            if isinstance(self._host_labels, torch.Tensor) and self._host_labels.device.type == "cpu":
+                check_label_range(self._host_labels, outputs["logits"].shape[1])
             with torch.no_grad():
                 outputs["normal_logits"], outputs["normal_features"] = self.classifier.forward_features(normal)
         return self._loss_terms(enhanced, normal, **outputs)
