@@ -19,10 +19,10 @@ Steps (each a script in ``benchmarks/`` that can also run alone):
    schemes under both low-light protocols, on FER2013 and on FERPlus
    (``fer_experiments.py``);
 4. ``ablations``: architecture and loss ablations on SICE (``ablations.py``);
-5. ``quality``, ``exposure-sweep``, ``sample-images``, ``model-cost``, ``speed``,
+5. ``quality``, ``quality-degraded``, ``exposure-sweep``, ``sample-images``, ``model-cost``, ``speed``,
    ``train-speed``, ``video-fer-speed``: enhancement quality against the
-   baselines (SICE val and DICM, across exposures, the sample images), and
-   the cost benchmarks;
+   baselines (SICE val and DICM, clean SICE frames darkened with noise and
+   JPEG, across exposures, the sample images), and the cost benchmarks;
 6. ``classifier-genki-resnet18`` / ``classifier-genki-vgg``: colour smile readers on GENKI-4K, and
    ``face-colour``: colour faces through the face enhancers, with those readers (``face_colour.py``).
 
@@ -87,7 +87,7 @@ CLASSIFIERS = (Classifier("classifier-resnet18", "resnet18", "folder", 12),
                Classifier("classifier-genki-resnet18", "resnet18", "genki", 12, "", GENKI),
                Classifier("classifier-genki-vgg", "vgg", "genki", 12, "", GENKI))
 STEPS = (*(c.step for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
-         "quality", "exposure-sweep", "sample-images", "model-cost", "speed", "train-speed", "video-fer-speed", "face-colour")
+         "quality", "quality-degraded", "exposure-sweep", "sample-images", "model-cost", "speed", "train-speed", "video-fer-speed", "face-colour")
 #: the cost benchmarks and the other classifier recipes have no quick form; their numbers are kept as published
 QUICK_STEPS = (*(c.step for c in CLASSIFIERS if not c.suffix), "fer-transfer", "fer-experiments", "fer-experiments-ferplus",
                "ablations")
@@ -127,6 +127,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
         "--results", str(results),
     ] + (["--iterations", "2", "--batch-size", "2", "--crop", "64", "--val-limit", "2"] if quick else [])
     cmds["quality"] = py + [str(HERE / "quality.py")]
+    cmds["quality-degraded"] = py + [str(HERE / "quality_degraded.py")]
     cmds["exposure-sweep"] = py + [str(HERE / "exposure_sweep.py")]
     cmds["sample-images"] = py + [str(HERE / "sample_images.py")]
     cmds["model-cost"] = py + [str(HERE / "model_cost.py")]

@@ -946,3 +946,27 @@ def test_face_colour_scores_against_hand_computed_values(tmp_path: Path) -> None
     logits = reader(((images - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)))
     assert scored["normal_accuracy"] == pytest.approx(accuracy(logits.argmax(1), labels))
     assert (tmp_path / "res" / "face_colour_val.md").read_text().count("| llenet-faces |") >= 4
+
+
+def test_quality_degraded_scores_clean_frames_darkened_three_ways(tmp_path: Path) -> None:
+    import json
+
+    import quality_degraded
+
+    from llenhance.evaluation import darkened_pairs
+    from llenhance.metrics import psnr
+    from tests.conftest import shared_data
+
+    val = shared_data("sice", "val")
+    frames = quality_degraded.distinct_frames(val / "high")
+    # an independent count of the scenes: the distinct `high` frames that sice/val's pairs.json names
+    assert len(frames) == len({p["high"] for p in json.loads((val / "pairs.json").read_text())})
+    result = quality_degraded.main(["--limit", "2", "--threads", "1", "--weights", "llenet-photo", "--protocols",
+                                    "paper", "realistic-jpeg75", "--results", str(tmp_path)])
+    rows = {(r["protocol"], r["method"]): r for r in result["rows"]}
+    for protocol in ("paper", "realistic-jpeg75"):
+        pairs = darkened_pairs(frames[:2], protocol)
+        expected = sum(float(psnr(d[None], c[None])) for d, c in pairs) / 2
+        assert rows[(protocol, "identity (input)")]["psnr"] == pytest.approx(expected, abs=1e-4)
+        assert rows[(protocol, "LLENet (llenet-photo)")]["psnr"] > rows[(protocol, "identity (input)")]["psnr"]
+    assert "**realistic-jpeg75**" in (tmp_path / "quality_degraded.md").read_text()
