@@ -336,6 +336,23 @@ class TestOutputTarget:
         match_exposure(black, 0.4).sum().backward()
         assert torch.isfinite(black.grad).all()
 
+    def test_training_outputs_above_one_near_white_stay_finite(self) -> None:
+        """A network in training mode is not clamped: a near-white crop whose raw output exceeds 1 gets a gamma
+        in the hundreds (mean clamped to 0.999); 1.01 ** 900 overflowed, and the gate's blend made NaN of it."""
+        from llenhance.models.llenet import _match_exposure
+
+        raw = torch.full((1, 3, 8, 8), 1.01, requires_grad=True)
+        out = _match_exposure(raw, 0.4)  # gamma = log 0.4 / log 0.999, about 916
+        assert torch.isfinite(out).all() and float(out.max()) <= 1.0
+        out.sum().backward()
+        assert torch.isfinite(raw.grad).all()
+        net = _tiny(output_target=0.4, exposure_gate=(0.2, 0.35)).train()
+        white = torch.full((1, 3, 16, 16), 0.9999)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(0.05)  # push the raw output above 1
+        assert torch.isfinite(net(white)).all()
+
     def test_match_exposure_names_bad_arguments(self) -> None:
         x = _at_grey(0.2)
         for target, error, match in ((1.5, ValueError, r"`target` expected a mean grey level in \(0, 1\), got 1.5"),

@@ -325,8 +325,10 @@ def _match_exposure(x: torch.Tensor, target: float | torch.Tensor) -> torch.Tens
     not, levels clamped to [0.001, 0.999]."""
     log_target = torch.as_tensor(target, dtype=torch.float32, device=x.device).clamp(*_MEAN_RANGE).log()
     gamma = (log_target / _log_mean_grey(x)).view(-1, 1, 1, 1)
-    # The clamp keeps the gradient of x ** g finite at black pixels.
-    return x.clamp_min(1e-6).pow(gamma.to(x.dtype))
+    # The clamp keeps the gradient of x ** g finite at black pixels, and x ** g finite where a network in
+    # training mode (unclamped) gives values above 1 with a mean near 1: there g is in the hundreds and
+    # 1.01 ** 900 overflows (an exposure gate then blended inf with a share of 0: NaN).
+    return x.clamp(1e-6, 1.0).pow(gamma.to(x.dtype))
 
 
 def _grey_level_or_none(value: Any, name: str) -> float | None:
