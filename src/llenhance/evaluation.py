@@ -34,6 +34,7 @@ from llenhance._color import mean_grey
 
 __all__ = [
     "DARKENING",
+    "PHOTO_DARKENING",
     "Method",
     "ciede2000",
     "darkened_pairs",
@@ -47,9 +48,10 @@ __all__ = [
 
 Method = Callable[[torch.Tensor], torch.Tensor]
 #: The darkening protocols of the FER evaluation (arguments of `LowLightSynth`).
-#: ``realistic-jpeg75`` is the realistic one stored as a JPEG of quality 75 (`darkened_pairs`).
-DARKENING: dict[str, dict[str, Any]] = {"paper": {}, "realistic": {"noise": True, "quantize": True},
-                                        "realistic-jpeg75": {"noise": True, "quantize": True, "jpeg": (75, 75)}}
+DARKENING: dict[str, dict[str, Any]] = {"paper": {}, "realistic": {"noise": True, "quantize": True}}
+#: The darkenings of `darkened_pairs`: the FER protocols, and the realistic one stored as a JPEG of quality 75.
+PHOTO_DARKENING: dict[str, dict[str, Any]] = {
+    **DARKENING, "realistic-jpeg75": {"noise": True, "quantize": True, "jpeg": (75, 75)}}
 #: Seed of the darkening of test images: every method sees the same dark images.
 TEST_SEED = 2025
 
@@ -372,7 +374,7 @@ def darkened_pairs(images: Iterable[torch.Tensor], darkening: str = "paper", *,
                    seed: int = TEST_SEED) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``(dark, image)`` pairs made from well-lit images, the same in every run.
 
-    Each image is darkened with `LowLightSynth` set up as ``DARKENING[darkening]``
+    Each image is darkened with `LowLightSynth` set up as ``PHOTO_DARKENING[darkening]``
     (``"paper"``: Eq. 14; ``"realistic"``: plus sensor noise and 8 bits;
     ``"realistic-jpeg75"``: then stored as a JPEG of quality 75), with the
     darkening of image ``i`` drawn from ``(seed, i)``: every method scored on
@@ -380,7 +382,7 @@ def darkened_pairs(images: Iterable[torch.Tensor], darkening: str = "paper", *,
 
     Args:
         images: (3, H, W) float images in [0, 1] (any size each).
-        darkening: a name from `DARKENING`.
+        darkening: a name from `PHOTO_DARKENING`.
         seed: the darkening's seed.
 
     Returns:
@@ -395,14 +397,14 @@ def darkened_pairs(images: Iterable[torch.Tensor], darkening: str = "paper", *,
     from llenhance.data import SyntheticLowLight
     from llenhance.transforms import LowLightSynth
 
-    if darkening not in DARKENING:
-        raise ValueError(f"`darkening` expected one of {sorted(DARKENING)}, got {darkening!r}")
+    if darkening not in PHOTO_DARKENING:
+        raise ValueError(f"`darkening` expected one of {sorted(PHOTO_DARKENING)}, got {darkening!r}")
     images = list(images)
     for i, image in enumerate(images):
         check_image(image, f"images[{i}]", allow_unbatched=True)
         if image.ndim != 3:
             raise ValueError(f"`images[{i}]` expected a single (3, H, W) image, got {tuple(image.shape)}")
-    dark = SyntheticLowLight(images, LowLightSynth(**DARKENING[darkening]), seed=seed)
+    dark = SyntheticLowLight(images, LowLightSynth(**PHOTO_DARKENING[darkening]), seed=seed)
     return [(dark[i][0], image) for i, image in enumerate(images)]
 
 
