@@ -57,24 +57,27 @@ def table(results: dict, row: str, seed: int, label: str) -> str:
 
 
 def model_index(results: dict, row: str, seed: int) -> str:
-    """YAML: the card's ``model-index`` results (accuracy per classifier and condition)."""
+    """YAML: the card's ``model-index`` results, one per data set and condition, with the accuracy of each
+    classifier as its metrics."""
     index = results["seeds"].index(seed)
     lines = []
-    for arch, per_seed in results["raw"][row].items():
-        none = results["raw"]["none"][arch][0]
-        for condition, dataset in DATASETS.items():
+    for condition, dataset in DATASETS.items():
+        lines += [
+            "  - task:",
+            "      type: image-to-image",
+            "      name: Low-light enhancement in front of a FER classifier it never saw",
+            "    dataset:",
+            "      type: fer2013",
+            f"      name: {dataset}",
+            "      split: val",
+            "    metrics:",
+        ]
+        for arch, per_seed in results["raw"][row].items():
+            none = results["raw"]["none"][arch][0]
             lines += [
-                "      - task:",
-                "          type: image-to-image",
-                "          name: Low-light enhancement in front of a FER classifier it never saw",
-                "        dataset:",
-                "          type: fer2013",
-                f"          name: {dataset}",
-                "          split: val",
-                "        metrics:",
-                "          - type: accuracy",
-                f"            value: {100 * per_seed[index][f'acc_{condition}']:.2f}",
-                f"            name: accuracy of the {NAMES.get(arch, arch)} (%; "
+                "    - type: accuracy",
+                f"      value: {100 * per_seed[index][f'acc_{condition}']:.2f}",
+                f"      name: accuracy of the {NAMES.get(arch, arch)} (%; "
                 f"{100 * none[f'acc_{condition}']:.2f} without enhancement)",
             ]
     return "\n".join(lines)

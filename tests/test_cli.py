@@ -489,6 +489,7 @@ def test_classifier_option_errors_name_the_option_and_the_fix(tmp_path: Path) ->
 
     (tmp_path / "myclf.py").write_text(
         "import torch\nNOT_CALLABLE = 42\n"
+        "def raises(num_classes=7):\n    raise RuntimeError('factory blew up')\n"
         "def other_kwarg(classes=7):\n"
         "    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, classes))\n")
     PIL.Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "face.png")
@@ -512,6 +513,9 @@ def test_classifier_option_errors_name_the_option_and_the_fix(tmp_path: Path) ->
     done = run(*base, "--classifier", "myclf:other_kwarg", "--classes", "happy", "sad", "neutral",
                path=str(tmp_path))
     assert done.returncode == 2 and "takes no num_classes=" in done.stderr and "gives 7 outputs" in done.stderr
+    done = run(*base, "--classifier", "myclf:raises", path=str(tmp_path))  # C04: the factory's own error
+    assert done.returncode == 2 and "--classifier: myclf:raises failed: RuntimeError: factory blew up" in done.stderr
+    assert "Traceback" not in done.stderr
     done = run(*base, "--classifier", "torchvision.models:resnet18", "--classifier-weights", "garbage.safetensors")
     assert done.returncode == 2 and "--classifier-weights: cannot read garbage.safetensors as safetensors" in done.stderr
     done = run(*base, "--classifier", "myclf:other_kwarg")

@@ -94,11 +94,14 @@ def _build_classifier(spec: str, weights: Path | None, num_classes: int) -> torc
         raise CLIError(f"--classifier: {spec} is a {type(factory).__name__}, expected a callable returning an "
                        "nn.Module (a class or a factory function)")
     try:
-        model = factory(num_classes=num_classes)
-    except TypeError:
-        print(f"llenhance: note: --classifier {spec} takes no num_classes=; built with its own defaults",
-              file=sys.stderr)
-        model = factory()
+        try:
+            model = factory(num_classes=num_classes)
+        except TypeError:
+            print(f"llenhance: note: --classifier {spec} takes no num_classes=; built with its own defaults",
+                  file=sys.stderr)
+            model = factory()
+    except Exception as err:  # the user's factory failed: say so, naming the option (C04)
+        raise CLIError(f"--classifier: {spec} failed: {type(err).__name__}: {err}") from err
     if not isinstance(model, torch.nn.Module):
         raise CLIError(f"--classifier: {spec} returned {type(model).__name__}, expected an nn.Module")
     if weights is not None:
