@@ -327,7 +327,7 @@ def _match_exposure(x: torch.Tensor, target: float | torch.Tensor) -> torch.Tens
     gamma = (log_target / _log_mean_grey(x)).view(-1, 1, 1, 1)
     # The clamp keeps the gradient of x ** g finite at black pixels, and x ** g finite where a network in
     # training mode (unclamped) gives values above 1 with a mean near 1: there g is in the hundreds and
-    # 1.01 ** 900 overflows (an exposure gate then blended inf with a share of 0: NaN).
+    # 1.2 ** 916 is inf in float32 (an exposure gate then blended inf with a share of 0: NaN).
     return x.clamp(1e-6, 1.0).pow(gamma.to(x.dtype))
 
 
