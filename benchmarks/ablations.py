@@ -45,7 +45,7 @@ from llenhance.data import PairedImageFolder  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
 from llenhance.evaluation import evaluate_pairs, write_results  # noqa: E402
 
-from _paths import DATA as SHARED  # noqa: E402  (one data root for all benchmarks)
+from _paths import DATA as SHARED, WORK  # noqa: E402  (one data root for all benchmarks)
 
 DATA = SHARED / "sice"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -128,9 +128,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", type=Path, default=DATA, help="folder of paired splits (default: ../shared/data/sice)")
     parser.add_argument("--splits", nargs=2, default=("train", "val"), metavar=("TRAIN", "VAL"),
                         help="the training and evaluation sub-folders, each with low/ and high/ (LOL: our485 eval15)")
-    parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
+    parser.add_argument("--classifiers", type=Path, default=WORK,
                         help="folder holding fer-resnet18/ (the perceptual stand-in)")
-    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "ablations")
+    parser.add_argument("--work", type=Path, default=WORK / "ablations")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=8)

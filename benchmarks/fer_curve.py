@@ -54,6 +54,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _paths import WORK  # noqa: E402
+
 from _command import command_line, tilde  # noqa: E402
 from _fer_data import add_data_arguments  # noqa: E402
 from _fer_eval import add_classifier_dir_argument, classifier_dirs, frozen_classifier_from, load_faces  # noqa: E402
@@ -67,7 +69,7 @@ from llenhance.pretrained import builtin_path  # noqa: E402
 from llenhance._atomic import atomic_path  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fer_curve"
-OUTPUT = Path.home() / ".cache" / "llenhance" / "fer-curve"
+OUTPUT = WORK / "fer-curve"
 #: Data seed offset of the fine-tuning (the face recipe's stages draw ``seed + k * CONTINUE_SEED_OFFSET``, k < 3).
 FINETUNE_SEED_OFFSET = 3 * CONTINUE_SEED_OFFSET
 
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
                              "the global gamma curve and the network; the other rows are those of a run without it")
     parser.add_argument("--device", default="cpu", help="where the fine-tuning trains")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="where the curves are saved (seed<S>/)")
-    parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
+    parser.add_argument("--classifiers", type=Path, default=WORK,
                         help="folder holding fer-<arch>/ (train_fer_classifier.py outputs)")
     add_classifier_dir_argument(parser)
     parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=list(ARCHS))

@@ -64,6 +64,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _paths import WORK  # noqa: E402
+
 from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
 from _command import command_line, tilde  # noqa: E402
@@ -295,10 +297,10 @@ def markdown(results: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_data_arguments(parser)
-    parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
+    parser.add_argument("--classifiers", type=Path, default=WORK,
                         help="folder holding fer-resnet18/ and fer-vgg/ (train_fer_classifier.py outputs)")
     add_classifier_dir_argument(parser)  # with another --work: runs record the weights that guided them
-    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-experiments",
+    parser.add_argument("--work", type=Path, default=WORK / "fer-experiments",
                         help="trained enhancers and their checkpoints (resumable)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--iterations", type=int, default=2000)

@@ -27,6 +27,8 @@ from torch.utils.data import Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _paths import WORK  # noqa: E402
+
 from _command import command_line, tilde  # noqa: E402
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
 from _fer_eval import (  # noqa: E402
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_data_arguments(parser)
     parser.add_argument("--weights", nargs="+", required=True,
                         help="enhancers to score: built-in names or saved folders (save_pretrained)")
-    parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
+    parser.add_argument("--classifiers", type=Path, default=WORK,
                         help="folder holding fer-<arch>/ (train_fer_classifier.py outputs)")
     add_classifier_dir_argument(parser)
     parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=list(ARCHS))

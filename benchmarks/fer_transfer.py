@@ -69,6 +69,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _paths import WORK  # noqa: E402
+
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
 from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
 from _command import command_line, tilde  # noqa: E402
@@ -376,7 +378,7 @@ def plot(path: Path, results: dict) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_data_arguments(parser)
-    parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance",
+    parser.add_argument("--classifiers", type=Path, default=WORK,
                         help="folder holding fer-<arch>/ (train_fer_classifier.py outputs)")
     add_classifier_dir_argument(parser)
     parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=list(ARCHS))
@@ -402,7 +404,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="only train these runs (ifer, curve-rec, guided-without-<arch>, guided-by-all) for every "
                              "seed, then "
                              "stop: lets several processes train in parallel before one evaluates")
-    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "llenhance" / "fer-transfer")
+    parser.add_argument("--work", type=Path, default=WORK / "fer-transfer")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--limit", type=int, default=None, help="use about N train and N val faces (quick runs)")
     parser.add_argument("--threads", type=int, default=None)

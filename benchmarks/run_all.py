@@ -55,7 +55,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _fer_eval import classifier_folder  # noqa: E402
-from _paths import DATA  # noqa: E402
+from _paths import DATA, WORK  # noqa: E402
 
 
 #: The colour readers: GENKI-4K smile / non-smile at 64 px.
@@ -156,7 +156,7 @@ def main() -> None:
                         help="trained models and checkpoints (default ~/.cache/llenhance, or .../quick)")
     parser.add_argument("--fresh", action="store_true", help="delete --work first and retrain everything")
     args = parser.parse_args()
-    base = Path.home() / ".cache" / "llenhance"
+    base = WORK
     args.work = args.work or (base / "quick" if args.quick else base)
     # relative to the repository root, where the steps run: the tables then show portable commands
     args.results = Path("benchmarks", "results", "quick") if args.quick else Path("benchmarks", "results")

@@ -36,6 +36,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _paths import WORK  # noqa: E402
+
 from _fer_data import FER2013  # noqa: E402
 from _fer_models import ARCHS, MEAN, STD, load_classifier  # noqa: E402
 
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--face", type=int, default=128, help="face size in pixels")
     parser.add_argument("--classifier-threads", type=int, default=2,
                         help="CPU threads for the classifier's calls (enhance_video(classifier_threads=))")
-    parser.add_argument("--classifiers", type=Path, default=Path.home() / ".cache" / "llenhance")
+    parser.add_argument("--classifiers", type=Path, default=WORK)
     parser.add_argument("--face-size", type=int, default=64,
                         help="largest side a face crop is enhanced at (enhance_video(face_size=); default "
                              "%(default)s, the live-video setting; 0: each face at its own size)")
