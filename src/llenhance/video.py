@@ -105,12 +105,12 @@ class FaceDetector:
                              f"{getattr(frame, 'shape', type(frame).__name__)} {getattr(frame, 'dtype', '')}")
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         scale = min(1.0, self.detect_width / grey.shape[1])
-        if min(grey.shape) * scale < max(8, round(self.min_size * scale)):
+        smallest = max(8, round(self.min_size * scale))
+        if min(grey.shape) * scale < smallest:
             return []  # narrower than the smallest face looked for (a 1-pixel or 10000x10 image): none
         if scale < 1:
             grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         grey = cv2.LUT(grey, _exposure_lut(float(grey.mean()) / 255, self.target))
-        smallest = max(8, round(self.min_size * scale))
         found = self._cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=self.neighbours,
                                                minSize=(smallest, smallest))
         boxes = [tuple(round(v / scale) for v in box) for box in (found if len(found) else [])]
