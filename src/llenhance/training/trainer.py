@@ -262,7 +262,6 @@ class FERGuidedTrainer:
         self.history: list[dict[str, float]] = []
         #: Optimiser steps taken by the last ``fit`` call (0 when it resumed a finished run).
         self.trained_steps = 0
-        self._host_labels: torch.Tensor | None = None
         rec_weights = dataclasses.asdict(reconstruction.weights)
         self.config: dict[str, Any] = {
             "enhancer": type(enhancer).__name__,
@@ -297,11 +296,12 @@ class FERGuidedTrainer:
             )
         low, normal = (b.to(self.device, non_blocking=True, memory_format=self._memory_format) for b in batch[:2])
         labels = batch[2].to(self.device, non_blocking=True) if len(batch) == 3 else None
-        self._host_labels = batch[2] if len(batch) == 3 else None  # their range is checked here, not on the device
         return low, normal, labels
 
-    def _terms(self, low: torch.Tensor, normal: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """Every loss term of one batch, and their weighted sum under ``"total"``; one path for every loss."""
+    def _terms(self, low: torch.Tensor, normal: torch.Tensor, labels: torch.Tensor | None,
+               host_labels: Any = None) -> dict[str, torch.Tensor]:
+        """Every loss term of one batch, and their weighted sum under ``"total"``; one path for every loss.
+        ``host_labels``: the labels as loaded, whose range is read on the host (on the device it is a sync)."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             enhanced = self._model(low)
         enhanced = enhanced.float()
@@ -310,14 +310,14 @@ class FERGuidedTrainer:
         outputs: dict[str, Any] = {"labels": labels}
         if self.classifier is not None:
             outputs["logits"], outputs["enhanced_features"] = self.classifier.forward_features(enhanced)
-            if isinstance(self._host_labels, torch.Tensor) and self._host_labels.device.type == "cpu":
-                check_label_range(self._host_labels, outputs["logits"].shape[1])
+            if isinstance(host_labels, torch.Tensor) and host_labels.device.type == "cpu":
+                check_label_range(host_labels, outputs["logits"].shape[1])
             with torch.no_grad():
                 outputs["normal_logits"], outputs["normal_features"] = self.classifier.forward_features(normal)
         return self._loss_terms(enhanced, normal, **outputs)
 
     def _step(self, batch: Any, scheduler: Any) -> dict[str, torch.Tensor]:
-        terms = self._terms(*self._unpack(batch))
+        terms = self._terms(*self._unpack(batch), host_labels=batch[2] if len(batch) == 3 else None)
         self.optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         if self.clip_grad_norm is not None:
