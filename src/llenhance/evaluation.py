@@ -31,6 +31,7 @@ from llenhance._atomic import atomic_path
 from llenhance._batching import ShapeBatcher
 from llenhance._checks import check_image, check_same_shape, unchecked
 from llenhance._color import mean_grey
+from llenhance.transforms import DARKENINGS
 
 __all__ = [
     "DARKENING",
@@ -48,10 +49,10 @@ __all__ = [
 
 Method = Callable[[torch.Tensor], torch.Tensor]
 #: The darkening protocols of the FER evaluation (arguments of `LowLightSynth`).
-DARKENING: dict[str, dict[str, Any]] = {"paper": {}, "realistic": {"noise": True, "quantize": True}}
+DARKENING: dict[str, dict[str, Any]] = {name: DARKENINGS[name] for name in ("paper", "realistic")}
 #: The darkenings of `darkened_pairs`: the FER protocols, and the realistic one stored as a JPEG of quality 75.
-PHOTO_DARKENING: dict[str, dict[str, Any]] = {
-    **DARKENING, "realistic-jpeg75": {"noise": True, "quantize": True, "jpeg": (75, 75)}}
+PHOTO_DARKENING: dict[str, dict[str, Any]] = {**DARKENING,
+                                              "realistic-jpeg75": {**DARKENINGS["realistic"], "jpeg": (75, 75)}}
 #: Seed of the darkening of test images: every method sees the same dark images.
 TEST_SEED = 2025
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
-__all__ = ["EpochSeeded", "random_crop_flip"]
+__all__ = ["EpochSeeded", "random_crop_flip", "seeded_call"]
 
 
 class EpochSeeded:
@@ -49,3 +51,15 @@ def random_crop_flip(
         if vflip:
             images = tuple(im.flip(-2) for im in images)
     return images
+
+
+def seeded_call(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                generator: torch.Generator | None) -> torch.Tensor:
+    """``fn(x)`` for a transform that draws from the global RNG: with a generator, the global RNG is seeded
+    from it for the call and restored afterwards (so the draw is a function of the item's seed); without
+    one, the global RNG is used as it is."""
+    if generator is None:
+        return fn(x)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        return fn(x)

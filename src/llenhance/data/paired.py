@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from llenhance._checks import check_finite_number, check_positive_int
 from llenhance.data._io import find_images, read_image, to_float
-from llenhance.data._random import EpochSeeded, random_crop_flip
+from llenhance.data._random import EpochSeeded, random_crop_flip, seeded_call
 from llenhance.transforms import DARKENINGS, JPEG_RANGE, LowLightSynth
 
 __all__ = ["PAIR_INPUTS", "PairedImageFolder"]
@@ -130,13 +130,7 @@ class PairedImageFolder(EpochSeeded, Dataset):
         name = self.inputs[int(torch.randint(len(self.inputs), (1,), generator=generator))]
         low, high = to_float(low), to_float(high)
         if name != "real":
-            source = low if name == "real-degraded" else high
-            if generator is None:
-                low = self._synths[name](source)
-            else:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-                    low = self._synths[name](source)
+            low = seeded_call(self._synths[name], low if name == "real-degraded" else high, generator)
         return low, high
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from llenhance._checks import check_finite_number, check_image, check_positive_int
 from llenhance.data._io import to_float
-from llenhance.data._random import EpochSeeded, random_crop_flip
+from llenhance.data._random import EpochSeeded, random_crop_flip, seeded_call
 from llenhance.transforms import LowLightSynth
 
 __all__ = ["SyntheticLowLight"]
@@ -91,12 +91,5 @@ class SyntheticLowLight(EpochSeeded, Dataset):
         if self.flip and bool(torch.rand(1, generator=generator) < 0.5):
             normal = normal.flip(-1)
         keep = self.normal_fraction > 0 and bool(torch.rand(1, generator=generator) < self.normal_fraction)
-        if keep:
-            low = normal.clone()
-        elif generator is None:
-            low = self.synth(normal)
-        else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-                low = self.synth(normal)
+        low = normal.clone() if keep else seeded_call(self.synth, normal, generator)
         return (low, normal, *rest)
