@@ -970,3 +970,59 @@ def test_quality_degraded_scores_clean_frames_darkened_three_ways(tmp_path: Path
         assert rows[(protocol, "identity (input)")]["psnr"] == pytest.approx(expected, abs=1e-4)
         assert rows[(protocol, "LLENet (llenet-photo)")]["psnr"] > rows[(protocol, "identity (input)")]["psnr"]
     assert "**realistic-jpeg75**" in (tmp_path / "quality_degraded.md").read_text()
+
+
+def test_plugin_vs_retrain_scores_every_arm_as_computed_by_hand(tmp_path: Path) -> None:
+    import statistics
+
+    import plugin_vs_retrain
+
+    from llenhance.evaluation import evaluate_fer
+
+    _faces(tmp_path / "fer", 4, np.random.default_rng(0))
+    _classifiers(tmp_path / "clf")
+    argv = ["--readers", f"resnet18={tmp_path / 'clf' / 'fer-resnet18'}", f"vgg={tmp_path / 'clf' / 'fer-vgg'}",
+            "--data", str(tmp_path / "fer"), "--seeds", "0", "1", "--epochs", "1", "--batch-size", "8",
+            "--joint-iterations", "2", "--work", str(tmp_path / "work"), "--results", str(tmp_path / "res"),
+            "--threads", "1", "--quiet"]
+    results = plugin_vs_retrain.main(argv)
+    assert json.loads((tmp_path / "res" / "plugin_vs_retrain.json").read_text()) == json.loads(json.dumps(results))
+    assert (tmp_path / "res" / "plugin_vs_retrain.png").stat().st_size > 0
+    for reader in ("resnet18", "vgg"):
+        assert set(results["readers"][reader]) == {"none", "plugin", "retrain", "retrain+plugin", "joint"}
+        for arm in results["readers"][reader].values():
+            assert set(arm) >= {"paper", "realistic", "well_lit", "sd"}
+
+    # none and plugin: the library's own FER evaluation of the frozen reader gives the same accuracies
+    val = fer_split("folder", tmp_path / "fer", "val", size=48)
+    from _fer_eval import frozen_classifier_from
+
+    from llenhance import LLENet as _LLENet
+
+    base = frozen_classifier_from("resnet18", tmp_path / "clf" / "fer-resnet18")
+    plugin = _LLENet.from_pretrained("llenet-faces").eval()
+    arms = results["readers"]["resnet18"]
+    for protocol in ("paper", "realistic"):
+        ref = evaluate_fer(base, val, {"plugin": plugin}, darkening=protocol, progress=False)
+        assert arms["none"][protocol] == pytest.approx(100 * ref["dark_accuracy"])
+        assert arms["plugin"][protocol] == pytest.approx(100 * ref["methods"]["plugin"]["accuracy"])
+        assert arms["none"]["well_lit"] == pytest.approx(100 * ref["normal_accuracy"])
+        assert arms["plugin"]["well_lit"] == pytest.approx(100 * ref["methods"]["plugin"]["well_lit_accuracy"])
+
+    # retrain, well lit: the saved fine-tuned weights run by hand on the val faces; mean and sd over the seeds
+    normal = torch.stack([val[i][0] for i in range(len(val))])
+    labels = torch.tensor([val[i][1] for i in range(len(val))])
+    by_hand = []
+    for seed in (0, 1):
+        net = ARCHS["resnet18"]()
+        net.load_state_dict(load_file(tmp_path / "work" / f"resnet18-seed{seed}" / "retrain" / "model.safetensors"))
+        by_hand.append(100 * _accuracy(net.eval(), normal, labels))
+    assert arms["retrain"]["well_lit"] == pytest.approx(statistics.fmean(by_hand), abs=1e-4)
+    assert arms["retrain"]["sd"]["well_lit"] == pytest.approx(statistics.stdev(by_hand), abs=1e-4)
+    assert results["mean"]["plugin"]["paper"] == pytest.approx(
+        (arms["plugin"]["paper"] + results["readers"]["vgg"]["plugin"]["paper"]) / 2)
+
+    # a second call reuses every run folder (nothing retrained) and writes the same numbers
+    stamp = (tmp_path / "work" / "vgg-seed1" / "joint" / "model" / "model.safetensors").stat().st_mtime_ns
+    assert plugin_vs_retrain.main(argv)["readers"] == results["readers"]
+    assert (tmp_path / "work" / "vgg-seed1" / "joint" / "model" / "model.safetensors").stat().st_mtime_ns == stamp

@@ -239,3 +239,39 @@ def test_pil_modes_and_integer_tensors() -> None:
             LowLightSynth()(PIL.Image.new(mode, (8, 8)))
     with pytest.raises(TypeError, match=r"expected float images in \[0, 1\] or uint8 images, got torch.uint16"):
         LowLightSynth()(torch.full((3, 8, 8), 60000, dtype=torch.uint16))
+
+
+def test_darkening_augmentation_mixes_named_darkenings_and_a_well_lit_share() -> None:
+    from llenhance.transforms import ALPHA_RANGE, BETA_RANGE, GAMMA_RANGE, darkening_augmentation
+
+    torch.manual_seed(0)
+    t = darkening_augmentation(("paper", "realistic"), well_lit=0.25)
+    v = 0.8
+    flat = torch.full((3, 8, 8), v)
+    kinds = {"well lit": 0, "paper": 0, "realistic": 0}
+    lo = BETA_RANGE[0] * (ALPHA_RANGE[0] * v) ** GAMMA_RANGE[1]
+    hi = BETA_RANGE[1] * (ALPHA_RANGE[1] * v) ** GAMMA_RANGE[0]
+    for _ in range(800):
+        out = t(flat)
+        if torch.equal(out, flat):
+            kinds["well lit"] += 1
+        elif torch.equal(out, out.flatten()[0].expand_as(out)):  # Eq. 14 keeps a flat image flat
+            kinds["paper"] += 1
+            assert lo - 1e-6 <= float(out[0, 0, 0]) <= hi + 1e-6
+        else:  # sensor noise, then 8 bits
+            kinds["realistic"] += 1
+            assert torch.equal(out, torch.round(out * 255) / 255)
+    assert 0.20 < kinds["well lit"] / 800 < 0.30
+    assert 0.33 < kinds["paper"] / 800 < 0.42 and 0.33 < kinds["realistic"] / 800 < 0.42
+    assert torch.equal(darkening_augmentation(well_lit=1.0)(flat), flat)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"darkenings": ("dusk",)}, "darkenings"),
+                                              ({"darkenings": "paper"}, "darkenings"),
+                                              ({"darkenings": ()}, "darkenings"),
+                                              ({"well_lit": 1.5}, "well_lit"), ({"well_lit": True}, "well_lit")])
+def test_darkening_augmentation_names_a_bad_argument(kwargs: dict, name: str) -> None:
+    from llenhance.transforms import darkening_augmentation
+
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        darkening_augmentation(**kwargs)

@@ -19,7 +19,8 @@ from torchvision.transforms.v2 import functional as TF
 
 from llenhance._checks import check_image, check_interval
 
-__all__ = ["DARKENINGS", "LowLightSynth", "add_sensor_noise", "jpeg_round_trip", "synthesize_low_light"]
+__all__ = ["DARKENINGS", "LowLightSynth", "add_sensor_noise", "darkening_augmentation", "jpeg_round_trip",
+           "synthesize_low_light"]
 
 ALPHA_RANGE = (0.9, 1.0)
 BETA_RANGE = (0.5, 1.0)
@@ -335,3 +336,37 @@ class LowLightSynth(Transform):
             f"alpha={self.alpha}, beta={self.beta}, gamma={self.gamma}, noise={self.noise}, "
             f"shot_noise={self.shot_noise}, read_noise={self.read_noise}, quantize={self.quantize}, jpeg={self.jpeg}"
         )
+
+
+def darkening_augmentation(darkenings: tuple[str, ...] | list[str] = ("paper", "realistic"), *,
+                           well_lit: float = 0.25) -> Transform:
+    """A transforms-v2 augmentation that teaches a classifier the dark: one named darkening per image, or none.
+
+    Each call leaves the image as it is with probability ``well_lit`` and otherwise darkens it with one of
+    ``darkenings`` (entries of `DARKENINGS`), drawn in equal shares, all from the global torch RNG. Put it
+    after your geometric augmentation and before normalisation, on one image at a time (a batched tensor
+    gets one coin and one darkening for the whole batch).
+
+    Args:
+        darkenings: names from `DARKENINGS`: ``paper`` (Eq. 14), ``realistic`` (+ sensor noise, 8 bits),
+            ``realistic-jpeg`` (+ a JPEG round trip).
+        well_lit: share of images left untouched, in [0, 1] (keeps the classifier's well-lit accuracy).
+
+    Examples:
+        >>> _ = torch.manual_seed(0)
+        >>> t = darkening_augmentation(well_lit=0.0)
+        >>> bool(t(torch.full((3, 8, 8), 0.8)).mean() < 0.8)
+        True
+    """
+    from torchvision.transforms import v2
+
+    if isinstance(darkenings, str) or not isinstance(darkenings, (tuple, list)) or not darkenings:
+        raise ValueError(f"`darkenings` expected a non-empty list of names from {sorted(DARKENINGS)}, "
+                         f"got {darkenings!r}")
+    unknown = [d for d in darkenings if d not in DARKENINGS]
+    if unknown:
+        raise ValueError(f"`darkenings` expected names from {sorted(DARKENINGS)}, got {unknown}")
+    if isinstance(well_lit, bool) or not isinstance(well_lit, (int, float)) or not 0.0 <= well_lit <= 1.0:
+        raise ValueError(f"`well_lit` expected a share in [0, 1], got {well_lit!r}")
+    dark = v2.RandomChoice([LowLightSynth(**DARKENINGS[name]) for name in darkenings])
+    return v2.RandomApply([dark], p=1.0 - float(well_lit))

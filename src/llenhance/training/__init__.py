@@ -1,8 +1,10 @@
-"""Training: the FER-guided trainer (reconstruction-only without a classifier) and the face enhancer's recipe."""
+"""Training: the FER-guided trainer (reconstruction-only without a classifier), the face enhancer's recipe,
+and the fine-tuning of a classifier on darkened faces."""
 
 from __future__ import annotations
 
+from llenhance.training.classifier import ClassifierRecipe, finetune_classifier
 from llenhance.training.faces import FaceRecipe, FaceStage, train_faces
 from llenhance.training.trainer import FERGuidedTrainer
 
-__all__ = ["FERGuidedTrainer", "FaceRecipe", "FaceStage", "train_faces"]
+__all__ = ["ClassifierRecipe", "FERGuidedTrainer", "FaceRecipe", "FaceStage", "finetune_classifier", "train_faces"]

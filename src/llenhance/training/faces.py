@@ -36,10 +36,11 @@ from torch.utils.data import ConcatDataset, Dataset
 from llenhance._atomic import atomic_path
 from llenhance.data._io import find_images, read_image, to_float
 from llenhance.data.synthetic import SyntheticLowLight
-from llenhance.training.lock import LOCK_NAME, run_lock
+from llenhance.training.lock import run_lock
+from llenhance.training.runs import RunFolderError, claim_run_folder
 from llenhance.transforms import DARKENINGS, LowLightSynth
 
-__all__ = ["FACE_DARKENINGS", "FaceImages", "FaceRecipe", "FaceStage", "RunFolderError", "train_faces"]
+__all__ = ["FACE_DARKENINGS", "FaceImages", "FaceRecipe", "FaceStage", "RunFolderError", "face_pairs", "train_faces"]
 
 #: The darkenings a face recipe can mix: name -> `LowLightSynth` arguments.
 FACE_DARKENINGS: dict[str, dict[str, Any]] = DARKENINGS
@@ -140,10 +141,6 @@ class FaceRecipe:
         return cls.from_dict(data)
 
 
-class RunFolderError(ValueError):
-    """A run folder that holds another run (another recipe, or not a face run at all)."""
-
-
 class FaceImages(Dataset):
     """Every image under ``root`` (recursively, any class folders), as a float (3, size, size) tensor in [0, 1].
 
@@ -177,37 +174,20 @@ class FaceImages(Dataset):
         return image
 
 
-def _pairs(faces: Dataset, recipe: FaceRecipe, seed: int) -> Dataset:
-    """Dark/normal pairs: the recipe's darkenings in equal shares (one copy of the faces each), with flips."""
+def face_pairs(faces: Dataset, darkenings: Sequence[str], *, normal_fraction: float, seed: int) -> Dataset:
+    """Dark/normal pairs of ``faces`` for training: each darkening (a name from `FACE_DARKENINGS`) in an equal
+    share (one copy of the faces each), mirrored at random, ``normal_fraction`` of the pairs left well lit
+    (input = target). Items are ``(dark, normal)``, or ``(dark, normal, label)`` for labelled faces; darkening
+    ``i`` draws with seed ``seed * 10 + i``.
+    """
+    unknown = [d for d in darkenings if d not in FACE_DARKENINGS]
+    if unknown or not darkenings:
+        raise ValueError(f"`darkenings` expected names from {sorted(FACE_DARKENINGS)}, got {list(darkenings)}")
     return ConcatDataset([
         SyntheticLowLight(faces, LowLightSynth(**FACE_DARKENINGS[name]), flip=True, seed=seed * 10 + i,
-                          normal_fraction=recipe.normal_fraction)
-        for i, name in enumerate(recipe.darkenings)
+                          normal_fraction=normal_fraction)
+        for i, name in enumerate(darkenings)
     ])
-
-
-def _differences(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
-    return [f"{key}: {recorded.get(key)!r} in the folder, {wanted.get(key)!r} now"
-            for key in sorted(set(recorded) | set(wanted)) if recorded.get(key) != wanted.get(key)]
-
-
-def _claim(output: Path, recipe: FaceRecipe) -> None:
-    """Make ``output`` this recipe's run folder, or check that it already is; refuse anything else."""
-    wanted = recipe.to_dict()
-    record = output / "recipe.json"
-    if record.is_file():
-        differ = _differences(json.loads(record.read_text()), wanted)
-        if differ:
-            raise RunFolderError(f"`output` {output} holds a run of another recipe ({'; '.join(differ)}); "
-                                 "choose another folder or rerun its own recipe with --recipe "
-                                 f"{record}")
-        return
-    if output.exists() and (not output.is_dir() or any(p.name != LOCK_NAME for p in output.iterdir())):
-        raise RunFolderError(f"`output` {output} exists and is not a face run folder (no recipe.json); "
-                             "choose a new or empty folder")
-    output.mkdir(parents=True, exist_ok=True)
-    with atomic_path(record) as tmp:
-        tmp.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
 def train_faces(
@@ -240,7 +220,8 @@ def train_faces(
     recipe = recipe if recipe is not None else FaceRecipe()
     output = Path(output)
     faces = FaceImages(data, size=recipe.size)
-    _claim(output, recipe)
+    claim_run_folder(output, recipe.to_dict(), kind="face",
+                     rerun_hint=f" or rerun its own recipe with --recipe {output / 'recipe.json'}")
     with run_lock(output):
         return _train_stages(faces, output, recipe, device=device, progress=progress, command=command)
 
@@ -286,7 +267,8 @@ def _train_stages(faces: FaceImages, output: Path, recipe: FaceRecipe, *, device
             progress=progress,
         )
         started = time.time()
-        last = trainer.fit(_pairs(faces, recipe, seed), iterations=stage.iterations, resume=True)
+        pairs = face_pairs(faces, recipe.darkenings, normal_fraction=recipe.normal_fraction, seed=seed)
+        last = trainer.fit(pairs, iterations=stage.iterations, resume=True)
         enhancer.to("cpu").save_pretrained(folder / "model")
         record = {"stage": k + 1, "seed": seed, "iterations": stage.iterations, "lr": stage.lr, "last": last,
                   "wall_seconds_last_session": round(time.time() - started, 1), "device": str(device)}
