@@ -153,7 +153,7 @@ def train(
 
     ``init``: a saved enhancer (a ``model`` folder) to start from instead of a fresh ``llenet_s`` (``stem_stride``
     and ``curve_target`` then come from it). ``frozen``: parameters whose names start with it keep their values
-    (``requires_grad`` off; e.g. ``"log_curve."``). ``device``: where to train (the enhancer comes back on the CPU; a
+    (``requires_grad`` off; e.g. ``"encoder."``). ``device``: where to train (the enhancer comes back on the CPU; a
     checkpoint written on one device resumes on another).
     """
     model_dir = out / "model"

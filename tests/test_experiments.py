@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -31,7 +30,6 @@ import fer_experiments  # noqa: E402
 from train_fer_classifier import ARCHS, MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import LLENet  # noqa: E402
-from llenhance.models import LogLinearCurve  # noqa: E402
 from llenhance.pretrained import builtin_path  # noqa: E402
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -398,7 +396,7 @@ def test_fer_transfer_refuses_to_reuse_a_run_made_with_another_recipe(tmp_path: 
     fer_transfer.train(tmp_path / "run", faces, **recipe)  # the same recipe: reused
     assert weights.stat().st_mtime_ns == stamp
     for change, named in (({"normal_fraction": 0.5}, "normal_fraction 0.25, not 0.5"), ({"lr": 2e-3}, "lr 0.001"),
-                          ({"frozen": "log_curve."}, "frozen None")):
+                          ({"frozen": "encoder."}, "frozen None")):
         with pytest.raises(SystemExit, match=named):
             fer_transfer.train(tmp_path / "run", faces, **{**recipe, **change})
     assert weights.stat().st_mtime_ns == stamp
@@ -752,162 +750,6 @@ def test_fer_readers_scores_saved_weights_as_the_classifier_sees_them(tmp_path: 
     assert "## Mean over the classifiers" in text and "| llenet-faces |" in text
     with pytest.raises(SystemExit):
         fer_readers.main([*args[:-4], "--weights", "no-such-weights", "--results", str(tmp_path / "r2")])
-
-
-def test_fer_curve_trains_saves_reuses_and_scores_the_composition(tmp_path: Path) -> None:
-    import fer_curve
-
-    rng = np.random.default_rng(5)
-    _faces(tmp_path / "fer", 3, rng)
-    _classifiers(tmp_path / "clf")
-    args = ["--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--archs", "resnet18", "vgg",
-            "--seeds", "0", "--iterations", "5", "--pool", "40", "--batch", "8", "--output", str(tmp_path / "curves"),
-            "--results", str(tmp_path / "res" / "curve")]
-    source = builtin_path("llenet-faces")
-    before = {f.name: f.read_bytes() for f in source.iterdir() if f.is_file()}
-    results = fer_curve.main(args)
-    assert json.loads((tmp_path / "res" / "curve.json").read_text()) == json.loads(json.dumps(results))
-    # files on disk: the network's own folder untouched, nothing half-written, modes as open() gives them
-    assert {f.name: f.read_bytes() for f in source.iterdir() if f.is_file()} == before
-    written = [f for f in (tmp_path / "curves").rglob("*") if f.is_file()]
-    assert sorted(f.name for f in written) == ["README.md", "config.json", "curve.safetensors", "model.safetensors",
-                                               "training.json", "training.json"]
-    umask = os.umask(0)
-    os.umask(umask)
-    assert {f.stat().st_mode & 0o777 for f in written} == {0o666 & ~umask}
-    weights = tmp_path / "curves" / "seed0" / "curve.safetensors"
-    assert sorted(p.name for p in weights.parent.iterdir()) == ["curve.safetensors", "model", "training.json"]
-    curve = LogLinearCurve()
-    curve.load_state_dict(load_file(weights))
-    curve.eval()
-    enhancer = fer_curve.without_curve(LLENet.from_pretrained("llenet-faces").eval())
-    assert enhancer.log_curve is None
-    merged = LLENet.from_pretrained(weights.parent / "model").eval()
-    torch.testing.assert_close(fer_curve.without_curve(merged).state_dict(), enhancer.state_dict())  # the enhancer with the curve built in
-    assert merged.log_curve is not None and merged.curve_target == enhancer.curve_target
-    made = json.loads((weights.parent / "model" / "training.json").read_text())
-    assert made["network"] == "llenet-faces" and made["log_curve"]["iterations"] == 5 and "fer_curve.py" in made["command"]
-    assert made["network_record"] == json.loads((builtin_path("llenet-faces") / "summary.json").read_text())
-    faces = fer_split("folder", tmp_path / "fer", "val", size=48)
-    low, normal, labels = fer_experiments.dark_test_set(faces, "paper")
-    for arch in ("resnet18", "vgg"):
-        net = load_classifier(arch, tmp_path / "clf" / f"fer-{arch}" / "model.safetensors")
-        with torch.no_grad():
-            def acc(x: torch.Tensor, net: torch.nn.Module = net) -> float:
-                return _accuracy(net, x.clamp(0, 1), labels)
-
-            rows = results["per_classifier"][arch]
-            assert rows["log-linear curve (seed 0)"]["acc_paper"] == pytest.approx(acc(curve(low)))
-            assert rows["log-linear curve (seed 0) + llenet-faces"]["acc_paper"] == pytest.approx(
-                acc(enhancer(curve(low))))
-            torch.testing.assert_close(merged(low), enhancer(curve(low)))
-            assert rows["log-linear curve (seed 0) + llenet-faces"]["normal_change"] == pytest.approx(
-                acc(enhancer(curve(normal))) - acc(normal))
-    # the model card's table reads this record too (one value per row)
-    import face_card
-
-    row = "log-linear curve (seed 0) + llenet-faces"
-    card = face_card.main(["--results", str(tmp_path / "res" / "curve.json"), "--row", row])
-    mine = results["per_classifier"]["vgg"][row]
-    recovered = "–" if mine["recovered_paper"] is None else f"{mine['recovered_paper']:.3f}"
-    assert f"| | **llenet-faces** | **{100 * mine['acc_paper']:.2f} ({recovered})**" in card
-    assert f"value: {100 * mine['acc_realistic']:.2f}" in card and card.count("- task:") == 3  # one per condition
-    # a second run reuses the saved curve: same file, same numbers
-    stamp = weights.stat().st_mtime_ns
-    again = fer_curve.main([*args[:-1], str(tmp_path / "res" / "again")])
-    assert weights.stat().st_mtime_ns == stamp
-    assert again["per_classifier"] == results["per_classifier"]
-    for bad in (["--iterations", "0"], ["--normal-fraction", "1"], ["--enhancer", "no-such-weights"]):
-        with pytest.raises(SystemExit):
-            fer_curve.main([*args[:-1], str(tmp_path / "res" / "bad"), *bad])
-    assert not list((tmp_path / "res").glob("bad*"))
-
-
-def test_fer_curve_finetunes_the_network_behind_a_frozen_curve(tmp_path: Path) -> None:
-    import fer_curve
-
-    rng = np.random.default_rng(6)
-    _faces(tmp_path / "fer", 3, rng)
-    _classifiers(tmp_path / "clf")
-    args = ["--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--archs", "vgg",
-            "--seeds", "0", "--iterations", "5", "--pool", "40", "--batch", "8", "--output", str(tmp_path / "curves"),
-            "--finetune-iterations", "3", "--finetune-lr", "1e-3", "--results", str(tmp_path / "res" / "curve")]
-    results = fer_curve.main(args)
-    seed_dir = tmp_path / "curves" / "seed0"
-    tuned_dir = seed_dir / "finetuned-3its" / "model"
-    curve = LogLinearCurve()
-    curve.load_state_dict(load_file(seed_dir / "curve.safetensors"))
-    start = LLENet.from_pretrained(seed_dir / "model").eval()
-    tuned = LLENet.from_pretrained(tuned_dir).eval()
-    # the curve is the fitted one, bit for bit; the network moved, from the merged model's weights
-    for key, value in curve.state_dict().items():
-        assert torch.equal(tuned.log_curve.state_dict()[key], value)
-    network = [k for k in start.state_dict() if not k.startswith("log_curve.")]
-    assert any(not torch.equal(tuned.state_dict()[k], start.state_dict()[k]) for k in network)
-    assert tuned._hub_mixin_config == start._hub_mixin_config
-    record = json.loads((tuned_dir / "training.json").read_text())
-    assert record["frozen"] == "log_curve." and record["iterations"] == 3 and record["config"]["lr"] == 1e-3
-    assert record["seed"] == fer_curve.FINETUNE_SEED_OFFSET and record["guides"] == []
-    assert record["init"]["folder"].endswith("seed0/model") and (seed_dir / "finetuned-3its" / "checkpoints").is_dir()
-    # scored like the other rows: the classifier's accuracy on the fine-tuned model's output
-    faces = fer_split("folder", tmp_path / "fer", "val", size=48)
-    net = load_classifier("vgg", tmp_path / "clf" / "fer-vgg" / "model.safetensors")
-    row = results["per_classifier"]["vgg"]["log-linear curve (seed 0) + llenet-faces, fine-tuned 3 its"]
-    for protocol in ("paper", "realistic"):
-        low, _, labels = fer_experiments.dark_test_set(faces, protocol)
-        with torch.no_grad():
-            expected = _accuracy(net, tuned(low).clamp(0, 1), labels)
-        assert row[f"acc_{protocol}"] == pytest.approx(expected)
-    # a rerun reuses it; a bad count is refused before anything is written
-    stamp = (tuned_dir / "model.safetensors").stat().st_mtime_ns
-    fer_curve.main([*args[:-1], str(tmp_path / "res" / "again")])
-    assert (tuned_dir / "model.safetensors").stat().st_mtime_ns == stamp
-    # another well-lit share trains a folder of its own from the same merged model, the first one untouched
-    shared = fer_curve.main([*args[:-1], str(tmp_path / "res" / "half"), "--finetune-normal-fraction", "0.5"])
-    half_dir = seed_dir / "finetuned-3its-normal0.5" / "model"
-    half = json.loads((half_dir / "training.json").read_text())
-    assert half["normal_fraction"] == 0.5 and record["normal_fraction"] == 0.25
-    assert half["init"]["folder"] == record["init"]["folder"]
-    assert (tuned_dir / "model.safetensors").stat().st_mtime_ns == stamp
-    assert "log-linear curve (seed 0) + llenet-faces, fine-tuned 3 its, 0.5 well lit" in shared["per_classifier"]["vgg"]
-    # a continuation starts from the fine-tuned weights (another data seed); the gate scores it behind the
-    # exposure gate: the same weights, well-lit images (mean grey >= HIGH) unchanged
-    more = fer_curve.main([*args[:-1], str(tmp_path / "res" / "more"), "--finetune-continue", "2",
-                           "--finetune-continue-lr", "5e-4", "--gate", "0.3", "0.4"])
-    more_dir = seed_dir / "finetuned-3its+2its" / "model"
-    continued = json.loads((more_dir / "training.json").read_text())
-    assert continued["init"]["folder"].endswith("finetuned-3its/model") and continued["iterations"] == 2
-    assert continued["seed"] == fer_curve.FINETUNE_SEED_OFFSET + fer_curve.CONTINUE_SEED_OFFSET
-    assert continued["config"]["lr"] == 5e-4 and continued["frozen"] == "log_curve."
-    assert (tuned_dir / "model.safetensors").stat().st_mtime_ns == stamp
-    last = LLENet.from_pretrained(more_dir).eval()
-    gate = LLENet.from_pretrained(seed_dir / "finetuned-3its+2its" / "model-gated").eval()
-    assert gate.exposure_gate == (0.3, 0.4) and json.loads(
-        (seed_dir / "finetuned-3its+2its" / "model-gated" / "training.json").read_text())["exposure_gate"] == [0.3, 0.4]
-    torch.testing.assert_close(gate.state_dict(), last.state_dict())
-    rows = more["per_classifier"]["vgg"]
-    base = "log-linear curve (seed 0) + llenet-faces, fine-tuned 3 its"
-    low, normal, labels = fer_experiments.dark_test_set(faces, "paper")
-    mean = (0.299 * normal[:, 0] + 0.587 * normal[:, 1] + 0.114 * normal[:, 2]).mean((1, 2))
-    share = ((math.log(0.4) - mean.log()) / (math.log(0.4) - math.log(0.3))).clamp(0, 1).view(-1, 1, 1, 1)
-    with torch.no_grad():
-        assert rows[f"{base} + 2 its"]["acc_paper"] == pytest.approx(_accuracy(net, last(low).clamp(0, 1), labels))
-        by_hand = (normal + share * (last(normal) - normal)).clamp(0, 1)
-        assert rows[f"{base} + 2 its, gate 0.3-0.4"]["acc_normal"] == pytest.approx(_accuracy(net, by_hand, labels))
-    assert rows[base] == results["per_classifier"]["vgg"][base]
-    # --last-only: the same numbers for the last stage and its gated model, the earlier rows left out
-    last = fer_curve.main([*args[:-1], str(tmp_path / "res" / "last"), "--finetune-continue", "2",
-                           "--finetune-continue-lr", "5e-4", "--gate", "0.3", "0.4", "--last-only"])
-    assert list(last["per_classifier"]["vgg"]) == ["none", "global gamma (mean grey -> 0.45)", "llenet-faces",
-                                                  f"{base} + 2 its", f"{base} + 2 its, gate 0.3-0.4"]
-    assert all(last["per_classifier"]["vgg"][k] == rows[k] for k in last["per_classifier"]["vgg"])
-    for bad in (["--finetune-iterations", "-1"], ["--finetune-lr", "0"], ["--finetune-normal-fraction", "1"],
-                ["--finetune-continue", "-2"], ["--finetune-continue-lr", "0"], ["--gate", "0.4", "0.3"],
-                ["--finetune-iterations", "0", "--finetune-continue", "2"],
-                ["--finetune-iterations", "0", "--last-only"]):
-        with pytest.raises(SystemExit):
-            fer_curve.main([*args[:-1], str(tmp_path / "res" / "bad"), *bad])
-    assert not list((tmp_path / "res").glob("bad*"))
 
 
 def test_face_colour_scores_against_hand_computed_values(tmp_path: Path) -> None:

@@ -54,22 +54,6 @@ def test_torchscript_matches_pytorch_on_real_image(tmp_path: Path, real_image: t
     assert not list(tmp_path.glob(".llenhance-*"))
 
 
-def test_onnx_exports_the_log_curve_with_dynamic_sizes(tmp_path: Path) -> None:
-    ort = pytest.importorskip("onnxruntime")
-    from llenhance.export import export_onnx
-
-    torch.manual_seed(0)
-    model = LLENet(width=8, curve_target=0.45, log_curve=True)
-    torch.nn.init.normal_(model.log_curve.mlp[-1].weight, std=0.3)  # a curve that depends on the image
-    model.eval()
-    session = ort.InferenceSession(str(export_onnx(model, tmp_path / "curve.onnx", example_size=(32, 40))))
-    for shape in ((1, 3, 32, 40), (2, 3, 27, 61)):  # the quantiles' positions follow the pixel count
-        image = torch.rand(shape) * 0.3
-        with torch.no_grad():
-            ref = model(image).numpy()
-        np.testing.assert_allclose(session.run(None, {"image": image.numpy()})[0], ref, atol=1e-4, rtol=0)
-
-
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_face_weights_export_with_their_colour(tmp_path: Path, fmt: str) -> None:
     """llenet-faces (luma network, colour carried) exports; at the traced size the graph keeps the colour."""

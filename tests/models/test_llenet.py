@@ -1,18 +1,15 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
-import numpy as np
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
 from llenhance import LLENet, list_pretrained, llenet_b, llenet_s
-from llenhance.models import CRBlock, FEBlock, LogLinearCurve, exposure_curve, match_exposure
-from llenhance.models.llenet import LOG_CURVE_FLOOR, LOG_CURVE_QUANTILES
+from llenhance.models import CRBlock, FEBlock, exposure_curve, match_exposure
 
 
 def _tiny(**kwargs: object) -> LLENet:
@@ -392,65 +389,22 @@ class TestOutputTarget:
             _tiny(output_target="0.4")  # type: ignore[arg-type]
 
 
-def _luma_log(x: torch.Tensor) -> np.ndarray:
-    luma = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
-    return luma.clamp_min(LOG_CURVE_FLOOR).log().flatten(1).double().numpy()
-
-
-def test_log_linear_curve_inverts_eq14_with_its_own_parameters() -> None:
-    curve = LogLinearCurve().eval()
-    x = torch.rand(1, 3, 16, 16) * 0.65 + 0.3
-    with torch.no_grad():
-        torch.testing.assert_close(curve(x), x)  # a new curve is the identity
-    alpha, beta, gamma = 0.93, 0.6, 3.2
-    dark = beta * (alpha * x) ** gamma  # Eq. 14; every value above the log floor
-    assert dark.min() > LOG_CURVE_FLOOR
-    with torch.no_grad():  # the line back in log space: k = 1 / gamma, b = -log(beta) / gamma
-        curve.mlp[-1].bias.copy_(torch.tensor([1 / gamma, -math.log(beta) / gamma]))
-        torch.testing.assert_close(curve(dark), alpha * x, rtol=1e-5, atol=1e-6)
-        curve.mlp[-1].bias.copy_(torch.tensor([0.5, 1.0]))  # e * sqrt(x), clamped to 1
-        torch.testing.assert_close(curve(x), (math.e * x.sqrt()).clamp(max=1))
-        floor = torch.tensor([0.0, LOG_CURVE_FLOOR / 10, LOG_CURVE_FLOOR]).view(1, 1, 1, 3).expand(1, 3, 1, 3)
-        torch.testing.assert_close(curve(floor), torch.full_like(floor, math.e * math.sqrt(LOG_CURVE_FLOOR)))
-
-
-def test_log_linear_curve_reads_each_image_s_log_luma_quantiles() -> None:
-    curve = LogLinearCurve()
-    x = torch.rand(3, 3, 13, 17) ** 2  # an odd pixel count: the quantiles interpolate
-    features = curve.features(x)
-    grey = _luma_log(x)
-    expected = np.quantile(grey, LOG_CURVE_QUANTILES, axis=1).T  # numpy's linear interpolation
-    np.testing.assert_allclose(features[:, :17].numpy(), expected, rtol=0, atol=2e-5)
-    np.testing.assert_allclose(features[:, 17].numpy(), grey.mean(1), rtol=0, atol=2e-5)
-    np.testing.assert_allclose(features[:, 18].numpy(), grey.std(1, ddof=1), rtol=0, atol=2e-5)
-    torch.testing.assert_close(curve.features(x[1:2]), features[1:2])  # one image's own, not the batch's
-    one_pixel = curve.features(torch.full((1, 3, 1, 1), 0.3))  # sd 0, not NaN; every quantile the pixel
-    torch.testing.assert_close(one_pixel, torch.tensor([[math.log(0.3)] * 18 + [0.0]]))
-
-
-def test_llenet_log_curve_comes_first_and_round_trips(tmp_path: Path) -> None:
+def test_configs_of_earlier_versions_load_and_a_removed_option_is_named(tmp_path: Path) -> None:
+    """``log_curve`` (a learned curve that never shipped) is gone: configs that say it is off still load."""
     torch.manual_seed(0)
-    net = LLENet(width=8, curve_target=0.45, log_curve=True)
-    assert net.log_curve is not None
-    torch.nn.init.normal_(net.log_curve.mlp[-1].weight, std=0.3)
-    torch.nn.init.normal_(net.reconstruct[-2].weight, std=0.05)
-    net.eval()
-    plain = LLENet(width=8, curve_target=0.45).eval()
-    plain.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("log_curve.")})
-    x = torch.rand(2, 3, 24, 40) * 0.2
-    with torch.no_grad():
-        torch.testing.assert_close(net(x), plain(net.log_curve(x)))
-        torch.testing.assert_close(net.curve(x), exposure_curve(net.log_curve(x), 0.45))
+    net = LLENet(width=8).eval()
     net.save_pretrained(tmp_path / "m")
-    assert json.loads((tmp_path / "m" / "config.json").read_text())["log_curve"] is True
-    loaded = LLENet.from_pretrained(tmp_path / "m").eval()
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert "log_curve" not in config
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "log_curve": False}))
+    x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(x), net(x))
-    fresh = LLENet(width=8, log_curve=True).eval()  # new: the identity curve and a zero correction
-    with torch.no_grad():
-        torch.testing.assert_close(fresh(x), x.clamp_min(LOG_CURVE_FLOOR))  # grey levels floored
-    with pytest.raises(TypeError, match="log_curve"):
-        LLENet(width=8, log_curve=1)
+        assert torch.equal(LLENet.from_pretrained(tmp_path / "m").eval()(x), net(x))
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "log_curve": True}))
+    with pytest.raises(ValueError, match="sets `log_curve` to True: that option was removed"):
+        LLENet.from_pretrained(tmp_path / "m")
+    with pytest.raises(TypeError):
+        LLENet(width=8, log_curve=False)
 
 
 @pytest.mark.parametrize("name", sorted(list_pretrained()))

@@ -6,11 +6,10 @@ from llenhance.models.llenet import (
     CRBlock,
     FEBlock,
     LLENet,
-    LogLinearCurve,
     exposure_curve,
     llenet_b,
     llenet_s,
     match_exposure,
 )
 
-__all__ = ["CRBlock", "FEBlock", "LLENet", "LogLinearCurve", "exposure_curve", "llenet_b", "llenet_s", "match_exposure"]
+__all__ = ["CRBlock", "FEBlock", "LLENet", "exposure_curve", "llenet_b", "llenet_s", "match_exposure"]

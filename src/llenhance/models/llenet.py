@@ -38,7 +38,7 @@ from llenhance._checks import check_image, check_positive_int, value_checks_enab
 from llenhance._color import grey, mean_grey
 from llenhance.models.chroma import carry_chroma
 
-__all__ = ["CRBlock", "FEBlock", "LLENet", "LogLinearCurve", "exposure_curve", "llenet_b", "llenet_s"]
+__all__ = ["CRBlock", "FEBlock", "LLENet", "exposure_curve", "llenet_b", "llenet_s"]
 
 _SCALES = 3
 _MULTIPLE = 2**_SCALES
@@ -219,77 +219,6 @@ def exposure_curve(x: torch.Tensor, target: float) -> torch.Tensor:
     return torch.where(gamma < 1, x.clamp_min(1e-6).pow(gamma), x)
 
 
-#: Quantiles of an image's log grey levels that `LogLinearCurve` reads (with their mean and sd).
-LOG_CURVE_QUANTILES = tuple(round(0.02 + 0.06 * i, 2) for i in range(17))
-#: Grey levels below this are read as this by `LogLinearCurve` (log of zero).
-LOG_CURVE_FLOOR = 1e-4
-
-
-def _quantiles(values: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """(N, len(q)) quantiles of each row of ``values`` (N, M), linear interpolation (``torch.quantile``'s
-    default), from a sort and a gather so that ONNX and TorchScript export it with dynamic sizes."""
-    ordered = values.sort(dim=1).values
-    last = torch.ones_like(values[:1]).sum() - 1  # M - 1 as a tensor (traced, not a constant)
-    position = q.to(values) * last
-    low = position.floor()
-    frac = position - low
-    low = low.long().expand(values.shape[0], -1)
-    high = torch.minimum(low + 1, last.long())
-    below, above = ordered.gather(1, low), ordered.gather(1, high)
-    return below + frac * (above - below)
-
-
-class LogLinearCurve(nn.Module):
-    """A learned global tone curve ``y = exp(k log x + b) = e^b x^k`` per image (a gain and a gamma).
-
-    The paper's darkening (Eq. 14) is ``beta (alpha x)^gamma``, a straight line
-    in log space; this curve is the line back. ``(k, b)`` are predicted by a
-    small MLP from the image itself: the quantiles `LOG_CURVE_QUANTILES` of
-    its log grey levels (Rec. 601 luma, floored at `LOG_CURVE_FLOOR`), their
-    mean and sd, standardised with the buffers ``mean`` and ``std``. One
-    monotone curve for the whole image, the same for R, G and B: it moves grey
-    levels, never detail. A new curve is the identity (``k = 1``, ``b = 0``).
-    Output clamped to [0, 1]. ``x``: (B, 3, H, W) in [0, 1].
-
-    Examples:
-        >>> curve = LogLinearCurve().eval()
-        >>> x = torch.rand(2, 3, 8, 8)
-        >>> bool(torch.allclose(curve(x), x.clamp_min(LOG_CURVE_FLOOR), atol=1e-6))  # new: the identity
-        True
-    """
-
-    def __init__(self, hidden: int = 64) -> None:
-        super().__init__()
-        check_positive_int(hidden, "hidden")
-        features = len(LOG_CURVE_QUANTILES) + 2
-        self.register_buffer("quantiles", torch.tensor(LOG_CURVE_QUANTILES), persistent=False)
-        self.register_buffer("mean", torch.zeros(features))
-        self.register_buffer("std", torch.ones(features))
-        self.mlp = nn.Sequential(nn.Linear(features, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
-                                 nn.Linear(hidden, 2))
-        nn.init.zeros_(self.mlp[-1].weight)
-        with torch.no_grad():
-            self.mlp[-1].bias.copy_(torch.tensor([1.0, 0.0]))
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 19): the quantiles of each image's log grey levels, their mean and their sd (unstandardised)."""
-        levels = grey(x).clamp_min(LOG_CURVE_FLOOR).log().flatten(1)
-        mean = levels.mean(1, keepdim=True)
-        # the sample sd (n - 1), 0 for a one-pixel image rather than NaN; written out so that it exports
-        count = torch.ones_like(levels).sum(1, keepdim=True)
-        sd = (((levels - mean) ** 2).sum(1, keepdim=True) / (count - 1).clamp_min(1)).sqrt()
-        return torch.cat([_quantiles(levels, self.quantiles), mean, sd], 1)
-
-    def params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Slope ``k`` and offset ``b`` of each image's line, each (B, 1, 1, 1)."""
-        kb = self.mlp((self.features(x) - self.mean) / self.std)
-        return kb[:, :1, None, None], kb[:, 1:, None, None]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, b = self.params(x)
-        return (k * x.clamp_min(LOG_CURVE_FLOOR).log() + b).exp().clamp(0.0, 1.0)
-
-
 def match_exposure(x: torch.Tensor, target: float | torch.Tensor) -> torch.Tensor:
     """Per-image gamma ``x ** g`` that brings the mean grey level to about ``target``, up or down.
 
@@ -427,12 +356,6 @@ class LLENet(
             darkening), so the network shapes local contrast, colour and
             noise while the global exposure is fixed. Applied before the
             exposure gate, so an image the gate passes stays unchanged.
-        log_curve: put a `LogLinearCurve` first: a learned per-image gain
-            and gamma (``exp(k log x + b)``, read off the image's grey-level
-            quantiles) that undoes the paper's darkening (Eq. 14) as a
-            global curve; ``curve_target``'s curve follows it, and the
-            network adds its correction to the result. A new one is the
-            identity.
         luma_only: the network sees the input's BT.601 luma (R = G = B) and the
             input's colour is carried onto its output by `carry_chroma` (the
             hue kept, the saturation of the dark input brought back towards
@@ -460,7 +383,6 @@ class LLENet(
         exposure_input: bool = False,
         exposure_gate: tuple[float, float] | list[float] | None = None,
         output_target: float | None = None,
-        log_curve: bool = False,
         luma_only: bool = False,
     ) -> None:
         super().__init__()
@@ -471,7 +393,7 @@ class LLENet(
         if stem_stride not in (1, 2):
             raise ValueError(f"`stem_stride` expected 1 or 2, got {stem_stride!r}")
         flags = (("use_fe", use_fe), ("use_skip", use_skip), ("fe_depthwise", fe_depthwise),
-                 ("exposure_input", exposure_input), ("log_curve", log_curve), ("luma_only", luma_only))
+                 ("exposure_input", exposure_input), ("luma_only", luma_only))
         for name, flag in flags:
             if not isinstance(flag, bool):
                 raise TypeError(f"`{name}` expected a bool, got {type(flag).__name__}")
@@ -524,8 +446,6 @@ class LLENet(
             nn.Conv2d(width, pixels, 1),
             nn.PixelShuffle(stem_stride),
         )
-        #: The learned global curve applied first (``log_curve``), or None.
-        self.log_curve = LogLinearCurve() if log_curve else None
         if self.has_curve:  # start as the curve: a zero correction
             nn.init.zeros_(self.reconstruct[-2].weight)
             nn.init.zeros_(self.reconstruct[-2].bias)
@@ -569,18 +489,15 @@ class LLENet(
 
     @property
     def has_curve(self) -> bool:
-        """Whether a global curve (``log_curve``, ``curve_target``) comes before the network, which then adds a
-        correction to the curve's output."""
-        return self.curve_target is not None or self.log_curve is not None
+        """Whether a global curve (``curve_target``) comes before the network, which then adds a correction to
+        the curve's output."""
+        return self.curve_target is not None
 
     def curve(self, x: torch.Tensor) -> torch.Tensor:
         """What the network is given for ``x``, (B, 3, H, W): its luma as a grey image for ``luma_only``, then
-        the global curves: ``log_curve``'s, then `exposure_curve` to ``curve_target``; ``x`` itself for a model
-        with none of them. Tiled inference applies it to the whole image."""
+        `exposure_curve` to ``curve_target``; ``x`` itself for a model with neither. Tiled inference applies it to the whole image."""
         if self.luma_only:
             x = grey(x).unsqueeze(1).expand(-1, 3, -1, -1)
-        if self.log_curve is not None:
-            x = self.log_curve(x)
         if self.curve_target is not None:
             x = exposure_curve(x, self.curve_target)
         return x
@@ -773,7 +690,9 @@ class LLENet(
 
 #: config.json keys and the bounds a loaded configuration must keep (a config file is untrusted input).
 _CONFIG_KEYS = ("width", "use_fe", "use_skip", "fe_depthwise", "mlp_ratio", "stem_stride", "curve_target",
-                "exposure_input", "exposure_gate", "output_target", "log_curve", "luma_only")
+                "exposure_input", "exposure_gate", "output_target", "luma_only")
+#: Keys of configs written by earlier versions, accepted with the one value that means "off".
+_LEGACY_KEYS = {"log_curve": False}
 _CONFIG_BOUNDS = {"width": (2, 512), "mlp_ratio": (1, 16)}
 #: Keys the Hub tooling may add to config.json besides the model's own.
 _CONFIG_METADATA = ("_name_or_path", "architectures", "model_type", "library_name", "llenhance_version")
@@ -842,7 +761,12 @@ def _check_config(config: dict[str, Any] | None, source: str) -> None:
     """Refuse unknown keys and values outside the bounds before anything is built."""
     if config is None:
         return
-    unknown = sorted(set(config) - set(_CONFIG_KEYS) - set(_CONFIG_METADATA))
+    for key, off in _LEGACY_KEYS.items():
+        if key in config and config[key] != off:
+            raise ValueError(f"config.json of {source!r} sets `{key}` to {config[key]!r}: that option was removed "
+                             f"in llenhance 0.5 (it never shipped in built-in weights); load these weights with "
+                             f"llenhance 0.4, or save them again without it")
+    unknown = sorted(set(config) - set(_CONFIG_KEYS) - set(_CONFIG_METADATA) - set(_LEGACY_KEYS))
     if unknown:
         raise ValueError(f"config.json of {source!r} has unknown keys {unknown}; LLENet takes {list(_CONFIG_KEYS)}")
     for key, (lo, hi) in _CONFIG_BOUNDS.items():
