@@ -65,7 +65,7 @@ _BORROWED: dict[int, tuple[int, bool]] = {}
 
 
 @contextlib.contextmanager
-def _borrowed(model: nn.Module | str | None, device: torch.device) -> Iterator[nn.Module]:
+def borrowed(model: nn.Module | str | None, device: torch.device) -> Iterator[nn.Module]:
     """The enhancer on ``device`` in eval mode, leaving the caller's module as it was.
 
     Built-in and named weights come from a per-device cache. A user's module
@@ -114,113 +114,23 @@ def check_enhancer_output(out: object, x: torch.Tensor, name: str = "model") -> 
     return out
 
 
-def _ramp(length: int, overlap: int, at_start: bool, at_end: bool, device: torch.device) -> torch.Tensor:
-    """Blending weights along one axis: linear ramps over the overlap, except at image borders."""
-    w = torch.ones(length, device=device, dtype=torch.float64)
-    if overlap > 0:
-        ramp = (torch.arange(overlap, device=device, dtype=torch.float64) + 0.5) / overlap
-        if not at_start:
-            w[:overlap] = torch.minimum(w[:overlap], ramp)
-        if not at_end:
-            w[-overlap:] = torch.minimum(w[-overlap:], ramp.flip(0))
-    return w
+def passes_unchanged(net: nn.Module, x: torch.Tensor) -> bool:
+    """Whether ``net`` would return every image of ``x`` unchanged, so running it can be skipped: an
+    `LLENet` whose exposure gate gives each image a share of 0 (``net.passes_unchanged``); False for others."""
+    check = getattr(net, "passes_unchanged", None)
+    return bool(check(x)) if check is not None else False
 
 
-class _Stop(Exception):
-    """Ends a partial forward pass once the statistic it was run for is collected."""
-
-
-def _tiles(size: int, tile: int, core: int, halo: int) -> list[tuple[int, int, int, int]]:
-    """(tile start, tile end, core start, core end) along one axis; cores partition [0, size)."""
-    if size <= tile:
-        return [(0, size, 0, size)]
-    out = []
-    for c0 in range(0, size, core):
-        c1 = min(c0 + core, size)
-        out.append((max(0, c0 - halo), min(size, c1 + halo), c0, c1))
-    return out
-
-
-@torch.no_grad()
 def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
-    """One (1, 3, H, W) image through ``model`` in overlapping tiles.
+    """One (1, 3, H, W) image through ``model`` in overlapping tiles: the model's own ``forward_tiled`` when it
+    has one (`LLENet`: whole-image statistics kept), else independent tiles blended across the overlaps."""
+    forward_tiled = getattr(model, "forward_tiled", None)
+    if forward_tiled is not None:
+        return forward_tiled(image, tile=tile, overlap=overlap)
+    from llenhance.models.tiling import blend_tiles
 
-    For LLENet the result matches the untiled pass up to the receptive field
-    cut at tile borders: the image is padded once as the model would pad it,
-    tiles are aligned to the model's multiple, and the only global operation
-    (the channel attention's average pooling in the FE blocks) gets the whole
-    image's average, gathered tile by tile in one partial pass per FE block.
-    Outputs are blended with linear ramps across the overlaps.
-    """
-    from llenhance.models.llenet import LLENet, _pad_to_multiple
-
-    if isinstance(model, LLENet):
-        # the partial passes below hook and set the attention blocks' statistics: on a private copy, so that
-        # other threads running the same (shared, cached) model never see them
-        model = copy.deepcopy(model)
-
-    _, c, h, w = image.shape
-    multiple = model.pad_multiple if isinstance(model, LLENet) else 1
-    raw = image
-    run: Any = model
-    if isinstance(model, LLENet):
-        # The exposure curve, the exposure input, the output exposure and the gate all depend on
-        # the whole image's mean: the curve is applied once, the tiles get the whole image's
-        # exposure, and the output exposure and the gate are applied to the assembled output.
-        exposure = model.input_exposure(image) if model.exposure_input else None
-        image = model.curve(image)
-        run = functools.partial(model.enhance_curved, apply_curve=False, exposure=exposure)
-    padded = _pad_to_multiple(image, multiple)
-    hp, wp = padded.shape[-2:]
-    halo = -(-(overlap // 2) // multiple) * multiple
-    core = max((tile - 2 * halo) // multiple * multiple, multiple)
-    grid = [(ty, tx) for ty in _tiles(hp, tile, core, halo) for tx in _tiles(wp, tile, core, halo)]
-
-    attentions = []
-    if isinstance(model, LLENet):
-        attentions = [stage.fe.ca for stage in model.decoder if stage.fe is not None]
-    try:
-        for ca in attentions:
-            total = torch.zeros((), dtype=torch.float64)
-            region: tuple[int, int, int, int] = (0, 0, 0, 0)
-            region_width = 1
-            scale = 1.0
-
-            def collect(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
-                nonlocal total, scale
-                feat = args[0]
-                y0, y1, x0, x1 = region
-                scale = feat.shape[-1] / region_width  # feature pixels per image pixel
-                part = feat[..., round(y0 * scale) : round(y1 * scale), round(x0 * scale) : round(x1 * scale)]
-                total = total + part.double().sum(dim=(0, 2, 3))
-                raise _Stop
-
-            handle = ca.register_forward_pre_hook(collect)
-            try:
-                for (ty0, ty1, cy0, cy1), (tx0, tx1, cx0, cx1) in grid:
-                    region = (cy0 - ty0, cy1 - ty0, cx0 - tx0, cx1 - tx0)
-                    region_width = tx1 - tx0
-                    try:
-                        run(padded[..., ty0:ty1, tx0:tx1])
-                    except _Stop:
-                        pass
-            finally:
-                handle.remove()
-            ca.pooled = (total / (hp * scale * wp * scale)).float().view(1, -1, 1, 1)
-
-        out = torch.zeros(1, c, hp, wp, dtype=torch.float64, device=image.device)
-        weight = torch.zeros(1, 1, hp, wp, dtype=torch.float64, device=image.device)
-        for (ty0, ty1, _, _), (tx0, tx1, _, _) in grid:
-            wy = _ramp(ty1 - ty0, 2 * halo, ty0 == 0, ty1 >= hp, image.device)
-            wx = _ramp(tx1 - tx0, 2 * halo, tx0 == 0, tx1 >= wp, image.device)
-            mask = (wy[:, None] * wx[None, :])[None, None]
-            out[..., ty0:ty1, tx0:tx1] += run(padded[..., ty0:ty1, tx0:tx1]).double() * mask
-            weight[..., ty0:ty1, tx0:tx1] += mask
-    finally:
-        for ca in attentions:
-            ca.pooled = None
-    result = (out / weight)[..., :h, :w].float()
-    return model.finish(raw, result) if isinstance(model, LLENet) else result
+    with torch.no_grad():
+        return blend_tiles(model, image, tile, overlap)
 
 
 #: Untiled, an image of more pixels than this is processed in tiles anyway (``enhance(max_pixels=...)``).
@@ -393,7 +303,7 @@ def enhance(
 
     def forward(net: nn.Module, chunk: torch.Tensor) -> torch.Tensor:
         nonlocal checked
-        if _gate_passes_all(net, chunk):  # the gate would discard the network's output
+        if passes_unchanged(net, chunk):  # the gate would discard the network's output
             return chunk
         with unchecked():  # `chunk` was checked by _to_tensor
             out = net(chunk)
@@ -408,7 +318,7 @@ def enhance(
             out = torch.lerp(x.to(out.device, out.dtype), out, strength)
         results[i] = _from_tensor(out, kind, extra, items[i])
 
-    with _borrowed(model, device) as net, torch.no_grad(), \
+    with borrowed(model, device) as net, torch.no_grad(), \
             torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
 
         def run_batch(batch: list[tuple[int, torch.Tensor, str, Any]]) -> None:
@@ -436,19 +346,11 @@ def enhance(
                         outs.append(forward(net, chunk))
                     else:
                         with unchecked():
-                            outs.extend(chunk[j : j + 1] if _gate_passes_all(net, chunk[j : j + 1])
-                                        else _enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
+                            outs.extend(_enhance_tiled(net, chunk[j : j + 1], image_tile, image_overlap)
                                         for j in range(chunk.shape[0]))
                 finish(i, x, torch.cat(outs), kind, extra)
         batcher.flush()
     return results if many else results[0]
-
-
-def _gate_passes_all(net: nn.Module, x: torch.Tensor) -> bool:
-    """Whether an exposure-gated LLENet would return every image of ``x`` unchanged (share 0)."""
-    from llenhance.models.llenet import LLENet
-
-    return isinstance(net, LLENet) and net.exposure_gate is not None and not bool(net.exposure_share(x).any())
 
 
 def check_tile(net: nn.Module, tile: int, overlap: int) -> None:
@@ -461,12 +363,10 @@ def check_tile(net: nn.Module, tile: int, overlap: int) -> None:
         ...
         ValueError: `overlap` expected an int in [0, tile // 2), got 128 with tile 3
     """
-    from llenhance.models.llenet import LLENet
-
     check_positive_int(tile, "tile")
     if not 0 <= overlap < tile // 2:
         raise ValueError(f"`overlap` expected an int in [0, tile // 2), got {overlap} with tile {tile}")
-    multiple = net.pad_multiple if isinstance(net, LLENet) else 1
+    multiple = getattr(net, "pad_multiple", 1)  # LLENet pads its input to a multiple of this
     halo = -(-(overlap // 2) // multiple) * multiple
     smallest = 2 * halo + multiple
     if tile < smallest:

@@ -438,7 +438,7 @@ def enhance_video(
     """
     from tqdm.auto import tqdm
 
-    from llenhance.inference import _borrowed, _gate_passes_all
+    from llenhance.inference import borrowed, passes_unchanged
     from llenhance.pretrained import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS
 
     cv2 = require_cv2()
@@ -463,7 +463,7 @@ def enhance_video(
         enhancer = DEFAULT_FACE_WEIGHTS if faces else DEFAULT_WEIGHTS
     # the caller's module comes back in its own mode; the cached built-in that enhance() and wrap() share
     # is never moved (a per-device copy): as in enhance()
-    with _borrowed(enhancer, device) as net:
+    with borrowed(enhancer, device) as net:
         if classifier is not None:
             classifier = classifier.to(device).eval()
         capture = _open(source)
@@ -503,7 +503,7 @@ def enhance_video(
                 with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
                     batch = torch.cat([_to_tensor(frame, device) for frame in chunk])
                     # well-lit frames that an exposure gate passes unchanged skip the network
-                    outs = batch if _gate_passes_all(net, batch) else net(batch).float()
+                    outs = batch if passes_unchanged(net, batch) else net(batch).float()
                     outs = torch.lerp(batch.float(), outs, float(strength))
                 yield from ((_to_uint8(out), []) for out in outs.split(1))
                 chunk = list(itertools.islice(frames, batch_size))

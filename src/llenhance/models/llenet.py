@@ -102,9 +102,9 @@ class CRBlock(nn.Module):
 class _ChannelAttention(nn.Module):
     """Squeeze-and-excitation (Hu et al., CVPR 2018).
 
-    ``pooled``, when set, replaces the global average of the input: tiled
-    inference sets it to the average over the whole image, so that tiles see
-    the same channel weights as the untiled forward pass.
+    ``pooled``, when given, replaces the global average of the input: tiled
+    inference passes the average over the whole image, so that tiles see the
+    same channel weights as the untiled forward pass.
     """
 
     def __init__(self, channels: int, *, reduction: int = 8) -> None:
@@ -112,10 +112,9 @@ class _ChannelAttention(nn.Module):
         hidden = max(channels // reduction, 4)
         self.fc1 = nn.Conv2d(channels, hidden, 1)
         self.fc2 = nn.Conv2d(hidden, channels, 1)
-        self.pooled: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.pooled.to(x) if self.pooled is not None else F.adaptive_avg_pool2d(x, 1)
+    def forward(self, x: torch.Tensor, pooled: torch.Tensor | None = None) -> torch.Tensor:
+        w = pooled.to(x) if pooled is not None else F.adaptive_avg_pool2d(x, 1)
         return x * torch.sigmoid(self.fc2(F.relu(self.fc1(w))))
 
 
@@ -154,9 +153,13 @@ class FEBlock(nn.Module):
         self.pa = _PixelAttention(3 * channels)
         self.project = nn.Conv2d(3 * channels, channels, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.cat([branch(x) for branch in self.branches], dim=1)
-        return x + self.project(self.pa(self.ca(y)))
+    def attention_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the channel attention averages: the three branches' outputs, concatenated."""
+        return torch.cat([branch(x) for branch in self.branches], dim=1)
+
+    def forward(self, x: torch.Tensor, pooled: torch.Tensor | None = None) -> torch.Tensor:
+        """``pooled``: the channel attention's average, if not this input's own (see `LLENet.forward_tiled`)."""
+        return x + self.project(self.pa(self.ca(self.attention_input(x), pooled)))
 
 
 class _UpStage(nn.Module):
@@ -171,12 +174,16 @@ class _UpStage(nn.Module):
         self.cr = CRBlock(channels, mlp_ratio=mlp_ratio)
         self.fe = FEBlock(channels, depthwise=fe_depthwise) if use_fe else None
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    def trunk(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """Everything before the FE block."""
         x = self.up(x)
         if self.fuse is not None:
             x = self.fuse(torch.cat((x, skip), dim=1))
-        x = self.cr(x)
-        return self.fe(x) if self.fe is not None else x
+        return self.cr(x)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor, pooled: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.trunk(x, skip)
+        return self.fe(x, pooled) if self.fe is not None else x
 
 
 def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -487,6 +494,10 @@ class LLENet(
         share = share.view(-1, 1, 1, 1) if y.ndim == 4 else share.view(1, 1, 1)
         return torch.lerp(x.to(y.dtype), y, share)
 
+    def passes_unchanged(self, x: torch.Tensor) -> bool:
+        """Whether the exposure gate returns every image of ``x`` unchanged (all too bright for the network)."""
+        return self.exposure_gate is not None and not bool(self.exposure_share(x).any())
+
     @property
     def has_curve(self) -> bool:
         """Whether a global curve (``curve_target``) comes before the network, which then adds a correction to
@@ -521,7 +532,6 @@ class LLENet(
         unbatched = x.ndim == 3
         if unbatched:
             x = x.unsqueeze(0)
-        h, w = x.shape[-2:]
         if self.exposure is not None and exposure is None:
             if not apply_curve and self.has_curve:
                 raise ValueError("`exposure` expected the input_exposure of the uncurved image when "
@@ -529,6 +539,19 @@ class LLENet(
             exposure = self.input_exposure(x)
         if apply_curve:
             x = self.curve(x)
+        y = self._network(x, exposure)
+        if not self.training:
+            y = y.clamp(0.0, 1.0)
+        return y.squeeze(0) if unbatched else y
+
+    def _network(self, x: torch.Tensor, exposure: torch.Tensor | None, pooled: dict[int, torch.Tensor] | None = None,
+                 attention_of: int | None = None) -> torch.Tensor:
+        """The network on (curved) ``x``, plus the curve's output for a curve model; unclamped.
+
+        ``pooled``: decoder stage -> the channel attention's average to use instead of the input's own.
+        ``attention_of``: stop at that decoder stage and return what its channel attention averages.
+        """
+        h, w = x.shape[-2:]
         base = x if self.has_curve else None
         # Channels-last runs the thin, full-resolution convolutions about 2x
         # faster on CPU; the output is made contiguous again below.
@@ -542,14 +565,51 @@ class LLENet(
             skips.append(y)
             y = down(y)
         y = self.bottleneck(y)
-        for stage, skip in zip(self.decoder, reversed(skips)):
-            y = stage(y, skip)
+        for i, (stage, skip) in enumerate(zip(self.decoder, reversed(skips))):
+            if i == attention_of:
+                return stage.fe.attention_input(stage.trunk(y, skip))
+            y = stage(y, skip, pooled.get(i) if pooled is not None else None)
         y = self.reconstruct(y)[..., :h, :w].contiguous()
-        if base is not None:
-            y = base + y
-        if not self.training:
-            y = y.clamp(0.0, 1.0)
-        return y.squeeze(0) if unbatched else y
+        return base + y if base is not None else y
+
+    @torch.no_grad()
+    def forward_tiled(self, image: torch.Tensor, *, tile: int, overlap: int) -> torch.Tensor:
+        """The eval-mode output for one (1, 3, H, W) image, computed in overlapping tiles of ``tile`` pixels.
+
+        Equal to `forward` up to the receptive field cut at tile borders: everything that depends on the
+        whole image is computed on the whole image. The exposure curve and the exposure input are taken
+        from the whole image, tiles are aligned to the padding multiple, the channel attention of each
+        FE block gets the whole image's average (gathered tile by tile, one partial pass per block), and
+        the output exposure, colour carry and gate are applied to the assembled output. Nothing is stored
+        on the model: several threads may tile with one model at once.
+        """
+        from llenhance.models.tiling import blend_tiles, tile_grid
+
+        check_image(image, "image")
+        if image.shape[0] != 1:
+            raise ValueError(f"`image` expected one image (1, 3, H, W), got a batch of {image.shape[0]}")
+        if self.passes_unchanged(image):
+            return image.clone()  # the gate passes it unchanged: no network to run
+        h, w = image.shape[-2:]
+        exposure = self.input_exposure(image) if self.exposure_input else None
+        padded = _pad_to_multiple(self.curve(image), self.pad_multiple)
+        hp, wp = padded.shape[-2:]
+        grid, _ = tile_grid(hp, wp, tile, overlap, self.pad_multiple)
+        pooled: dict[int, torch.Tensor] = {}
+        for i, stage in enumerate(self.decoder):
+            if stage.fe is None:
+                continue
+            total, scale = torch.zeros((), dtype=torch.float64), 1.0
+            for (ty0, ty1, cy0, cy1), (tx0, tx1, cx0, cx1) in grid:
+                feat = self._network(padded[..., ty0:ty1, tx0:tx1], exposure, pooled, attention_of=i)
+                scale = feat.shape[-1] / (tx1 - tx0)  # feature pixels per image pixel
+                core = feat[..., round((cy0 - ty0) * scale) : round((cy1 - ty0) * scale),
+                            round((cx0 - tx0) * scale) : round((cx1 - tx0) * scale)]
+                total = total + core.double().sum(dim=(0, 2, 3))
+            pooled[i] = (total / (hp * scale * wp * scale)).float().view(1, -1, 1, 1)
+        out = blend_tiles(lambda t: self._network(t, exposure, pooled).clamp(0.0, 1.0), padded, tile, overlap,
+                          self.pad_multiple)
+        return self.finish(image, out[..., :h, :w])
 
     @classmethod
     def from_pretrained(  # type: ignore[override]
