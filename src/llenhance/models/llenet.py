@@ -421,6 +421,8 @@ class LLENet(
         self.width = width
         self.use_fe = use_fe
         self.use_skip = use_skip
+        self.fe_depthwise = fe_depthwise
+        self.mlp_ratio = mlp_ratio
         self.stem_stride = stem_stride
         #: Input sides are padded to a multiple of this.
         self.pad_multiple = _MULTIPLE * stem_stride
@@ -493,6 +495,20 @@ class LLENet(
         share = self.exposure_share(x).to(y.dtype)
         share = share.view(-1, 1, 1, 1) if y.ndim == 4 else share.view(1, 1, 1)
         return torch.lerp(x.to(y.dtype), y, share)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments of this network, as ``config.json`` holds them (a new dict each time).
+
+        Examples:
+            >>> LLENet(width=8).config["width"]
+            8
+        """
+        return {"width": self.width, "use_fe": self.use_fe, "use_skip": self.use_skip,
+                "fe_depthwise": self.fe_depthwise, "mlp_ratio": self.mlp_ratio, "stem_stride": self.stem_stride,
+                "curve_target": self.curve_target, "exposure_input": self.exposure_input,
+                "exposure_gate": list(self.exposure_gate) if self.exposure_gate is not None else None,
+                "output_target": self.output_target, "luma_only": self.luma_only}
 
     def passes_unchanged(self, x: torch.Tensor) -> bool:
         """Whether the exposure gate returns every image of ``x`` unchanged (all too bright for the network)."""

@@ -26,7 +26,7 @@ from llenhance._color import mean_grey
 from llenhance.classifier import FrozenClassifier
 from llenhance.losses.fer import JointLoss, check_label_range
 from llenhance.losses.reconstruction import ReconstructionLoss
-from llenhance.models.llenet import _match_exposure
+from llenhance.models.llenet import LLENet, match_exposure
 from llenhance.training.state import CHECKPOINT_NAME, load_checkpoint, restore_rng, save_checkpoint
 
 __all__ = ["FERGuidedTrainer"]
@@ -265,7 +265,7 @@ class FERGuidedTrainer:
         rec_weights = dataclasses.asdict(reconstruction.weights)
         self.config: dict[str, Any] = {
             "enhancer": type(enhancer).__name__,
-            "enhancer_config": getattr(enhancer, "_hub_mixin_config", None),
+            "enhancer_config": enhancer.config if isinstance(enhancer, LLENet) else None,
             "classifier": None if self.classifier is None else type(self.classifier.classifier).__name__,
             "classifier_stages": None if self.classifier is None else list(self.classifier.stages),
             "loss_weights": dict(self.loss.weights),
@@ -306,7 +306,10 @@ class FERGuidedTrainer:
             enhanced = self._model(low)
         enhanced = enhanced.float()
         if self.target_exposure:  # the loss sees the output at the reference's exposure
-            enhanced = _match_exposure(enhanced, mean_grey(normal.float()).view(-1))
+            # an unclamped training output is no user input: no range check; the levels clamped as the model's
+            # own output exposure clamps them (a black reference stays valid)
+            with unchecked():
+                enhanced = match_exposure(enhanced, mean_grey(normal.float()).view(-1).clamp(1e-3, 0.999))
         outputs: dict[str, Any] = {"labels": labels}
         if self.classifier is not None:
             outputs["logits"], outputs["enhanced_features"] = self.classifier.forward_features(enhanced)
