@@ -133,6 +133,7 @@ def evaluate_pairs(
     batch_size: int = 1,
     device: str | torch.device = "cpu",
     progress: bool | str = True,
+    name: str = "pairs",
 ) -> dict[str, Any]:
     """PSNR, SSIM and CIEDE2000 of ``method(low)`` against ``high``, pair by pair.
 
@@ -148,6 +149,7 @@ def evaluate_pairs(
             the classifier) this many at a time; the scores are the same.
         device: where ``method`` runs.
         progress: a tqdm bar (a string: the bar's label, e.g. the method's name).
+        name: what error messages call the pairs (e.g. ``"val"`` when a trainer scores its val set).
 
     Returns:
         dict: Means over the pairs (``psnr`` in dB, ``ssim``, ``ciede2000``,
@@ -157,16 +159,11 @@ def evaluate_pairs(
             number of ``images``, ``per_image`` rows, and with a classifier
             and labels, ``accuracy`` over the ``labelled`` items.
     """
-    return _evaluate_pairs(method, pairs, classifier, batch_size, torch.device(device), progress, "pairs")
-
-
-def _evaluate_pairs(method: Method | None, pairs: Sequence[tuple[torch.Tensor, ...]], classifier: nn.Module | None,
-                    batch_size: int, device: torch.device, progress: bool | str, name: str) -> dict[str, Any]:
-    """`evaluate_pairs`, naming the data ``name`` in its messages."""
     from llenhance._checks import check_positive_int
     from llenhance.metrics import psnr, ssim
 
     check_positive_int(batch_size, "batch_size")
+    device = torch.device(device)
     rows: list[dict[str, float]] = []
     correct = labelled = 0
 

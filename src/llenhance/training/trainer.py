@@ -346,13 +346,13 @@ class FERGuidedTrainer:
         """PSNR, SSIM and CIEDE2000 (per-image means, RGB, [0, 1]) of the enhanced
         images against the normal-light ones, and, with a classifier and labels,
         its accuracy on the enhanced images (`llenhance.evaluation.evaluate_pairs`)."""
-        from llenhance.evaluation import _evaluate_pairs
+        from llenhance.evaluation import evaluate_pairs
 
         was_training = self.enhancer.training
         self.enhancer.eval()
         try:
-            scores = _evaluate_pairs(self.enhancer, val, self.classifier, batch_size, self.device,  # type: ignore[arg-type]
-                                     False, "val")
+            scores = evaluate_pairs(self.enhancer, val, classifier=self.classifier, batch_size=batch_size,  # type: ignore[arg-type]
+                                    device=self.device, progress=False, name="val")
         finally:
             self.enhancer.train(was_training)
         metrics = {"val_psnr": scores["psnr"], "val_ssim": scores["ssim"], "val_ciede2000": scores["ciede2000"]}
