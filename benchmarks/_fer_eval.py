@@ -26,10 +26,11 @@ from llenhance.data import SyntheticLowLight
 from llenhance import evaluation
 from llenhance.evaluation import DARKENING as PROTOCOLS
 from llenhance.evaluation import TEST_SEED
+from llenhance.metrics import accuracy, recovered_fraction
 
-__all__ = ["PROTOCOLS", "TEST_SEED", "add_classifier_dir_argument", "apply", "check_guides", "check_recorded",
+__all__ = ["ARCHS", "CONDITIONS", "GAMMA_TARGET", "PROTOCOLS", "TEST_SEED", "add_classifier_dir_argument", "apply", "check_guides", "check_recorded",
            "classifier_dirs", "classifier_folder", "classifier_weights_digest", "dark_test_set", "frozen_classifier",
-           "frozen_classifier_from", "load_faces", "predict", "weights_digest"]
+           "frozen_classifier_from", "load_faces", "predict", "score", "weights_digest"]
 
 
 def classifier_folder(arch: str, root: Path, dataset: str = "folder") -> Path:
@@ -158,3 +159,25 @@ def predict(classifier: FrozenClassifier, images: torch.Tensor, batch: int = 256
             device: str | torch.device = "cpu") -> torch.Tensor:
     """The classes ``classifier`` (already on ``device``) gives ``images``, on the CPU."""
     return evaluation.predict(classifier, images, batch_size=batch, device=device)
+
+
+#: The reader architectures of the transfer tables, with their display names.
+ARCHS = {"resnet18": "ResNet-18", "vgg": "VGG-style CNN", "convnext_atto": "ConvNeXt-atto (timm)"}
+#: The conditions faces are scored under: the two dark protocols and well lit.
+CONDITIONS = ("paper", "realistic", "normal")
+#: Mean grey level the global gamma baseline maps every face to.
+GAMMA_TARGET = 0.45
+
+
+def score(preds: dict[str, torch.Tensor], labels: torch.Tensor, reference: dict[str, torch.Tensor]) -> dict:
+    """Accuracies per condition, recovered fractions per dark protocol, change on well-lit faces.
+
+    ``reference`` holds the classifier's predictions without enhancement.
+    """
+    acc_normal = accuracy(reference["normal"], labels)
+    row = {f"acc_{c}": accuracy(preds[c], labels) for c in CONDITIONS}
+    for p in PROTOCOLS:
+        acc_low = accuracy(reference[p], labels)
+        row[f"recovered_{p}"] = None if acc_low == acc_normal else recovered_fraction(row[f"acc_{p}"], acc_low, acc_normal)
+    row["normal_change"] = row["acc_normal"] - acc_normal
+    return row

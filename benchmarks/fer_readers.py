@@ -42,7 +42,7 @@ from _fer_eval import (  # noqa: E402
     predict,
 )
 from _baselines import auto_gamma, identity  # noqa: E402
-from fer_transfer import ARCHS, CONDITIONS, GAMMA_TARGET, score  # noqa: E402
+from _fer_eval import ARCHS, CONDITIONS, GAMMA_TARGET, score  # noqa: E402
 
 from llenhance import LLENet  # noqa: E402
 from llenhance.evaluation import write_results  # noqa: E402

@@ -75,6 +75,9 @@ from _fer_data import FER2013, add_data_arguments  # noqa: E402
 from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
 from _command import command_line, tilde  # noqa: E402
 from _fer_eval import (  # noqa: E402
+    ARCHS,
+    CONDITIONS,
+    GAMMA_TARGET,
     PROTOCOLS,
     add_classifier_dir_argument,
     apply,
@@ -85,6 +88,7 @@ from _fer_eval import (  # noqa: E402
     frozen_classifier_from,
     load_faces,
     predict,
+    score,
     weights_digest,
 )
 
@@ -92,14 +96,9 @@ from llenhance import FERGuidedTrainer, FrozenEnsemble, LLENet, LowLightSynth, l
 from llenhance.data import SyntheticLowLight  # noqa: E402
 from llenhance.evaluation import write_results  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
-from llenhance.metrics import accuracy, recovered_fraction  # noqa: E402
 from llenhance.models import exposure_curve  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ARCHS = {"resnet18": "ResNet-18", "vgg": "VGG-style CNN", "convnext_atto": "ConvNeXt-atto (timm)"}
-CONDITIONS = ("paper", "realistic", "normal")
-#: Mean grey level the global gamma baseline maps every face to.
-GAMMA_TARGET = 0.45
 #: Iterations and stem stride of the long reconstruction-only curve enhancer (the ``llenet-faces`` recipe).
 LONG_ITERATIONS = 3000
 LONG_STEM_STRIDE = 1
@@ -253,20 +252,6 @@ def fixed_methods() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     if (WEIGHTS / "sci" / "medium.pt").is_file():
         methods["SCI (medium)"] = load_sci("medium")
     return methods
-
-
-def score(preds: dict[str, torch.Tensor], labels: torch.Tensor, reference: dict[str, torch.Tensor]) -> dict:
-    """Accuracies per condition, recovered fractions per dark protocol, change on well-lit faces.
-
-    ``reference`` holds the classifier's predictions without enhancement.
-    """
-    acc_normal = accuracy(reference["normal"], labels)
-    row = {f"acc_{c}": accuracy(preds[c], labels) for c in CONDITIONS}
-    for p in PROTOCOLS:
-        acc_low = accuracy(reference[p], labels)
-        row[f"recovered_{p}"] = None if acc_low == acc_normal else recovered_fraction(row[f"acc_{p}"], acc_low, acc_normal)
-    row["normal_change"] = row["acc_normal"] - acc_normal
-    return row
 
 
 def summarise(rows: list[dict]) -> dict:
