@@ -99,6 +99,24 @@ def _describe_feature_net(loss: ReconstructionLoss) -> str:
     return getattr(net, "llenhance_name", f"custom: {type(net).__name__}")
 
 
+def distributed_setting(device: str | torch.device) -> tuple[int, int, torch.device]:
+    """``(world size, rank, device)`` of this process: under ``torchrun`` (``WORLD_SIZE`` > 1) with CUDA,
+    the device is ``cuda:LOCAL_RANK``; otherwise ``device`` as given, one process of rank 0."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = torch.device(device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return world, rank, device
+
+
+def data_parallel(module: nn.Module, device: torch.device) -> nn.Module:
+    """``module`` in DistributedDataParallel, the process group started if needed (nccl on CUDA, gloo on CPU)."""
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+
 class FERGuidedTrainer:
     """Train an enhancer with the joint loss of LL-FER in front of a frozen classifier.
 
@@ -209,11 +227,7 @@ class FERGuidedTrainer:
         if not isinstance(target_exposure, bool):
             raise TypeError(f"`target_exposure` expected a bool, got {type(target_exposure).__name__}")
 
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        device = torch.device(device)
-        if self.world > 1 and device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        self.world, self.rank, device = distributed_setting(device)
         if amp and device.type != "cuda":
             raise ValueError(f"`amp` expected a CUDA `device`, got {device}")
         if batch_size % self.world:
@@ -241,11 +255,7 @@ class FERGuidedTrainer:
         self._memory_format = memory_format
         self._model: nn.Module = self.enhancer
         if self.world > 1:
-            if not dist.is_initialized():
-                dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-            self._model = nn.parallel.DistributedDataParallel(
-                self.enhancer, device_ids=[device.index] if device.type == "cuda" else None
-            )
+            self._model = data_parallel(self.enhancer, device)
         self._loss_terms = self.loss.terms
         if compile:
             backend = compile if isinstance(compile, str) else "inductor"
