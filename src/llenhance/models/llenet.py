@@ -840,8 +840,8 @@ def _check_config(config: dict[str, Any] | None, source: str) -> None:
     for key, off in _LEGACY_KEYS.items():
         if key in config and config[key] != off:
             raise ValueError(f"config.json of {source!r} sets `{key}` to {config[key]!r}: that option was removed "
-                             f"in llenhance 0.5 (it never shipped in built-in weights); load these weights with "
-                             f"llenhance 0.4, or save them again without it")
+                             f"in llenhance 0.4 (it never shipped in built-in weights); load these weights with "
+                             f"llenhance 0.3, or save them again without it")
     unknown = sorted(set(config) - set(_CONFIG_KEYS) - set(_CONFIG_METADATA) - set(_LEGACY_KEYS))
     if unknown:
         raise ValueError(f"config.json of {source!r} has unknown keys {unknown}; LLENet takes {list(_CONFIG_KEYS)}")
