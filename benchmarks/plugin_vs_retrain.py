@@ -20,9 +20,10 @@ the fine-tuning and the joint training; ``none`` and ``plugin`` have nothing see
 each fine-tuning and joint run (as recorded in its run folder) and the inference time per face of a reader
 alone and behind the enhancer, measured here.
 
-Run (about 1 h 20 min on 2 CPU threads with three readers and two seeds):
+Run (about 1 h 20 min on 2 CPU threads with three readers and two seeds; `run_all.py --steps plugin-vs-retrain`
+trains the readers first):
     python benchmarks/plugin_vs_retrain.py --readers resnet18=~/.cache/llenhance/fer-resnet18 \\
-        vgg=~/.cache/llenhance/fer-vgg convnext_atto=~/.cache/llenhance/fer-convnext_atto --seeds 0 1
+        vgg=~/.cache/llenhance/fer-vgg convnext_atto=~/.cache/llenhance/fer-convnext_atto-12ep --seeds 0 1
 
 Writes ``benchmarks/results/plugin_vs_retrain.{json,md}`` (accuracies in %) and a bar chart
 ``plugin_vs_retrain.png``. Run folders go to ``--work`` (default ``$LLENHANCE_WORK/plugin-vs-retrain``) and

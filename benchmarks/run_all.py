@@ -24,7 +24,10 @@ Steps (each a script in ``benchmarks/`` that can also run alone):
    baselines (SICE val and DICM, clean SICE frames darkened with noise and
    JPEG, across exposures, the sample images), and the cost benchmarks;
 6. ``classifier-genki-resnet18`` / ``classifier-genki-vgg``: colour smile readers on GENKI-4K, and
-   ``face-colour``: colour faces through the face enhancers, with those readers (``face_colour.py``).
+   ``face-colour``: colour faces through the face enhancers, with those readers (``face_colour.py``);
+7. ``classifier-convnext_atto-12ep``: ConvNeXt-atto on the 12-epoch recipe, and ``plugin-vs-retrain``: three
+   FER2013 readers (ResNet-18, VGG, that ConvNeXt) with the face enhancer in front, fine-tuned on darkened
+   faces, both, and the joint scheme on top (``plugin_vs_retrain.py``, about 1 h 20 min on 2 CPU threads).
 
 Every step is resumable: finished classifiers, enhancers and ablation runs are
 kept in ``--work`` (default ``~/.cache/llenhance``) and reused, and training
@@ -85,9 +88,11 @@ CLASSIFIERS = (Classifier("classifier-resnet18", "resnet18", "folder", 12),
                Classifier("classifier-ferplus-resnet18-24ep", "resnet18", "ferplus", 24, "-24ep"),
                Classifier("classifier-ferplus-resnet18_s1-16ep", "resnet18_s1", "ferplus", 16, "-16ep"),
                Classifier("classifier-genki-resnet18", "resnet18", "genki", 12, "", GENKI),
-               Classifier("classifier-genki-vgg", "vgg", "genki", 12, "", GENKI))
+               Classifier("classifier-genki-vgg", "vgg", "genki", 12, "", GENKI),
+               Classifier("classifier-convnext_atto-12ep", "convnext_atto", "folder", 12, "-12ep"))
 STEPS = (*(c.step for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
-         "quality", "quality-degraded", "exposure-sweep", "sample-images", "model-cost", "speed", "train-speed", "video-fer-speed", "face-colour")
+         "quality", "quality-degraded", "exposure-sweep", "sample-images", "model-cost", "speed", "train-speed", "video-fer-speed", "face-colour",
+         "plugin-vs-retrain")
 #: the cost benchmarks and the other classifier recipes have no quick form; their numbers are kept as published
 QUICK_STEPS = (*(c.step for c in CLASSIFIERS if not c.suffix), "fer-transfer", "fer-experiments", "fer-experiments-ferplus",
                "ablations")
@@ -136,6 +141,10 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     cmds["video-fer-speed"] = py + [str(HERE / "video_fer_speed.py")]
     cmds["face-colour"] = py + [str(HERE / "face_colour.py"), "--results", str(results), "--readers",
                                 *(f"{arch}={classifier_folder(arch, work, 'genki')}" for arch in ("resnet18", "vgg"))]
+    readers = {"resnet18": "fer-resnet18", "vgg": "fer-vgg", "convnext_atto": "fer-convnext_atto-12ep"}
+    cmds["plugin-vs-retrain"] = py + [str(HERE / "plugin_vs_retrain.py"), "--results", str(results),
+                                      "--work", str(work / "plugin-vs-retrain"), "--seeds", "0", "1", "--readers",
+                                      *(f"{arch}={work / folder}" for arch, folder in readers.items())]
     return cmds
 
 

@@ -435,6 +435,14 @@ def test_run_all_classifier_steps(tmp_path: Path) -> None:
     assert value(fine_ferplus, "--arch") == "resnet18_s1" and value(fine_ferplus, "--dataset") == "ferplus"
     assert value(fine_ferplus, "--output") == str(tmp_path / "ferplus-resnet18_s1-16ep")
     assert value(fine_ferplus, "--name") == "fer_classifier_ferplus_resnet18_s1_16ep"
+    # the plug-in / retrain comparison reads the 12-epoch ConvNeXt, whose step writes exactly that folder
+    convnext = cmds["classifier-convnext_atto-12ep"]
+    assert value(convnext, "--epochs") == "12" and value(convnext, "--name") == "fer_classifier_convnext_atto_12ep"
+    pvr = cmds["plugin-vs-retrain"]
+    readers = pvr[pvr.index("--readers") + 1:]
+    assert f"convnext_atto={value(convnext, '--output')}" in readers
+    assert f"vgg={value(cmds['classifier-vgg'], '--output')}" in readers
+    assert f"resnet18={value(cmds['classifier-resnet18'], '--output')}" in readers
     ferplus = cmds["classifier-ferplus-resnet18"]  # the published recipes: default folder and result name
     assert value(ferplus, "--output") == str(tmp_path / "ferplus-resnet18") and value(ferplus, "--name") is None
     assert value(ferplus, "--augment") is None and value(cmds["classifier-resnet18"], "--epochs") == "12"

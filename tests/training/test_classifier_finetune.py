@@ -62,8 +62,10 @@ def test_finetune_learns_and_writes_its_run_folder(tmp_path: Path) -> None:
     assert all(torch.equal(saved[k], v.float()) for k, v in net.state_dict().items())
     record = json.loads((tmp_path / "run" / "training.json").read_text())
     assert record["recipe"]["augmentation"] == "Jitter(0.05)" and record["items"] == 64
-    assert json.loads((tmp_path / "run" / "recipe.json").read_text()) == recipe.__class__(
-        **{**recipe.to_dict(), "augmentation": "Jitter(0.05)"}).to_dict()
+    from llenhance.training.classifier import weights_digest
+
+    assert json.loads((tmp_path / "run" / "recipe.json").read_text()) == {
+        **recipe.to_dict(), "augmentation": "Jitter(0.05)", "start_weights": weights_digest(_net())}
 
 
 def test_resumed_run_ends_with_the_uninterrupted_weights(tmp_path: Path) -> None:
@@ -91,6 +93,11 @@ def test_finished_run_is_loaded_not_trained_and_another_recipe_is_refused(tmp_pa
     with pytest.raises(RunFolderError, match=r"lr: 0.01 in the folder, 0.02 now"):
         finetune_classifier(_net(), _data(), tmp_path / "run", ClassifierRecipe(epochs=1, batch_size=8, lr=0.02),
                             transform=_Jitter(), progress=False)
+    other_start = _net()
+    with torch.no_grad():
+        other_start[-1].bias.add_(1.0)
+    with pytest.raises(RunFolderError, match=r"start_weights: '[0-9a-f]{16}' in the folder"):
+        finetune_classifier(other_start, _data(), tmp_path / "run", recipe, transform=_Jitter(), progress=False)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(RunFolderError, match="not a classifier run folder"):

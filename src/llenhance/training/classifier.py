@@ -18,6 +18,7 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -80,6 +81,15 @@ class ClassifierRecipe:
         return dataclasses.asdict(self)
 
 
+def weights_digest(module: nn.Module) -> str:
+    """SHA-256 (first 16 hex digits) of a module's state dict, names and float32 values: which weights it holds."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 class _Transformed(Dataset):
     """``(transform(image), label)`` of ``data``'s items."""
 
@@ -114,7 +124,7 @@ def finetune_classifier(
     Args:
         classifier: the network, from its normal-light weights; logits out.
         data: ``(image, label)`` items, images as float tensors in [0, 1] of one size.
-        output: the run folder (new, empty, or one of this recipe).
+        output: the run folder (new, empty, or one of this recipe and these starting weights).
         recipe: default `ClassifierRecipe()`; its ``augmentation`` defaults to ``repr(transform)``.
         transform: applied to each training image (from the global RNG, seeded per epoch).
         preprocess: applied to each batch before the classifier (e.g. normalisation).
@@ -137,7 +147,9 @@ def finetune_classifier(
         recipe = dataclasses.replace(recipe, augmentation=" ".join(repr(transform).split()))
     if len(data) < recipe.batch_size:  # type: ignore[arg-type]
         raise ValueError(f"`batch_size` expected at most the {len(data)} training items, got {recipe.batch_size}")
-    output = claim_run_folder(output, recipe.to_dict(), kind="classifier")
+    # the starting weights are part of the run: a folder made from other weights is refused, not resumed
+    output = claim_run_folder(output, {**recipe.to_dict(), "start_weights": weights_digest(classifier)},
+                              kind="classifier")
     device = torch.device(device)
     classifier.to(device)
     final = output / MODEL_NAME
