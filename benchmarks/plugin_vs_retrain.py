@@ -20,8 +20,8 @@ the fine-tuning and the joint training; ``none`` and ``plugin`` have nothing see
 each fine-tuning and joint run (as recorded in its run folder) and the inference time per face of a reader
 alone and behind the enhancer, measured here.
 
-Run (about 1 h 20 min on 2 CPU threads with three readers and two seeds; `run_all.py --steps plugin-vs-retrain`
-trains the readers first):
+Run (about 1 h 20 min on 2 CPU threads with three readers and two seeds; `run_all.py` runs it after
+the steps that train the three readers):
     python benchmarks/plugin_vs_retrain.py --readers resnet18=~/.cache/llenhance/fer-resnet18 \\
         vgg=~/.cache/llenhance/fer-vgg convnext_atto=~/.cache/llenhance/fer-convnext_atto-12ep --seeds 0 1
 
