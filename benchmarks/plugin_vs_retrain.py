@@ -233,8 +233,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     axes[0].set_ylabel("FER2013 val accuracy (%)")
     lo = min(results["readers"][r][a][k] for r in readers for a in ARMS for k in (*PROTOCOLS, "well_lit"))
     axes[0].set_ylim(max(0, lo - 5), None)
-    axes[-1].legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(ARMS), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
