@@ -206,8 +206,9 @@ def markdown(results: dict[str, Any]) -> str:
     cost = results["cost"]
     rows = [[r, f"{c['finetune_seconds']:.0f}", f"{c['joint_seconds']:.0f}", f"{1e3 * c['reader_seconds_per_face']:.3f}",
              f"{1e3 * c['with_enhancer_seconds_per_face']:.3f}"] for r, c in cost.items()]
-    lines += ["Cost, this machine (" + results["machine"] + "): training wall time per run (mean over seeds) and "
-              "inference per face (batches of 256, median of 3 passes):", "",
+    lines += ["Cost: training wall time per run as its run folder records it (mean over seeds; it depends on what "
+              "else ran on the machine then), and inference per face measured here (" + results["machine"] +
+              ", batches of 256, median of 3 passes):", "",
               markdown_table(["reader", "fine-tune s", "joint s", "reader ms/face", "enhancer + reader ms/face"], rows),
               ""]
     return "\n".join(lines)
