@@ -366,3 +366,31 @@ def test_a_checkpoint_that_cannot_be_written_is_an_os_error(tmp_path: Path, monk
                                       r"disk; the previous checkpoint is kept\): \[enforce fail"):
         state_module.save_checkpoint(path, {"iteration": 2})
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
+
+
+def test_settings_object_and_keyword_options_are_one_thing(tmp_path) -> None:
+    """FERGuidedTrainer(net, lr=...) and FERGuidedTrainer(net, settings=TrainerSettings(lr=...)) run alike;
+    keywords override the settings; unknown options and bad values are named."""
+    from llenhance import llenet_s
+    from llenhance.losses import ReconstructionLoss
+    from llenhance.training import FERGuidedTrainer, TrainerSettings
+
+    def trained(**kwargs):
+        torch.manual_seed(0)
+        net = llenet_s()
+        data = [(torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(i)) * 0.2,
+                 torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(100 + i))) for i in range(4)]
+        trainer = FERGuidedTrainer(net, reconstruction=ReconstructionLoss(perceptual=0), progress=False, **kwargs)
+        trainer.fit(data, iterations=2)
+        return trainer, net
+
+    a, net_a = trained(lr=1e-3, batch_size=2, schedule="cosine")
+    b, net_b = trained(settings=TrainerSettings(lr=1e-3, batch_size=2, schedule="cosine"))
+    c, _ = trained(settings=TrainerSettings(lr=5e-3, batch_size=4), lr=1e-3, batch_size=2, schedule="cosine")
+    assert a.config == b.config == c.config and a.settings == b.settings == c.settings
+    for x, y in zip(net_a.state_dict().values(), net_b.state_dict().values()):
+        assert torch.equal(x, y)
+    with pytest.raises(TypeError, match=r"unknown options \['learning_rate'\]"):
+        FERGuidedTrainer(llenet_s(), learning_rate=1e-3)
+    with pytest.raises(ValueError, match="`schedule` expected one of"):
+        TrainerSettings(schedule="step")

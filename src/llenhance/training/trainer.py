@@ -22,16 +22,15 @@ from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 from tqdm.auto import tqdm
 
 from llenhance._checks import check_image, check_nonnegative, check_positive_int, unchecked
-from llenhance._color import mean_grey
 from llenhance.classifier import FrozenClassifier
-from llenhance.losses.fer import JointLoss, check_label_range
+from llenhance.losses.fer import JointLoss
 from llenhance.losses.reconstruction import ReconstructionLoss
-from llenhance.models.llenet import LLENet, match_exposure
+from llenhance.models.llenet import LLENet
+from llenhance.training.objective import JointObjective
+from llenhance.training.settings import TrainerSettings
 from llenhance.training.state import CHECKPOINT_NAME, load_checkpoint, restore_rng, save_checkpoint
 
 __all__ = ["FERGuidedTrainer"]
-
-_SCHEDULES = ("constant", "cosine")
 
 
 class _RunBatches(Sampler[list[tuple[int, int]]]):
@@ -143,6 +142,9 @@ class FERGuidedTrainer:
         ferp: weight of L_ferp (0 without a classifier).
         cls: weight of L_cls (0 without a classifier).
         label: weight of L_label (0 without a classifier).
+        settings: the run settings as one `TrainerSettings`; the keyword arguments below are its fields and
+            override it (``FERGuidedTrainer(net, lr=1e-4)`` and
+            ``FERGuidedTrainer(net, settings=TrainerSettings(lr=1e-4))`` are the same).
         lr: Adam learning rate (paper 3e-4).
         batch_size: global batch size (paper 32 joint, 80 reconstruction).
         schedule: ``"constant"`` (paper) or ``"cosine"`` (to 1% of ``lr``).
@@ -192,42 +194,25 @@ class FERGuidedTrainer:
         ferp: float = 1.0,
         cls: float = 1.0,
         label: float = 1.0,
-        lr: float = 3e-4,
-        batch_size: int = 32,
-        schedule: str = "constant",
-        clip_grad_norm: float | None = None,
-        amp: bool = False,
-        compile: bool | str = False,
-        channels_last: bool = False,
-        target_exposure: bool = False,
-        device: str | torch.device = "cpu",
-        seed: int = 0,
-        num_workers: int = 0,
-        log_every: int = 50,
-        checkpoint_dir: str | Path | None = None,
-        checkpoint_every: int = 500,
-        val_every: int | None = None,
-        progress: bool = True,
+        settings: TrainerSettings | None = None,
+        **options: Any,
     ) -> None:
         if not isinstance(enhancer, nn.Module):
             raise TypeError(f"`enhancer` expected an nn.Module, got {type(enhancer).__name__}")
-        check_positive_int(batch_size, "batch_size")
-        check_positive_int(checkpoint_every, "checkpoint_every")
-        check_positive_int(log_every, "log_every")
-        if val_every is not None:
-            check_positive_int(val_every, "val_every")
-        if check_nonnegative(lr, "lr") == 0:
-            raise ValueError(f"`lr` expected a positive number, got {lr}")
-        if schedule not in _SCHEDULES:
-            raise ValueError(f"`schedule` expected one of {_SCHEDULES}, got {schedule!r}")
-        if clip_grad_norm is not None and check_nonnegative(clip_grad_norm, "clip_grad_norm") == 0:
-            raise ValueError(f"`clip_grad_norm` expected a positive number or None, got {clip_grad_norm}")
-        if num_workers < 0:
-            raise ValueError(f"`num_workers` expected an int >= 0, got {num_workers}")
-        if not isinstance(target_exposure, bool):
-            raise TypeError(f"`target_exposure` expected a bool, got {type(target_exposure).__name__}")
-
-        self.world, self.rank, device = distributed_setting(device)
+        try:
+            settings = (settings or TrainerSettings()).replace(**options)
+        except TypeError:
+            known = [f.name for f in dataclasses.fields(TrainerSettings)]
+            unknown = sorted(set(options) - set(known))
+            if not unknown:
+                raise
+            raise TypeError(f"FERGuidedTrainer got unknown options {unknown}; settings are {known}") from None
+        self.settings = settings
+        lr, batch_size, schedule, amp = settings.lr, settings.batch_size, settings.schedule, settings.amp
+        clip_grad_norm, compile, channels_last = settings.clip_grad_norm, settings.compile, settings.channels_last
+        target_exposure, seed, log_every = settings.target_exposure, settings.seed, settings.log_every
+        checkpoint_dir, checkpoint_every, val_every = settings.checkpoint_dir, settings.checkpoint_every, settings.val_every
+        self.world, self.rank, device = distributed_setting(settings.device)
         if amp and device.type != "cuda":
             raise ValueError(f"`amp` expected a CUDA `device`, got {device}")
         if batch_size % self.world:
@@ -261,14 +246,17 @@ class FERGuidedTrainer:
             backend = compile if isinstance(compile, str) else "inductor"
             self._model = torch.compile(self._model, backend=backend)  # type: ignore[assignment]
             self._loss_terms = torch.compile(self.loss.terms, backend=backend)
+        #: What a step minimises; the loop below only takes the steps.
+        self.objective = JointObjective(self._model, self.classifier, self._loss_terms,
+                                        target_exposure=target_exposure, amp=amp, device_type=device.type)
         self.optimizer = torch.optim.Adam(self.enhancer.parameters(), lr=lr)
         self.lr, self.batch_size, self.schedule = lr, batch_size, schedule
         self.clip_grad_norm, self.amp, self.seed = clip_grad_norm, amp, seed
         self.target_exposure = target_exposure
-        self.num_workers, self.log_every = num_workers, log_every
+        self.num_workers, self.log_every = settings.num_workers, log_every
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.checkpoint_every, self.val_every = checkpoint_every, val_every
-        self.progress = progress and self.rank == 0
+        self.progress = settings.progress and self.rank == 0
         self.history: list[dict[str, float]] = []
         #: Optimiser steps taken by the last ``fit`` call (0 when it resumed a finished run).
         self.trained_steps = 0
@@ -310,24 +298,8 @@ class FERGuidedTrainer:
 
     def _terms(self, low: torch.Tensor, normal: torch.Tensor, labels: torch.Tensor | None,
                host_labels: Any = None) -> dict[str, torch.Tensor]:
-        """Every loss term of one batch, and their weighted sum under ``"total"``; one path for every loss.
-        ``host_labels``: the labels as loaded, whose range is read on the host (on the device it is a sync)."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            enhanced = self._model(low)
-        enhanced = enhanced.float()
-        if self.target_exposure:  # the loss sees the output at the reference's exposure
-            # an unclamped training output is no user input: no range check; the levels clamped as the model's
-            # own output exposure clamps them (a black reference stays valid)
-            with unchecked():
-                enhanced = match_exposure(enhanced, mean_grey(normal.float()).view(-1).clamp(1e-3, 0.999))
-        outputs: dict[str, Any] = {"labels": labels}
-        if self.classifier is not None:
-            outputs["logits"], outputs["enhanced_features"] = self.classifier.forward_features(enhanced)
-            if isinstance(host_labels, torch.Tensor) and host_labels.device.type == "cpu":
-                check_label_range(host_labels, outputs["logits"].shape[1])
-            with torch.no_grad():
-                outputs["normal_logits"], outputs["normal_features"] = self.classifier.forward_features(normal)
-        return self._loss_terms(enhanced, normal, **outputs)
+        """Every loss term of one batch, and their weighted sum under ``"total"`` (`JointObjective`)."""
+        return self.objective(low, normal, labels, host_labels)
 
     def _step(self, batch: Any, scheduler: Any) -> dict[str, torch.Tensor]:
         terms = self._terms(*self._unpack(batch), host_labels=batch[2] if len(batch) == 3 else None)
