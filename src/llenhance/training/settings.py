@@ -27,7 +27,38 @@ SCHEDULES = ("constant", "cosine")
 
 @dataclass(frozen=True)
 class TrainerSettings:
-    """The run settings of `FERGuidedTrainer` (see its Args for each field)."""
+    """The run settings of `FERGuidedTrainer`; each is also one of its keyword arguments.
+
+    Attributes:
+        lr: Adam learning rate (paper 3e-4).
+        batch_size: global batch size (paper 32 joint, 80 reconstruction).
+        schedule: ``"constant"`` (paper) or ``"cosine"`` (to 1% of ``lr``).
+        clip_grad_norm: clip the gradient norm to this value; ``None`` = off.
+        amp: bfloat16 autocast (CUDA only).
+        compile: run the enhancer and the loss through ``torch.compile``
+            (``True``: its default backend, inductor; a string: that backend).
+        channels_last: keep the enhancer, the classifier and the batches in
+            channels-last memory format (faster convolutions on GPUs).
+        target_exposure: the losses compare the enhanced image brought to the
+            normal-light image's mean grey level (`match_exposure`, a
+            per-image gamma), so training spends nothing on global exposure.
+            For an enhancer whose exposure is set at inference
+            (``LLENet(output_target=...)``).
+        device: where to train; under torchrun with CUDA, ``cuda:LOCAL_RANK``.
+        seed: seeds the batch order (and, for datasets with ``set_epoch``,
+            their augmentation through the epoch number).
+        num_workers: DataLoader workers (started once per ``fit``, serving
+            every epoch).
+        log_every: iterations between logged metrics (the loss terms' means
+            over those iterations, in `history` and the progress bar). The
+            loss terms add up on the device; reading them is the only
+            device-to-host synchronisation of the loop.
+        checkpoint_dir: where ``checkpoint.pt`` is written (atomically).
+        checkpoint_every: iterations between checkpoints (and at the end).
+        val_every: iterations between validations (and at the end), when
+            ``fit`` gets a validation set.
+        progress: show a tqdm bar (rank 0).
+    """
 
     lr: float = 3e-4
     batch_size: int = 32
