@@ -286,6 +286,14 @@ def _train_pairs(args: argparse.Namespace) -> int:
         reconstruction = ReconstructionLoss(perceptual=args.perceptual_weight, color=args.color_weight)
     except RuntimeError as err:
         raise CLIError(f"{err} On the command line: --perceptual-weight 0.") from err
+    # what the data pipeline does is part of the run: a resumed run must keep it
+    data_record: dict[str, Any] = {"mode": args.mode, "crop": args.crop, "classes": getattr(args, "classes", None),
+                                   "classifier": getattr(args, "classifier", None),
+                                   "folder": str(Path(args.data).resolve())}
+    if getattr(args, "normal_fraction", 0.0):  # only when used: runs from before the option resume as they were
+        data_record["normal_fraction"] = args.normal_fraction
+    if tuple(getattr(args, "inputs", ("real",))) != ("real",):  # likewise
+        data_record["inputs"] = list(args.inputs)
     trainer = FERGuidedTrainer(
         enhancer,
         classifier,
@@ -304,15 +312,8 @@ def _train_pairs(args: argparse.Namespace) -> int:
         compile=args.compile,
         target_exposure=args.target_exposure,
         log_every=args.log_every,
+        data=data_record,
     )
-    # what the data pipeline does is part of the run: a resumed run must keep it
-    trainer.config["data"] = {"mode": args.mode, "crop": args.crop, "classes": getattr(args, "classes", None),
-                              "classifier": getattr(args, "classifier", None),
-                              "folder": str(Path(args.data).resolve())}
-    if getattr(args, "normal_fraction", 0.0):  # only when used: runs from before the option resume as they were
-        trainer.config["data"]["normal_fraction"] = args.normal_fraction
-    if tuple(getattr(args, "inputs", ("real",))) != ("real",):  # likewise
-        trainer.config["data"]["inputs"] = list(args.inputs)
     start = time.time()
     metrics = trainer.fit(train, val, iterations=args.iterations, resume=args.resume)
     if trainer.rank != 0:

@@ -145,6 +145,8 @@ class FERGuidedTrainer:
         settings: the run settings as one `TrainerSettings`; the keyword arguments below are its fields and
             override it (``FERGuidedTrainer(net, lr=1e-4)`` and
             ``FERGuidedTrainer(net, settings=TrainerSettings(lr=1e-4))`` are the same).
+        data: what the data pipeline does (JSON-ready: folder, crop, darkening, ...), recorded in `config`
+            under ``"data"``: a checkpoint is only resumed with the same.
         **options: fields of `TrainerSettings` (``lr``, ``batch_size``, ``schedule``, ``device``,
             ``checkpoint_dir``, ...), each overriding ``settings``.
 
@@ -169,6 +171,7 @@ class FERGuidedTrainer:
         cls: float = 1.0,
         label: float = 1.0,
         settings: TrainerSettings | None = None,
+        data: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
         if not isinstance(enhancer, nn.Module):
@@ -258,6 +261,8 @@ class FERGuidedTrainer:
         }
         if target_exposure:  # only when used: runs from before the option resume as they were
             self.config["target_exposure"] = True
+        if data is not None:
+            self.config["data"] = dict(data)
 
     # -- pieces of a step -------------------------------------------------
     def _unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
