@@ -21,7 +21,6 @@ Reading of the paper (see the docs page "The paper and how we read it"):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
 import io
 import json
@@ -36,6 +35,7 @@ from torch import nn
 
 from llenhance._checks import check_image, check_positive_int, value_checks_enabled
 from llenhance._color import grey, mean_grey
+from llenhance._digest import state_digest
 from llenhance.models.chroma import carry_chroma
 
 __all__ = ["CRBlock", "FEBlock", "LLENet", "exposure_curve", "llenet_b", "llenet_s"]
@@ -691,7 +691,7 @@ class LLENet(
             card = None  # the weights loaded; a card that cannot be fetched is no reason to fail
         if card is not None:
             model._source_card = {"name": str(pretrained_model_name_or_path), "text": card.read_text(),
-                                  "fingerprint": _fingerprint(model)}
+                                  "fingerprint": state_digest(model)}
         return model
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> Any:
@@ -720,7 +720,7 @@ class LLENet(
         source = getattr(self, "_source_card", None)
         if source is None:
             card = super().generate_model_card(*args, **kwargs)
-        elif _fingerprint(self) == source["fingerprint"]:
+        elif state_digest(self) == source["fingerprint"]:
             card = ModelCard(source["text"])
         else:
             card = _derived_card(ModelCard(source["text"]), source["name"])
@@ -773,15 +773,6 @@ _CONFIG_BOUNDS = {"width": (2, 512), "mlp_ratio": (1, 16)}
 #: Keys the Hub tooling may add to config.json besides the model's own.
 _CONFIG_METADATA = ("_name_or_path", "architectures", "model_type", "library_name", "llenhance_version")
 _HUB_DOWNLOAD_ARGS = ("revision", "cache_dir", "force_download", "token", "local_files_only")
-
-
-def _fingerprint(model: nn.Module) -> str:
-    """SHA-256 of the state dict's names and values: whether weights changed since they were loaded."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _derived_card(card: Any, source: str) -> Any:

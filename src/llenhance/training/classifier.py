@@ -18,7 +18,6 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -33,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from llenhance._atomic import atomic_path
 from llenhance._checks import check_positive_int
+from llenhance._digest import state_digest
 from llenhance.training.lock import run_lock
 from llenhance.training.runs import claim_run_folder
 from llenhance.training.state import CHECKPOINT_NAME, restore_rng, save_checkpoint
@@ -82,12 +82,8 @@ class ClassifierRecipe:
 
 
 def weights_digest(module: nn.Module) -> str:
-    """SHA-256 (first 16 hex digits) of a module's state dict, names and float32 values: which weights it holds."""
-    digest = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
+    """The first 16 hex digits of `state_digest`: which starting weights a run folder was made from."""
+    return state_digest(module)[:16]
 
 
 class _Transformed(Dataset):
