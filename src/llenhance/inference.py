@@ -366,8 +366,10 @@ def check_tile(net: nn.Module, tile: int, overlap: int) -> None:
     check_positive_int(tile, "tile")
     if not 0 <= overlap < tile // 2:
         raise ValueError(f"`overlap` expected an int in [0, tile // 2), got {overlap} with tile {tile}")
+    from llenhance.models.tiling import tile_halo
+
     multiple = getattr(net, "pad_multiple", 1)  # LLENet pads its input to a multiple of this
-    halo = -(-(overlap // 2) // multiple) * multiple
+    halo = tile_halo(overlap, multiple)
     smallest = 2 * halo + multiple
     if tile < smallest:
         raise ValueError(

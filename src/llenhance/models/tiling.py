@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["Tile", "blend_tiles", "tile_grid"]
+__all__ = ["Tile", "blend_tiles", "tile_grid", "tile_halo"]
 
 #: One tile along both axes: ``((y0, y1, core_y0, core_y1), (x0, x1, core_x0, core_x1))``; the cores partition
 #: the image, the tiles add a halo around them.
@@ -33,13 +33,18 @@ def _spans(size: int, tile: int, core: int, halo: int) -> list[tuple[int, int, i
             for c0 in range(0, size, core)]
 
 
+def tile_halo(overlap: int, multiple: int = 1) -> int:
+    """Pixels of context on each side of a tile's core: half the overlap, rounded up to ``multiple``."""
+    return -(-(overlap // 2) // multiple) * multiple
+
+
 def tile_grid(height: int, width: int, tile: int, overlap: int, multiple: int = 1) -> tuple[list[Tile], int]:
     """The tiles covering a ``height`` x ``width`` image, and their halo (pixels of context on each side).
 
     The halo is half the overlap rounded up to ``multiple`` (a model's padding multiple), so tile borders
     stay aligned to it; each core is ``tile - 2 * halo`` rounded down to ``multiple`` (at least one multiple).
     """
-    halo = -(-(overlap // 2) // multiple) * multiple
+    halo = tile_halo(overlap, multiple)
     core = max((tile - 2 * halo) // multiple * multiple, multiple)
     return [(ty, tx) for ty in _spans(height, tile, core, halo) for tx in _spans(width, tile, core, halo)], halo
 
