@@ -47,10 +47,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _command import command_line  # noqa: E402
-from _fer_data import FER2013, fer_split  # noqa: E402
+from _fer_data import FER2013, fer_split, preload  # noqa: E402
 from _fer_eval import frozen_classifier_from  # noqa: E402
 from _fer_models import MEAN, STD  # noqa: E402
 from _paths import WORK  # noqa: E402
+from _timing import median_seconds  # noqa: E402
 from llenhance import FrozenClassifier, LLENet  # noqa: E402
 from llenhance.classifier import ClassifierPreprocess  # noqa: E402
 from llenhance.metrics import accuracy  # noqa: E402
@@ -75,11 +76,6 @@ def _reader(spec: str) -> tuple[str, Path]:
         raise argparse.ArgumentTypeError(f"expected NAME=FOLDER (an architecture of train_fer_classifier.py), "
                                          f"got {spec!r}")
     return name, Path(folder).expanduser()
-
-
-def _preload(faces: Any) -> TensorDataset:
-    images, labels = zip(*(faces[i] for i in tqdm(range(len(faces)), desc="loading", leave=False)))
-    return TensorDataset(torch.stack(images), torch.tensor(labels))
 
 
 def augmentation(size: int) -> v2.Transform:
@@ -163,15 +159,12 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
 
 def seconds_per_face(reader: FrozenClassifier, enhancer: LLENet | None, faces: torch.Tensor) -> float:
     """Wall time per face of the reader (behind ``enhancer``), batches of 256, the median of three passes."""
-    times = []
-    for _ in range(3):
-        started = time.perf_counter()
-        with torch.inference_mode():
-            for i in range(0, len(faces), 256):
-                x = faces[i : i + 256]
-                reader(enhancer(x).clamp(0, 1) if enhancer is not None else x)
-        times.append((time.perf_counter() - started) / len(faces))
-    return statistics.median(times)
+    def run(images: torch.Tensor) -> None:
+        for i in range(0, len(images), 256):
+            x = images[i : i + 256]
+            reader(enhancer(x).clamp(0, 1) if enhancer is not None else x)
+
+    return median_seconds(run, faces, repeats=3, warmups=0) / len(faces)
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -267,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.limit:
         train_faces = Subset(train_faces, range(0, len(train_faces), max(1, len(train_faces) // args.limit)))
         val = Subset(val, range(0, len(val), max(1, len(val) // args.limit)))
-    train = _preload(train_faces)
+    train = preload(train_faces)
     readers = dict(args.readers)
     plugin = LLENet.from_pretrained("llenet-faces").eval()
     tuned: dict[tuple[str, int], FrozenClassifier] = {}

@@ -55,22 +55,16 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 from tqdm import tqdm
 
 from _command import tilde
-from _fer_data import add_data_arguments, fer_split
+from _fer_data import add_data_arguments, fer_split, preload
 from llenhance.metrics import accuracy, per_class_accuracy
 from llenhance.training.state import restore_rng, save_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 from _fer_models import ARCHS, MEAN, STD, FERVGG, fer_convnext_atto, fer_resnet18, load_classifier  # noqa: E402,F401
-
-
-def preload(data: Dataset) -> TensorDataset:
-    """Decode every image once into memory (FER2013 train is 0.8 GB as float32)."""
-    images, labels = zip(*(data[i] for i in tqdm(range(len(data)), desc="loading", leave=False)))
-    return TensorDataset(torch.stack(images), torch.tensor(labels))
 
 
 def _normalise(x: torch.Tensor) -> torch.Tensor:
