@@ -117,3 +117,24 @@ def test_batch_larger_than_the_data_is_refused_before_the_folder_is_made(tmp_pat
     with pytest.raises(ValueError, match="`batch_size` expected at most the 64"):
         finetune_classifier(_net(), _data(), tmp_path / "run", ClassifierRecipe(batch_size=100), progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_run_folder_holds_exactly_its_files_with_the_modes_open_gives(tmp_path: Path) -> None:
+    """No temporary or lock file left, the files readable as open() would make them, the data untouched."""
+    import os
+
+    data = _data()
+    before = [t.clone() for t in data.tensors]
+    with pytest.raises(KeyboardInterrupt):  # an interrupted run first: it must leave only its checkpoint
+        finetune_classifier(_net(), data, tmp_path / "run", ClassifierRecipe(epochs=2, batch_size=8),
+                            transform=_Jitter(fail_at=64 + 3), progress=False)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint.pt", "recipe.json"]
+    finetune_classifier(_net(), data, tmp_path / "run", ClassifierRecipe(epochs=2, batch_size=8),
+                        transform=_Jitter(), progress=False)
+    names = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert names == ["checkpoint.pt", "model.safetensors", "recipe.json", "training.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in names:
+        assert (tmp_path / "run" / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+    assert all(torch.equal(a, b) for a, b in zip(before, data.tensors))
