@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from llenhance import LLENet
+from llenhance import Enhancer, LLENet
 from llenhance.cli import main
 from tests.training.helpers import TinyClassifier
 
@@ -66,7 +66,7 @@ class TestTrainCommand:
         record = json.loads((out / "training.json").read_text())
         assert record["iterations"] == 2 and record["trainer"]["perceptual_feature_net"] == "off (weight 0)"
         assert set(record["final_metrics"]) >= {"loss", "val_psnr", "val_ssim"}
-        assert isinstance(LLENet.from_pretrained(out), LLENet)
+        assert isinstance(Enhancer.from_pretrained(out), LLENet)
         assert (out / "checkpoints" / "checkpoint.pt").is_file()
         # a second run into the same folder must not overwrite the model
         assert main(args) == 2
@@ -555,7 +555,7 @@ def test_weights_that_do_not_fit_are_named(tmp_path: Path, capsys: pytest.Captur
 
     from llenhance.cli import main
 
-    LLENet.from_pretrained("llenet-sice").save_pretrained(tmp_path / "extra")
+    Enhancer.from_pretrained("llenet-sice").save_pretrained(tmp_path / "extra")
     state = load_file(tmp_path / "extra" / "model.safetensors")
     state["bogus.weight"] = torch.zeros(2)
     save_file(state, tmp_path / "extra" / "model.safetensors")

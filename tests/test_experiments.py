@@ -29,7 +29,7 @@ from _fer_data import fer_split  # noqa: E402
 import fer_experiments  # noqa: E402
 from train_fer_classifier import ARCHS, MEAN, STD, load_classifier  # noqa: E402
 
-from llenhance import LLENet  # noqa: E402
+from llenhance import Enhancer, LLENet  # noqa: E402
 from llenhance.pretrained import builtin_path  # noqa: E402
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -94,7 +94,7 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
                 assert row["recovered_fraction"] == pytest.approx(expected)
 
     # Quality of the IFER enhancer's output, recomputed with scikit-image's SSIM.
-    ifer = LLENet.from_pretrained(tmp_path / "work" / "seed0" / "paper" / "ifer" / "model").eval()
+    ifer = Enhancer.from_pretrained(tmp_path / "work" / "seed0" / "paper" / "ifer" / "model").eval()
     with torch.no_grad():
         enhanced = ifer(low).clamp(0, 1)
     ref = np.mean([
@@ -281,10 +281,10 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     for seed in (0, 1):
         record = json.loads((tmp_path / "work" / f"curve-rec-s1-3its-seed{seed}" / "model" / "training.json").read_text())
         assert record["iterations"] == 3 and record["guides"] == [] and record["curve_target"] == 0.45
-        assert LLENet.from_pretrained(tmp_path / "work" / f"curve-rec-s1-3its-seed{seed}" / "model").stem_stride == 1
+        assert Enhancer.from_pretrained(tmp_path / "work" / f"curve-rec-s1-3its-seed{seed}" / "model").stem_stride == 1
         short = json.loads((tmp_path / "work" / f"curve-rec-seed{seed}" / "model" / "training.json").read_text())
         assert short["iterations"] == 2
-        assert LLENet.from_pretrained(tmp_path / "work" / f"curve-rec-seed{seed}" / "model").stem_stride == 2
+        assert Enhancer.from_pretrained(tmp_path / "work" / f"curve-rec-seed{seed}" / "model").stem_stride == 2
     assert all(len(results["raw"][long][a]) == 2 for a in ("resnet18", "vgg"))
     # its second stage: started from the first stage's weights, 2 more iterations at --continue-lr, another seed
     continued = "curve + LLENet (stem stride 1), reconstruction only, 3 + 2 iterations"
@@ -296,9 +296,9 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         assert record["config"]["lr"] == 1e-4 and record["curve_target"] == 0.45
         assert record["init"] == {"folder": str(first),
                                   "weights": hashlib.sha256((first / "model.safetensors").read_bytes()).hexdigest()[:16]}
-        second = LLENet.from_pretrained(folder)
+        second = Enhancer.from_pretrained(folder)
         assert second.stem_stride == 1
-        start = LLENet.from_pretrained(first).state_dict()
+        start = Enhancer.from_pretrained(first).state_dict()
         moved = [k for k, v in second.state_dict().items() if not torch.equal(v, start[k])]
         assert moved  # trained further, from those weights (same architecture, same names)
     assert list(results["raw"])[-2:] == [long, continued]
@@ -520,7 +520,7 @@ def test_export_builtin_keeps_the_card_and_records_the_command(tmp_path: Path) -
     summary = json.loads((target / "summary.json").read_text())
     assert summary == {"command": f"python train.py --seed 1 && python benchmarks/export_builtin.py {run} faces",
                        "iterations": 3, "seed": 1}
-    loaded = LLENet.from_pretrained(target)
+    loaded = Enhancer.from_pretrained(target)
     assert loaded.stem_stride == 1 and loaded.curve_target == 0.45
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), loaded.state_dict().values()))
     with pytest.raises(SystemExit):  # no training record
@@ -529,8 +529,8 @@ def test_export_builtin_keeps_the_card_and_records_the_command(tmp_path: Path) -
         export_builtin.main([str(run), "faces"], weights=weights)
     # a built-in as the source, stored with an exposure gate: same weights, its record and command kept
     gated = export_builtin.main(["llenet-sice", "photo", "--exposure-gate", "0.2", "0.35"], weights=weights)
-    loaded = LLENet.from_pretrained(gated)
-    source = LLENet.from_pretrained("llenet-sice")
+    loaded = Enhancer.from_pretrained(gated)
+    source = Enhancer.from_pretrained("llenet-sice")
     assert loaded.exposure_gate == (0.2, 0.35) and source.exposure_gate is None
     assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), loaded.state_dict().values()))
     summary = json.loads((gated / "summary.json").read_text())
@@ -542,8 +542,8 @@ def test_export_builtin_keeps_the_card_and_records_the_command(tmp_path: Path) -
         export_builtin.main(["llenet-sice", "x", "--exposure-gate", "0.5", "0.2"], weights=weights)
     # an output target the same way, next to the gate the source already has
     targeted = export_builtin.main(["llenet-photo", "photo2", "--output-target", "0.4"], weights=weights)
-    loaded = LLENet.from_pretrained(targeted)
-    assert loaded.output_target == 0.4 and loaded.exposure_gate == LLENet.from_pretrained("llenet-photo").exposure_gate
+    loaded = Enhancer.from_pretrained(targeted)
+    assert loaded.output_target == 0.4 and loaded.exposure_gate == Enhancer.from_pretrained("llenet-photo").exposure_gate
     summary = json.loads((targeted / "summary.json").read_text())
     assert summary["output_target"] == 0.4 and summary["command"].endswith("photo2 --output-target 0.4")
     with pytest.raises(SystemExit):
@@ -698,7 +698,7 @@ def test_niqe_bands_splits_dicm_by_the_inputs_exposure(tmp_path: Path) -> None:
 def test_output_target_is_chosen_on_train_and_applied_as_the_model_does(tmp_path: Path) -> None:
     import output_target
 
-    from llenhance import LLENet, enhance
+    from llenhance import enhance
     from llenhance.data import PairedImageFolder
     from llenhance.metrics import psnr
     from tests.conftest import shared_data
@@ -712,7 +712,7 @@ def test_output_target_is_chosen_on_train_and_applied_as_the_model_does(tmp_path
     assert result["meta"]["chosen"] == max((0.3, 0.4), key=lambda t: rows[t]["train_psnr"])
     # the val score of a target is what the shipped model with that output_target gives
     low, high = PairedImageFolder(shared_data("sice", "val"))[0]
-    model = LLENet.from_pretrained("llenet-photo", output_target=0.4).eval()
+    model = Enhancer.from_pretrained("llenet-photo", output_target=0.4).eval()
     assert rows[0.4]["val_psnr"] == pytest.approx(float(psnr(enhance(low, model)[None], high[None])), abs=1e-3)
     assert (tmp_path / "output_target.md").read_text().count("\n| ") == 5  # header, rule, 3 targets
 
@@ -733,7 +733,7 @@ def test_fer_readers_scores_saved_weights_as_the_classifier_sees_them(tmp_path: 
     assert json.loads((tmp_path / "res" / "readers.json").read_text()) == json.loads(json.dumps(results))
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
     low, normal, labels = fer_experiments.dark_test_set(faces, "realistic")
-    builtin = LLENet.from_pretrained("llenet-faces").eval()
+    builtin = Enhancer.from_pretrained("llenet-faces").eval()
     for arch in ("resnet18", "vgg"):
         net = load_classifier(arch, tmp_path / "clf" / f"fer-{arch}" / "model.safetensors")
 
@@ -847,10 +847,10 @@ def test_plugin_vs_retrain_scores_every_arm_as_computed_by_hand(tmp_path: Path) 
     val = fer_split("folder", tmp_path / "fer", "val", size=48)
     from _fer_eval import frozen_classifier_from
 
-    from llenhance import LLENet as _LLENet
+    from llenhance import Enhancer as _Enhancer
 
     base = frozen_classifier_from("resnet18", tmp_path / "clf" / "fer-resnet18")
-    plugin = _LLENet.from_pretrained("llenet-faces").eval()
+    plugin = _Enhancer.from_pretrained("llenet-faces").eval()
     arms = results["readers"]["resnet18"]
     for protocol in ("paper", "realistic"):
         ref = evaluate_fer(base, val, {"plugin": plugin}, darkening=protocol, progress=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from llenhance import DEFAULT_WEIGHTS, LLENet
+from llenhance import Enhancer, DEFAULT_WEIGHTS, LLENet
 from llenhance.cli import main
 from llenhance.data import PairedImageFolder
 from tests.conftest import shared_data
@@ -33,7 +33,7 @@ def test_onnx_matches_pytorch_on_real_image(tmp_path: Path, real_image: torch.Te
     path = tmp_path / "llenet.onnx"
     assert main(["export", "--format", "onnx", "--output", str(path)]) == 0
     session = ort.InferenceSession(str(path))
-    model = LLENet.from_pretrained(DEFAULT_WEIGHTS).eval()  # what `export` exports by default
+    model = Enhancer.from_pretrained(DEFAULT_WEIGHTS).eval()  # what `export` exports by default
     # dark (the full change), in the gate's band (part of it) and well lit (none): the gate is in the graph
     for image in (real_image, real_image[..., :128, :200], _at_share(model, real_image, 0.5), _at_share(model, real_image, 0)):
         out = session.run(None, {"image": image.numpy()})[0]
@@ -47,7 +47,7 @@ def test_torchscript_matches_pytorch_on_real_image(tmp_path: Path, real_image: t
     path = tmp_path / "llenet.pt"
     assert main(["export", "--format", "torchscript", "--output", str(path)]) == 0
     scripted = torch.jit.load(str(path))
-    model = LLENet.from_pretrained(DEFAULT_WEIGHTS).eval()
+    model = Enhancer.from_pretrained(DEFAULT_WEIGHTS).eval()
     with torch.no_grad():
         for image in (real_image, _at_share(model, real_image, 0.5), _at_share(model, real_image, 0)):
             torch.testing.assert_close(scripted(image), model(image), atol=1e-4, rtol=0)
@@ -63,7 +63,7 @@ def test_face_weights_export_with_their_colour(tmp_path: Path, fmt: str) -> None
     image = (0.05 + 0.2 * torch.rand(1, 3, 48, 48)) * torch.tensor([1.0, 0.7, 0.4]).view(1, 3, 1, 1)
     path = tmp_path / f"faces.{'onnx' if fmt == 'onnx' else 'pt'}"
     assert main(["export", "--model", "llenet-faces", "--format", fmt, "--output", str(path)]) == 0
-    model = LLENet.from_pretrained("llenet-faces").eval()
+    model = Enhancer.from_pretrained("llenet-faces").eval()
     with torch.no_grad():
         ref = model(image)
     if fmt == "onnx":

@@ -5,7 +5,7 @@ import PIL.Image
 import pytest
 import torch
 
-from llenhance import LLENet, enhance, llenet_s
+from llenhance import Enhancer, enhance, llenet_s
 from llenhance.metrics import psnr
 from tests.conftest import shared_data
 
@@ -99,7 +99,7 @@ class TestEnhance:
         well_lit = torch.rand(3, 32, 32) * 0.4 + 0.3
         assert torch.equal(enhance(well_lit), well_lit)
         dark = torch.rand(3, 32, 32) * 0.2  # mean grey about 0.1: the full change, brighter
-        ungated = LLENet.from_pretrained("llenet-photo", exposure_gate=None).eval()
+        ungated = Enhancer.from_pretrained("llenet-photo", exposure_gate=None).eval()
         with torch.no_grad():
             torch.testing.assert_close(enhance(dark), ungated(dark))
         assert float(enhance(dark).mean()) > 2 * float(dark.mean())
@@ -299,7 +299,7 @@ def test_half_needs_cuda() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="bfloat16 inference runs on CUDA")
 def test_half_on_cuda_is_close_to_float32() -> None:
-    net = LLENet.from_pretrained("llenet-sice").cuda()
+    net = Enhancer.from_pretrained("llenet-sice").cuda()
     x = torch.rand(2, 3, 64, 64, device="cuda") * 0.3
     full, half = enhance(x, net), enhance(x, net, half=True)
     assert half.dtype == torch.float32 and half.device == x.device

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from llenhance import DEFAULT_WEIGHTS, LLENet, list_pretrained, llenet_s
+from llenhance import Enhancer, DEFAULT_WEIGHTS, LLENet, list_pretrained, llenet_s
 
 
 class TestBuiltins:
     def test_default_is_listed_and_loads_offline(self) -> None:
         info = list_pretrained()
         assert DEFAULT_WEIGHTS in info
-        net = LLENet.from_pretrained(DEFAULT_WEIGHTS)
+        net = Enhancer.from_pretrained(DEFAULT_WEIGHTS)
         assert isinstance(net, LLENet)
         out = net.eval()(torch.rand(1, 3, 33, 41) * 0.2)
         assert out.shape == (1, 3, 33, 41)
@@ -29,14 +29,14 @@ class TestBuiltins:
         assert card.startswith("---\n") and "license:" in card.split("---")[1]  # Hub metadata
         assert (folder / "config.json").is_file() and (folder / "summary.json").is_file()
         assert list_pretrained()[name]["command"]  # the record says how to reproduce it
-        net = LLENet.from_pretrained(name).eval()
+        net = Enhancer.from_pretrained(name).eval()
         dark = torch.linspace(0.02, 0.15, 3 * 40 * 40).reshape(1, 3, 40, 40)
         with torch.no_grad():
             assert float(net(dark).mean()) > 2 * float(dark.mean())
 
     def test_unknown_name(self) -> None:
         with pytest.raises(FileNotFoundError, match="not a folder, a built-in .*llenet-sice"):
-            LLENet.from_pretrained("no-such-weights")
+            Enhancer.from_pretrained("no-such-weights")
 
     def test_saved_weights_have_the_usual_mode_and_no_temporaries(self, tmp_path: Path) -> None:
         import os
@@ -47,13 +47,13 @@ class TestBuiltins:
         net.save_pretrained(tmp_path)
         assert (tmp_path / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask  # not private 0600
         assert not list(tmp_path.glob(".llenhance-*"))
-        loaded = LLENet.from_pretrained(tmp_path)
+        loaded = Enhancer.from_pretrained(tmp_path)
         assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), loaded.state_dict().values()))
 
     def test_local_folder_wins(self, tmp_path: Path) -> None:
         net = llenet_s(use_fe=False)
         net.save_pretrained(tmp_path)
-        assert LLENet.from_pretrained(tmp_path).use_fe is False
+        assert Enhancer.from_pretrained(tmp_path).use_fe is False
 
 
 def _populate_hub_cache(cache: Path, repo: str, commit: str, model: LLENet) -> None:
@@ -82,19 +82,19 @@ def test_hub_repo_from_offline_cache(tmp_path: Path) -> None:
         from llenhance import LLENet
         ref = torch.load({str(expected)!r}, weights_only=True)
         for revision in (None, {commit!r}):
-            net = LLENet.from_pretrained("someone/llenet-test", revision=revision)
+            net = Enhancer.from_pretrained("someone/llenet-test", revision=revision)
             assert net.use_skip is False
             for k, v in net.state_dict().items():
                 assert torch.equal(v, ref[k]), k
         # a hostile config in a Hub repo is refused before anything is allocated
         try:
-            LLENet.from_pretrained("someone/huge")
+            Enhancer.from_pretrained("someone/huge")
         except ValueError as err:
             assert "`width` expected an int in [2, 512], got 100000" in str(err), err
         else:
             raise SystemExit("expected ValueError")
         try:
-            LLENet.from_pretrained("someone/not-cached")
+            Enhancer.from_pretrained("someone/not-cached")
         except FileNotFoundError as err:
             assert "someone/not-cached" in str(err) and "HF_HUB_OFFLINE" in str(err), err
         else:
@@ -133,7 +133,7 @@ class TestUntrustedFolders:
         folder = self._folder(tmp_path)
         self._edit_config(folder, **changes)
         with pytest.raises(ValueError, match=match):
-            LLENet.from_pretrained(folder)
+            Enhancer.from_pretrained(folder)
 
     def test_bad_config_is_refused_before_building(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         folder = self._folder(tmp_path)
@@ -141,14 +141,14 @@ class TestUntrustedFolders:
         built = []
         monkeypatch.setattr(LLENet, "__init__", lambda self, **kw: built.append(kw))
         with pytest.raises(ValueError, match="width"):
-            LLENet.from_pretrained(folder)
+            Enhancer.from_pretrained(folder)
         assert built == []
 
     def test_not_json(self, tmp_path: Path) -> None:
         folder = self._folder(tmp_path)
         (folder / "config.json").write_text("{width: 16")
         with pytest.raises(ValueError, match="config.json of .* is not valid JSON"):
-            LLENet.from_pretrained(folder)
+            Enhancer.from_pretrained(folder)
 
     @pytest.mark.parametrize("value", [float("nan"), float("inf")])
     def test_non_finite_weights(self, tmp_path: Path, value: float) -> None:
@@ -159,7 +159,7 @@ class TestUntrustedFolders:
         state["stem.1.bias"][3] = value
         save_file(state, folder / "model.safetensors")
         with pytest.raises(ValueError, match=r"NaN or infinite values in \['stem.1.bias'\]"):
-            LLENet.from_pretrained(folder)
+            Enhancer.from_pretrained(folder)
 
 
 def test_saved_card_claims_no_licence(tmp_path: Path) -> None:
@@ -197,7 +197,7 @@ class TestCards:
     def test_save_keeps_the_card_of_unchanged_weights(self, tmp_path: Path, name: str) -> None:
         from huggingface_hub import ModelCard
 
-        LLENet.from_pretrained(name).save_pretrained(tmp_path)
+        Enhancer.from_pretrained(name).save_pretrained(tmp_path)
         folder = Path(__import__("llenhance").__file__).parent / "weights" / name
         saved, original = ModelCard.load(tmp_path / "README.md"), ModelCard.load(folder / "README.md")
         assert saved.data.to_dict() == original.data.to_dict()
@@ -206,7 +206,7 @@ class TestCards:
     def test_trained_weights_keep_licence_not_measurements(self, tmp_path: Path) -> None:
         from huggingface_hub import ModelCard
 
-        net = LLENet.from_pretrained("llenet-faces")
+        net = Enhancer.from_pretrained("llenet-faces")
         with torch.no_grad():
             net.stem[1].bias.add_(0.01)  # any change: these are other weights now
         net.save_pretrained(tmp_path)
@@ -241,7 +241,7 @@ class TestTorchHub:
                                                 ({"weights": "llenet-faces"}, "llenet-faces")])
     def test_load_gives_the_builtin_weights(self, args: dict, name: str) -> None:
         net = torch.hub.load(str(self.ROOT), "llenet", source="local", **args)
-        reference = LLENet.from_pretrained(name)
+        reference = Enhancer.from_pretrained(name)
         assert not net.training and net.exposure_gate == reference.exposure_gate
         for (key, a), b in zip(net.state_dict().items(), reference.state_dict().values()):
             torch.testing.assert_close(a, b, rtol=0, atol=0, msg=key)
@@ -263,4 +263,4 @@ def test_H08_weights_without_config_are_named_so(tmp_path: Path) -> None:
 
     shutil.copy(builtin_path("llenet-photo") / "model.safetensors", tmp_path / "model.safetensors")
     with pytest.raises(ValueError, match="has model.safetensors but no config.json"):
-        LLENet.from_pretrained(tmp_path)
+        Enhancer.from_pretrained(tmp_path)

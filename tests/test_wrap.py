@@ -36,12 +36,12 @@ class TestWrap:
         assert logits.shape == (3, 7) and emb.shape == (3, 8)
 
     def test_default_enhancer_is_the_face_enhancer(self) -> None:
-        from llenhance import DEFAULT_FACE_WEIGHTS, LLENet
+        from llenhance import Enhancer, DEFAULT_FACE_WEIGHTS, LLENet
 
         model = wrap(torchvision.models.resnet18(num_classes=7))
         assert DEFAULT_FACE_WEIGHTS == "llenet-faces"
         assert isinstance(model.enhancer, LLENet) and model.enhancer.curve_target == 0.45
-        reference = LLENet.from_pretrained("llenet-faces")
+        reference = Enhancer.from_pretrained("llenet-faces")
         for (name, a), b in zip(model.enhancer.state_dict().items(), reference.state_dict().values()):
             assert torch.equal(a, b), name
         # well-lit grey input (mean grey above the curve's target, the domain it was trained on: grayscale faces)
@@ -96,7 +96,7 @@ def test_face_weights_denoise_real_dark_faces() -> None:
     global gamma curve (same mean grey target) amplifies: 48 faces, 22.9 dB against 16.2 dB when these weights
     were made (the one-stage weights before them: 22.0); a 2x2-folded network trained the same way for 4000
     iterations reached 20.8. Well-lit faces pass nearly unchanged."""
-    from llenhance import LLENet, LowLightSynth
+    from llenhance import Enhancer, LowLightSynth
     from llenhance.baselines import global_gamma
     from llenhance.data import FERFolder
     from llenhance.metrics import psnr
@@ -105,7 +105,7 @@ def test_face_weights_denoise_real_dark_faces() -> None:
     faces = FERFolder(shared_data("fer2013", "val"))
     clean = torch.stack([faces[i][0] for i in range(0, len(faces), len(faces) // 48)][:48])
     dark = LowLightSynth(noise=True, quantize=True)(clean.clone())  # a batch: one random darkening per face
-    net = LLENet.from_pretrained("llenet-faces").eval()
+    net = Enhancer.from_pretrained("llenet-faces").eval()
     with torch.no_grad():
         enhanced, passed = net(dark).clamp(0, 1), net(clean).clamp(0, 1)
     gamma = global_gamma(dark, target=0.45)

@@ -17,6 +17,7 @@ _EXPORTS = {
     "DEFAULT_WEIGHTS": "llenhance.pretrained",
     "ClassifierPreprocess": "llenhance.classifier",
     "EnhancedClassifier": "llenhance.wrapping",
+    "Enhancer": "llenhance.models",
     "FERGuidedTrainer": "llenhance.training",
     "FrozenClassifier": "llenhance.classifier",
     "FrozenEnsemble": "llenhance.classifier",
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from llenhance._checks import set_value_checks, value_checks
     from llenhance.classifier import ClassifierPreprocess, FrozenClassifier, FrozenEnsemble
     from llenhance.inference import enhance
-    from llenhance.models import LLENet, llenet_b, llenet_s
+    from llenhance.models import Enhancer, LLENet, llenet_b, llenet_s
     from llenhance.pretrained import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS, list_pretrained
     from llenhance.training import FERGuidedTrainer
     from llenhance.transforms import LowLightSynth, add_sensor_noise, jpeg_round_trip, synthesize_low_light

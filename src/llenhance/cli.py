@@ -137,7 +137,7 @@ def _frozen_classifier(args: argparse.Namespace, classes: Sequence[str], stages:
 
 
 def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
-    from llenhance import LLENet, llenet_b, llenet_s
+    from llenhance import Enhancer, llenet_b, llenet_s
 
     if args.arch_old is not None:
         if args.arch is not None and args.arch != args.arch_old:
@@ -155,7 +155,7 @@ def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
             raise CLIError("--curve-target and --init: the weights of --init were trained on their own curve; "
                            "pass one of them")
         override = {} if args.output_target is None else {"output_target": args.output_target}
-        return LLENet.from_pretrained(args.init, **override)
+        return Enhancer.from_pretrained(args.init, **override)
     extra = {} if args.stem_stride is None else {"stem_stride": args.stem_stride}
     if args.exposure_input:
         extra["exposure_input"] = True
@@ -231,7 +231,7 @@ def _train_faces(args: argparse.Namespace) -> int:
     model = train_faces(args.data, args.output, recipe, device=device,
                         command=["llenhance", *sys.argv[1:]] if args.record_command else None)
     print(f"face enhancer: {Path(args.output) / 'model'} ({sum(s.iterations for s in recipe.stages)} iterations, "
-          f"recipe {Path(args.output) / 'recipe.json'}); load it with LLENet.from_pretrained or --model")
+          f"recipe {Path(args.output) / 'recipe.json'}); load it with Enhancer.from_pretrained or --model")
     del model
     return 0
 
@@ -964,7 +964,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="darkenings mixed in equal shares (default: paper realistic)")
     faces.add_argument("--normal-fraction", type=float, default=None, help="share of well-lit pairs (default 0.25)")
     faces.add_argument("--luma-only", action=argparse.BooleanOptionalAction, default=None,
-                       help="train the network on the faces' luma, colour carried (LLENet(luma_only=True))")
+                       help="train the network on the faces' luma, colour carried (Enhancer(luma_only=True))")
     faces.add_argument("--init", default=None,
                        help="start from these weights (a built-in name such as llenet-faces, or a folder)")
     faces.add_argument("--seed", type=int, default=None)

@@ -32,9 +32,9 @@ __all__ = ["check_enhancer_output", "check_tile", "enhance", "load_enhancer"]
 
 @functools.lru_cache(maxsize=4)
 def _cached_pretrained(name: str, device: str = "cpu") -> nn.Module:
-    from llenhance.models.llenet import LLENet
+    from llenhance.models import Enhancer
 
-    return LLENet.from_pretrained(name).eval().to(device)
+    return Enhancer.from_pretrained(name).eval().to(device)
 
 
 def load_enhancer(model: nn.Module | str | None = None) -> nn.Module:
@@ -116,14 +116,14 @@ def check_enhancer_output(out: object, x: torch.Tensor, name: str = "model") -> 
 
 def passes_unchanged(net: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``net`` would return every image of ``x`` unchanged, so running it can be skipped: an
-    `LLENet` whose exposure gate gives each image a share of 0 (``net.passes_unchanged``); False for others."""
+    `Enhancer` whose exposure gate gives each image a share of 0 (``net.passes_unchanged``); False for others."""
     check = getattr(net, "passes_unchanged", None)
     return bool(check(x)) if check is not None else False
 
 
 def _enhance_tiled(model: nn.Module, image: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
     """One (1, 3, H, W) image through ``model`` in overlapping tiles: the model's own ``forward_tiled`` when it
-    has one (`LLENet`: whole-image statistics kept), else independent tiles blended across the overlaps."""
+    has one (`LLENet`, `Enhancer`: whole-image statistics kept), else independent tiles blended across the overlaps."""
     forward_tiled = getattr(model, "forward_tiled", None)
     if forward_tiled is not None:
         return forward_tiled(image, tile=tile, overlap=overlap)
@@ -368,7 +368,7 @@ def check_tile(net: nn.Module, tile: int, overlap: int) -> None:
         raise ValueError(f"`overlap` expected an int in [0, tile // 2), got {overlap} with tile {tile}")
     from llenhance.models.tiling import tile_halo
 
-    multiple = getattr(net, "pad_multiple", 1)  # LLENet pads its input to a multiple of this
+    multiple = getattr(net, "pad_multiple", 1)  # LLENet and Enhancer pad their input to a multiple of this
     halo = tile_halo(overlap, multiple)
     smallest = 2 * halo + multiple
     if tile < smallest:

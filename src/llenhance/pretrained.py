@@ -1,6 +1,6 @@
 """Built-in weights shipped inside the package, and name resolution for ``from_pretrained``.
 
-``LLENet.from_pretrained(x)`` accepts, in this order: an existing local
+``Enhancer.from_pretrained(x)`` accepts, in this order: an existing local
 folder (``config.json`` + ``model.safetensors``), the name of a built-in
 (see `list_pretrained`; no network), or a Hugging Face Hub repo id
 (``owner/name``; downloaded and cached by ``huggingface_hub``, which honours

@@ -8,7 +8,7 @@ import kornia
 import pytest
 import torch
 
-from llenhance import LLENet
+from llenhance import Enhancer, LLENet
 from llenhance.models.chroma import CHROMA_EPS, SATURATION_POWER, ChromaCarry, carry_chroma, chroma_sigma
 
 LUMA = torch.tensor([0.299, 0.587, 0.114])
@@ -101,7 +101,7 @@ class TestCarryChroma:
 
 @pytest.fixture(scope="module")
 def faces() -> LLENet:
-    return LLENet.from_pretrained("llenet-faces").eval()
+    return Enhancer.from_pretrained("llenet-faces").eval()
 
 
 class TestLumaOnlyNetwork:
@@ -133,7 +133,7 @@ class TestLumaOnlyNetwork:
         assert out.mean() > image.mean()
 
     def test_the_grey_output_network_stays_loadable(self, faces: LLENet) -> None:
-        old = LLENet.from_pretrained("llenet-faces-0.3").eval()
+        old = Enhancer.from_pretrained("llenet-faces-0.3").eval()
         assert not old.luma_only
         image = _flat((0.12, 0.06, 0.03), size=32)
         with torch.no_grad():
@@ -144,7 +144,7 @@ class TestLumaOnlyNetwork:
     def test_round_trips_through_save_pretrained(self, tmp_path: object) -> None:
         net = LLENet(width=4, luma_only=True, curve_target=0.4).eval()
         net.save_pretrained(tmp_path)
-        again = LLENet.from_pretrained(tmp_path).eval()
+        again = Enhancer.from_pretrained(tmp_path).eval()
         x = torch.rand(1, 3, 16, 16) * 0.3
         assert again.luma_only
         torch.testing.assert_close(again(x), net(x))
@@ -155,7 +155,7 @@ class TestLumaOnlyNetwork:
         torch.manual_seed(4)
         image = 0.2 * torch.rand(3, 40, 56)
         grey = (image * LUMA.view(3, 1, 1)).sum(0, keepdim=True).expand(3, -1, -1)
-        old = LLENet.from_pretrained("llenet-faces", luma_only=False).eval()  # the same network, no colour step
+        old = Enhancer.from_pretrained("llenet-faces", luma_only=False).eval()  # the same network, no colour step
         # the network's receptive field is cut at tile borders (as for every LLENet): the colour adds no
         # difference of its own
         cut = (enhance(grey, model=old) - enhance(grey, model=old, tile=32, overlap=8)).abs().mean()

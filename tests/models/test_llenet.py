@@ -8,12 +8,18 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from llenhance import LLENet, list_pretrained, llenet_b, llenet_s
+from llenhance import Enhancer, LLENet, list_pretrained, llenet_b, llenet_s
 from llenhance.models import CRBlock, FEBlock, exposure_curve, match_exposure
+from llenhance.models.exposure import log_exposure
 
 
-def _tiny(**kwargs: object) -> LLENet:
-    return LLENet(width=4, mlp_ratio=2, **kwargs)  # type: ignore[arg-type]
+_PIPELINE = ("curve_target", "exposure_gate", "output_target", "luma_only")
+
+
+def _tiny(**kwargs: object) -> Enhancer:
+    """A tiny new network in an Enhancer; exposure settings and architecture keywords both accepted."""
+    pipeline = {k: kwargs.pop(k) for k in _PIPELINE if k in kwargs}
+    return Enhancer({"width": 4, "mlp_ratio": 2, **kwargs}, **pipeline)  # type: ignore[arg-type]
 
 
 class TestLLENet:
@@ -41,7 +47,7 @@ class TestLLENet:
         torch.testing.assert_close(out, batched[0])
 
     def test_clamped_in_eval_only(self) -> None:
-        net = _tiny()
+        net = LLENet(width=4, mlp_ratio=2)  # the network alone, as the paper has it
         # Push every output far above 1 through the last layer's bias.
         last = net.reconstruct[-2]
         torch.nn.init.zeros_(last.weight)
@@ -60,7 +66,7 @@ class TestLLENet:
         assert counts[(True, True)] > counts[(True, False)] > counts[(False, False)]
         assert counts[(True, True)] > counts[(False, True)] > counts[(False, False)]
         # FE blocks and skip fusions exist exactly when switched on.
-        net = _tiny(use_fe=False, use_skip=True)
+        net = LLENet(width=4, use_fe=False, use_skip=True)
         assert all(stage.fe is None and stage.fuse is not None for stage in net.decoder)
 
     def test_small_size_is_cheaper(self) -> None:
@@ -107,7 +113,7 @@ class TestLLENet:
     )
     def test_bad_config(self, kwargs: dict, error: type, match: str) -> None:
         with pytest.raises(error, match=match):
-            LLENet(**kwargs)
+            _tiny(**kwargs)
 
     def test_config_is_keyword_only(self) -> None:
         with pytest.raises(TypeError):
@@ -158,8 +164,10 @@ class TestSaveLoad:
         net.save_pretrained(tmp_path)
         assert (tmp_path / "model.safetensors").is_file()
         config = json.loads((tmp_path / "config.json").read_text())
-        assert config["width"] == 16 and config["stem_stride"] == 2 and config["use_skip"] is False
-        loaded = LLENet.from_pretrained(tmp_path).eval()
+        network = config["network"]  # nested: the architecture, beside the exposure settings
+        assert network["width"] == 16 and network["stem_stride"] == 2 and network["use_skip"] is False
+        assert set(config) == {"network", "curve_target", "exposure_gate", "output_target", "luma_only"}
+        loaded = Enhancer.from_pretrained(tmp_path).eval()
         x = torch.rand(1, 3, 21, 19)
         with torch.no_grad():
             torch.testing.assert_close(loaded(x), net(x), rtol=0, atol=0)
@@ -170,7 +178,7 @@ class TestSaveLoad:
         state.pop("stem.1.weight")
         save_file(state, tmp_path / "model.safetensors")
         with pytest.raises(RuntimeError, match="stem.1.weight"):
-            LLENet.from_pretrained(tmp_path)
+            Enhancer.from_pretrained(tmp_path)
 
     def test_unexpected_key_is_an_error(self, tmp_path: Path) -> None:
         _tiny().save_pretrained(tmp_path)
@@ -178,16 +186,16 @@ class TestSaveLoad:
         state["extra.weight"] = torch.zeros(1)
         save_file(state, tmp_path / "model.safetensors")
         with pytest.raises(RuntimeError, match="extra.weight"):
-            LLENet.from_pretrained(tmp_path)
+            Enhancer.from_pretrained(tmp_path)
 
     def test_subnormal_weights_are_flushed(self, tmp_path: Path) -> None:
         net = _tiny()
         with torch.no_grad():
-            net.stem[1].weight[0, 0] = 1e-42  # subnormal in float32
+            net.network.stem[1].weight[0, 0] = 1e-42  # subnormal in float32
         net.save_pretrained(tmp_path)
-        loaded = LLENet.from_pretrained(tmp_path)
-        assert loaded.stem[1].weight[0, 0].item() == 0.0
-        torch.testing.assert_close(loaded.stem[1].weight[1:], net.stem[1].weight[1:])
+        loaded = Enhancer.from_pretrained(tmp_path)
+        assert loaded.network.stem[1].weight[0, 0].item() == 0.0
+        torch.testing.assert_close(loaded.network.stem[1].weight[1:], net.network.stem[1].weight[1:])
 
 
 class TestExposureCurve:
@@ -225,7 +233,7 @@ class TestCurveLLENet:
     def test_correction_on_top_of_the_curve(self) -> None:
         torch.manual_seed(0)
         net = _tiny(curve_target=0.45)
-        torch.nn.init.normal_(net.reconstruct[-2].weight, std=0.1)
+        torch.nn.init.normal_(net.network.reconstruct[-2].weight, std=0.1)
         net.eval()
         x = torch.rand(1, 3, 16, 16) * 0.2
         plain = _tiny()  # same network without the curve: its output is the correction alone
@@ -235,7 +243,8 @@ class TestCurveLLENet:
             base = exposure_curve(x, 0.45)
             expected = (base + plain(base)).clamp(0, 1)
             torch.testing.assert_close(net(x), expected)
-            torch.testing.assert_close(net.enhance_curved(base, apply_curve=False), expected)
+            torch.testing.assert_close(net.corrected(net.curve(x), None).clamp(0, 1), expected)
+            torch.testing.assert_close(net.network.train()(base), plain(base))  # the network alone
 
     def test_exposure_input_starts_ignored_then_tells_exposures_apart(self) -> None:
         torch.manual_seed(0)
@@ -243,40 +252,41 @@ class TestCurveLLENet:
         x = torch.rand(2, 3, 16, 16) * 0.2
         with torch.no_grad():
             torch.testing.assert_close(net.eval()(x), exposure_curve(x, 0.45))  # untrained: the curve
-            torch.nn.init.normal_(net.reconstruct[-2].weight, std=0.1)
-            torch.nn.init.normal_(net.exposure.weight, std=1.0)
+            torch.nn.init.normal_(net.network.reconstruct[-2].weight, std=0.1)
+            torch.nn.init.normal_(net.network.exposure.weight, std=1.0)
             # the network's input: log of the uncurved image's mean Rec. 601 grey, one per image
             luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).mean(dim=(1, 2))
-            torch.testing.assert_close(LLENet.input_exposure(x), luma.log())
+            torch.testing.assert_close(log_exposure(x), luma.log())
             # two flat greys the curve maps to the same image (0.45) get different outputs
             dim, dimmer = torch.full((1, 3, 16, 16), 0.1), torch.full((1, 3, 16, 16), 0.05)
             torch.testing.assert_close(exposure_curve(dim, 0.45), exposure_curve(dimmer, 0.45))
             assert (net(dim) - net(dimmer)).abs().max() > 1e-3
-            net.exposure.weight.zero_()
+            net.network.exposure.weight.zero_()
             torch.testing.assert_close(net(dim), net(dimmer))
-            torch.nn.init.normal_(net.exposure.weight, std=1.0)
+            torch.nn.init.normal_(net.network.exposure.weight, std=1.0)
             # the same weights without the exposure input: the stem bias is the only difference
             plain = _tiny(curve_target=0.45).eval()
-            plain.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("exposure.")})
-            torch.nn.init.zeros_(net.exposure.weight)
+            plain.load_state_dict({k: v for k, v in net.state_dict().items()
+                                   if not k.startswith("network.exposure.")})
+            torch.nn.init.zeros_(net.network.exposure.weight)
             torch.testing.assert_close(net(x), plain(x))
-            # on curved input the uncurved image's exposure must be given
-            with pytest.raises(ValueError, match="`exposure` expected the input_exposure"):
-                net.enhance_curved(exposure_curve(x, 0.45))
+            # the network alone on curved input must be told the uncurved image's exposure
+            with pytest.raises(ValueError, match="`exposure` expected the log_exposure of the input"):
+                net.network.run(exposure_curve(x, 0.45))
 
     def test_round_trip_keeps_the_exposure_input(self, tmp_path: Path) -> None:
         net = _tiny(curve_target=0.4, exposure_input=True)
-        torch.nn.init.normal_(net.exposure.weight)
+        torch.nn.init.normal_(net.network.exposure.weight)
         net.save_pretrained(tmp_path)
-        assert json.loads((tmp_path / "config.json").read_text())["exposure_input"] is True
-        loaded = LLENet.from_pretrained(tmp_path)
-        torch.testing.assert_close(loaded.exposure.weight, net.exposure.weight)
+        assert json.loads((tmp_path / "config.json").read_text())["network"]["exposure_input"] is True
+        loaded = Enhancer.from_pretrained(tmp_path)
+        torch.testing.assert_close(loaded.network.exposure.weight, net.network.exposure.weight)
 
     def test_round_trip_keeps_the_curve(self, tmp_path: Path) -> None:
         net = _tiny(curve_target=0.4)
         net.save_pretrained(tmp_path)
         assert json.loads((tmp_path / "config.json").read_text())["curve_target"] == 0.4
-        assert LLENet.from_pretrained(tmp_path).curve_target == 0.4
+        assert Enhancer.from_pretrained(tmp_path).curve_target == 0.4
 
 
 def _at_grey(level: float, size: int = 16) -> torch.Tensor:
@@ -312,7 +322,7 @@ class TestExposureGate:
         net = _tiny(exposure_gate=(0.2, 0.35))
         net.save_pretrained(tmp_path)
         assert json.loads((tmp_path / "config.json").read_text())["exposure_gate"] == [0.2, 0.35]
-        assert LLENet.from_pretrained(tmp_path).exposure_gate == (0.2, 0.35)
+        assert Enhancer.from_pretrained(tmp_path).exposure_gate == (0.2, 0.35)
         with pytest.raises(ValueError, match=r"`exposure_gate` expected 0 < low < high < 1"):
             _tiny(exposure_gate=(0.4, 0.2))
         with pytest.raises(TypeError, match=r"`exposure_gate` expected None or two mean grey levels"):
@@ -336,10 +346,10 @@ class TestOutputTarget:
     def test_training_outputs_above_one_near_white_stay_finite(self) -> None:
         """A network in training mode is not clamped: a near-white crop whose raw output exceeds 1 gets a gamma
         in the hundreds (mean clamped to 0.999); 1.01 ** 900 overflowed, and the gate's blend made NaN of it."""
-        from llenhance.models.llenet import _match_exposure
+        from llenhance.models.exposure import gamma_to_exposure
 
         raw = torch.full((1, 3, 8, 8), 1.01, requires_grad=True)
-        out = _match_exposure(raw, 0.4)  # gamma = log 0.4 / log 0.999, about 916
+        out = gamma_to_exposure(raw, 0.4)  # gamma = log 0.4 / log 0.999, about 916
         assert torch.isfinite(out).all() and float(out.max()) <= 1.0
         out.sum().backward()
         assert torch.isfinite(raw.grad).all()
@@ -364,7 +374,7 @@ class TestOutputTarget:
     def test_output_goes_to_the_target_before_the_gate(self) -> None:
         torch.manual_seed(0)
         net = _tiny(curve_target=0.3, output_target=0.45, exposure_gate=(0.2, 0.4)).eval()
-        for module in net.reconstruct[-2:-1]:  # a non-zero correction, so the network's own output matters
+        for module in net.network.reconstruct[-2:-1]:  # a non-zero correction, so the network's own output matters
             torch.nn.init.normal_(module.weight, std=0.1)
         plain = _tiny(curve_target=0.3).eval()
         plain.load_state_dict(net.state_dict())
@@ -381,8 +391,8 @@ class TestOutputTarget:
         net = _tiny(output_target=0.4)
         net.save_pretrained(tmp_path)
         assert json.loads((tmp_path / "config.json").read_text())["output_target"] == 0.4
-        assert LLENet.from_pretrained(tmp_path).output_target == 0.4
-        assert LLENet.from_pretrained(tmp_path, output_target=None).output_target is None
+        assert Enhancer.from_pretrained(tmp_path).output_target == 0.4
+        assert Enhancer.from_pretrained(tmp_path, output_target=None).output_target is None
         with pytest.raises(ValueError, match=r"`output_target` expected a mean grey level in \(0, 1\)"):
             _tiny(output_target=1.5)
         with pytest.raises(TypeError, match=r"`output_target` expected None or a number"):
@@ -392,17 +402,18 @@ class TestOutputTarget:
 def test_configs_of_earlier_versions_load_and_a_removed_option_is_named(tmp_path: Path) -> None:
     """``log_curve`` (a learned curve that never shipped) is gone: configs that say it is off still load."""
     torch.manual_seed(0)
-    net = LLENet(width=8).eval()
+    net = Enhancer({"width": 8}).eval()
     net.save_pretrained(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert "log_curve" not in config
+    config = {**config.pop("network"), **config}  # flat, as before 0.4
     (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "log_curve": False}))
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
-        assert torch.equal(LLENet.from_pretrained(tmp_path / "m").eval()(x), net(x))
+        assert torch.equal(Enhancer.from_pretrained(tmp_path / "m").eval()(x), net(x))
     (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "log_curve": True}))
     with pytest.raises(ValueError, match="sets `log_curve` to True: that option was removed"):
-        LLENet.from_pretrained(tmp_path / "m")
+        Enhancer.from_pretrained(tmp_path / "m")
     with pytest.raises(TypeError):
         LLENet(width=8, log_curve=False)
 
@@ -412,8 +423,96 @@ def test_builtin_weights_compile_to_one_graph(name: str) -> None:
     """torch.compile captures each built-in enhancer whole (fullgraph: no graph break), so that mode
     "reduce-overhead" can replay it as one CUDA graph; value checks stay on and are skipped inside the
     graph. aot_eager: the capture and autograd tracing without a C++ build; output as in eager mode."""
-    model = LLENet.from_pretrained(name).eval()
+    model = Enhancer.from_pretrained(name).eval()
     compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
     x = torch.rand(2, 3, 48, 40, generator=torch.Generator().manual_seed(0)) * 0.3
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x), rtol=0, atol=1e-6)
+
+
+class TestNetworkAndEnhancer:
+    """LLENet is the network (architecture arguments only); Enhancer composes the exposure handling around it."""
+
+    def test_network_takes_its_architecture_only(self) -> None:
+        import inspect
+
+        arguments = [p for p in inspect.signature(LLENet.__init__).parameters if p != "self"]
+        assert arguments == ["width", "use_fe", "use_skip", "fe_depthwise", "mlp_ratio", "stem_stride",
+                             "exposure_input"]
+        assert LLENet(width=8).config == {"width": 8, "use_fe": True, "use_skip": True, "fe_depthwise": False,
+                                          "mlp_ratio": 4, "stem_stride": 1, "exposure_input": False}
+
+    def test_a_network_passed_in_keeps_its_weights(self) -> None:
+        torch.manual_seed(0)
+        network = LLENet(width=4, mlp_ratio=2)
+        before = {k: v.clone() for k, v in network.state_dict().items()}
+        enhancer = Enhancer(network, curve_target=0.45)
+        assert enhancer.network is network
+        assert all(torch.equal(before[k], v) for k, v in network.state_dict().items())
+        # a network built from its architecture starts as the curve (zero correction)
+        assert not Enhancer({"width": 4}, curve_target=0.45).network.reconstruct[-2].weight.any()
+        with pytest.raises(TypeError, match="`network` expected an LLENet or its architecture as a dict"):
+            Enhancer(torch.nn.Identity())  # type: ignore[arg-type]
+
+    def test_old_constructor_and_loader_still_work_with_a_warning(self) -> None:
+        torch.manual_seed(0)
+        with pytest.warns(DeprecationWarning, match=r"LLENet\(curve_target=\.\.\., luma_only=\.\.\.\) is deprecated"):
+            old = LLENet(width=4, mlp_ratio=2, curve_target=0.4, luma_only=True)
+        assert isinstance(old, Enhancer)
+        assert old.config == _tiny(curve_target=0.4, luma_only=True).config
+        assert not old.network.reconstruct[-2].weight.any()  # new, with a curve: starts as the curve
+        new = _tiny(curve_target=0.4, luma_only=True)
+        new.load_state_dict(old.state_dict())
+        x = torch.rand(1, 3, 16, 16) * 0.2
+        with torch.no_grad():
+            assert torch.equal(old.eval()(x), new.eval()(x))
+        with pytest.warns(DeprecationWarning, match="LLENet.from_pretrained is deprecated"):
+            loaded = LLENet.from_pretrained("llenet-faces")
+        assert isinstance(loaded, Enhancer) and loaded.config == Enhancer.from_pretrained("llenet-faces").config
+
+    def test_checkpoints_of_earlier_versions_load(self) -> None:
+        """State dicts saved before 0.4 hold the network's tensors without the ``network.`` prefix."""
+        torch.manual_seed(0)
+        net = _tiny(curve_target=0.4)
+        flat = {k.removeprefix("network."): v for k, v in net.state_dict().items()}
+        again = _tiny(curve_target=0.4)
+        again.load_state_dict(flat)
+        assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), net.state_dict().values()))
+
+    @pytest.mark.parametrize("nested", [True, False], ids=["nested", "flat"])
+    def test_both_config_layouts_load(self, tmp_path: Path, nested: bool) -> None:
+        torch.manual_seed(0)
+        net = _tiny(curve_target=0.4, exposure_gate=(0.2, 0.35), exposure_input=True).eval()
+        net.save_pretrained(tmp_path)
+        config = json.loads((tmp_path / "config.json").read_text())
+        if not nested:
+            flat = dict(config)
+            (tmp_path / "config.json").write_text(json.dumps({**flat.pop("network"), **flat}))
+        loaded = Enhancer.from_pretrained(tmp_path)
+        assert loaded.config == net.config
+        x = torch.rand(1, 3, 16, 16) * 0.2
+        with torch.no_grad():
+            assert torch.equal(loaded(x), net(x))
+        (tmp_path / "config.json").write_text(json.dumps({**config, "network": {**config["network"], "depth": 3}}))
+        with pytest.raises(ValueError, match=r"unknown keys \['network.depth'\]"):
+            Enhancer.from_pretrained(tmp_path)
+
+
+def test_builtin_outputs_are_those_of_0_3() -> None:
+    """Every built-in gives, on fixed inputs (untiled, tiled, unbatched-free batches of 1 and 2, a 5x7 image), the
+    outputs that llenhance 0.3.x gave, to the bit: ``tests/reference/builtin_outputs_0.3.pt`` was written by
+    ``LLENet.from_pretrained(name)`` and ``enhance(x, model, tile=64, overlap=8)`` of that version, whose flat
+    class held the network and the exposure handling together (float32, CPU)."""
+    from llenhance import enhance
+
+    reference = torch.load(Path(__file__).parents[1] / "reference" / "builtin_outputs_0.3.pt")
+    assert {key.split("/")[0] for key in reference["outputs"]} == set(list_pretrained())
+    for key, expected in reference["outputs"].items():
+        name, case = key.split("/")
+        model = Enhancer.from_pretrained(name)
+        with torch.no_grad():
+            if case == "tiled":
+                got = enhance(reference["tiled_input"], model, tile=64, overlap=8)
+            else:
+                got = model(reference["inputs"][case])
+        assert (got - expected).abs().max().item() == 0, key

@@ -11,7 +11,7 @@ import PIL.Image
 import pytest
 import torch
 
-from llenhance import LLENet
+from llenhance import Enhancer, LLENet
 from llenhance.training import FaceRecipe, FaceStage, train_faces
 from llenhance.training.faces import FaceImages, RunFolderError
 
@@ -95,7 +95,7 @@ def test_trains_resumes_returns_and_refuses(faces: Path, tmp_path: Path) -> None
 def test_an_interrupted_stage_resumes(faces: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     train_faces(faces, run, TINY, progress=False)
-    finished = LLENet.from_pretrained(run / "model")
+    finished = Enhancer.from_pretrained(run / "model")
     # as if stopped after stage 1: stage 2 and the final model are gone, stage 1 is kept
     import shutil
 

@@ -229,12 +229,12 @@ def train_faces(
 def _train_stages(faces: FaceImages, output: Path, recipe: FaceRecipe, *, device: str | torch.device,
                   progress: bool, command: Sequence[str] | None) -> Any:
     from llenhance.losses import ReconstructionLoss
-    from llenhance.models.llenet import LLENet, llenet_s
+    from llenhance.models import Enhancer, llenet_s
     from llenhance.training.trainer import FERGuidedTrainer
 
     final = output / "model"
     if (final / "model.safetensors").is_file() and (final / "training.json").is_file():
-        return LLENet.from_pretrained(final).eval()
+        return Enhancer.from_pretrained(final).eval()
     records = []
     previous: Path | None = None
     for k, stage in enumerate(recipe.stages):
@@ -246,12 +246,12 @@ def _train_stages(faces: FaceImages, output: Path, recipe: FaceRecipe, *, device
             continue
         torch.manual_seed(seed)
         if previous is None and recipe.init is not None:
-            enhancer = LLENet.from_pretrained(recipe.init, luma_only=recipe.luma_only)
+            enhancer = Enhancer.from_pretrained(recipe.init, luma_only=recipe.luma_only)
         elif previous is None:
             enhancer = llenet_s(width=recipe.width, stem_stride=recipe.stem_stride,
                                 curve_target=recipe.curve_target, luma_only=recipe.luma_only)
         else:
-            enhancer = LLENet.from_pretrained(previous)
+            enhancer = Enhancer.from_pretrained(previous)
         trainer = FERGuidedTrainer(
             enhancer,
             None,
@@ -276,7 +276,7 @@ def _train_stages(faces: FaceImages, output: Path, recipe: FaceRecipe, *, device
             tmp.write_text(json.dumps(record, indent=2) + "\n")
         records.append(record)
         previous = folder / "model"
-    model = LLENet.from_pretrained(previous).eval()
+    model = Enhancer.from_pretrained(previous).eval()
     model.save_pretrained(final)
     summary = {"recipe": recipe.to_dict(), "data": str(faces.root), "faces": len(faces), "stages": records,
                "command": " ".join(command) if command else None}

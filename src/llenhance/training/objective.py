@@ -19,7 +19,7 @@ from llenhance._checks import unchecked
 from llenhance._color import mean_grey
 from llenhance.classifier import FrozenClassifier
 from llenhance.losses.fer import check_label_range
-from llenhance.models.llenet import match_exposure
+from llenhance.models.exposure import match_exposure
 
 __all__ = ["JointObjective"]
 

@@ -43,7 +43,7 @@ class TrainerSettings:
             normal-light image's mean grey level (`match_exposure`, a
             per-image gamma), so training spends nothing on global exposure.
             For an enhancer whose exposure is set at inference
-            (``LLENet(output_target=...)``).
+            (``Enhancer(output_target=...)``).
         device: where to train; under torchrun with CUDA, ``cuda:LOCAL_RANK``.
         seed: seeds the batch order (and, for datasets with ``set_epoch``,
             their augmentation through the epoch number).

@@ -25,7 +25,7 @@ from llenhance._checks import check_image, check_nonnegative, check_positive_int
 from llenhance.classifier import FrozenClassifier
 from llenhance.losses.fer import JointLoss
 from llenhance.losses.reconstruction import ReconstructionLoss
-from llenhance.models.llenet import LLENet
+from llenhance.models.enhancer import Enhancer
 from llenhance.training.objective import JointObjective
 from llenhance.training.settings import TrainerSettings
 from llenhance.training.state import CHECKPOINT_NAME, load_checkpoint, restore_rng, save_checkpoint
@@ -240,7 +240,7 @@ class FERGuidedTrainer:
         rec_weights = dataclasses.asdict(reconstruction.weights)
         self.config: dict[str, Any] = {
             "enhancer": type(enhancer).__name__,
-            "enhancer_config": enhancer.config if isinstance(enhancer, LLENet) else None,
+            "enhancer_config": enhancer.config if isinstance(enhancer, Enhancer) else None,
             "classifier": None if self.classifier is None else type(self.classifier.classifier).__name__,
             "classifier_stages": None if self.classifier is None else list(self.classifier.stages),
             "loss_weights": dict(self.loss.weights),
