@@ -29,18 +29,18 @@ def llenet(weights: str | None = "default", **config: Any):  # noqa: ANN201 (tor
             (``llenet-faces``, the face enhancer for FER), another built-in
             name, a ``save_pretrained`` folder or a Hub repo id; ``None``: a
             new, untrained network built from ``config``.
-        **config: LLENet arguments (``width``, ``curve_target``, ...), used
-            only with ``weights=None``.
+        **config: `LLENet` and `Enhancer` arguments (``width``, ``curve_target``,
+            ...), used only with ``weights=None``.
     """
-    from llenhance import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS, LLENet
+    from llenhance import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS, Enhancer, llenet_b
 
     if weights is None:
-        return LLENet(**config).eval()
+        return llenet_b(**config).eval()  # llenet_b is LLENet's defaults
     if config:
         raise TypeError(f"llenet() takes LLENet arguments only with weights=None (the weights fix them), "
                         f"got {sorted(config)}")
     name = {"default": DEFAULT_WEIGHTS, "faces": DEFAULT_FACE_WEIGHTS}.get(weights, weights)
-    return LLENet.from_pretrained(name).eval()
+    return Enhancer.from_pretrained(name).eval()
 
 
 def llenet_faces():  # noqa: ANN201

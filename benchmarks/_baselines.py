@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llenhance.baselines import clahe, global_gamma, histogram_equalization  # noqa: F401 (re-exported)
-from llenhance.models.llenet import _flush_subnormals
+from llenhance.models.hub import flush_subnormals
 
 from _paths import DATA as SHARED  # noqa: E402  (one data root for all benchmarks)
 
@@ -102,7 +102,7 @@ def load_zero_dce(path: Path = WEIGHTS / "zero-dce" / "Epoch99.pth") -> ZeroDCE:
     model = ZeroDCE()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     # The released weights hold subnormals that slow CPU convolutions ~70x.
-    _flush_subnormals(model)
+    flush_subnormals(model)
     return model.eval()
 
 
@@ -133,13 +133,13 @@ def all_baselines() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
 def llenet_methods(weights: list[str], *, ungated: bool = False) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """``"LLENet (<name>)"`` -> `llenhance.enhance` with those weights (names or folders), one per entry; with
     ``ungated``, each exposure-gated model also without its gate (``"LLENet (<name>, no gate)"``)."""
-    from llenhance import LLENet, enhance
+    from llenhance import Enhancer, enhance
 
     methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}
     for name in weights:
-        model = LLENet.from_pretrained(name).eval()
+        model = Enhancer.from_pretrained(name).eval()
         methods[f"LLENet ({Path(name).name})"] = lambda x, m=model: enhance(x, m)
         if ungated and model.exposure_gate is not None:
-            bare = LLENet.from_pretrained(name, exposure_gate=None).eval()
+            bare = Enhancer.from_pretrained(name, exposure_gate=None).eval()
             methods[f"LLENet ({Path(name).name}, no gate)"] = lambda x, m=bare: enhance(x, m)
     return methods

@@ -27,7 +27,7 @@ import shlex
 from pathlib import Path
 
 from _command import tilde
-from llenhance import LLENet
+from llenhance import Enhancer
 from llenhance.pretrained import builtin_path
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "llenhance" / "weights"
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None, weights: Path = PACKAGE_WEIGHTS) -> Path
     if args.output_target is not None:
         override["output_target"] = args.output_target
     try:
-        model = LLENet.from_pretrained(run, **override)
+        model = Enhancer.from_pretrained(run, **override)
     except (TypeError, ValueError) as err:
         parser.error(str(err))  # names the setting: `exposure_gate` or `output_target`
     training = {**training, **{k: list(v) if isinstance(v, tuple) else v for k, v in override.items()}}

@@ -32,7 +32,7 @@ from _baselines import auto_gamma  # noqa: E402
 from _command import command_line  # noqa: E402
 from _paths import DATA  # noqa: E402
 
-from llenhance import LLENet, enhance  # noqa: E402
+from llenhance import Enhancer, LLENet, enhance  # noqa: E402
 from llenhance._color import mean_grey  # noqa: E402
 from llenhance.data import PairedImageFolder  # noqa: E402
 from llenhance.evaluation import evaluate_pairs, markdown_table, write_results  # noqa: E402
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                                   "global gamma (auto-exposure)": auto_gamma}
     models: dict[str, LLENet] = {}
     for weights in args.weights:
-        model = LLENet.from_pretrained(weights).eval()
+        model = Enhancer.from_pretrained(weights).eval()
         name = f"LLENet ({Path(weights).name})"
         models[name] = model
         methods[name] = lambda x, m=model: enhance(x, m)

@@ -47,7 +47,7 @@ from _fer_data import every_nth_of_each_class, fer_split  # noqa: E402
 from _fer_eval import frozen_classifier_from  # noqa: E402
 from _paths import DATA  # noqa: E402
 
-from llenhance import LLENet  # noqa: E402
+from llenhance import Enhancer  # noqa: E402
 from llenhance.baselines import clahe, global_gamma  # noqa: E402
 from llenhance.data import FERFolder, SyntheticLowLight  # noqa: E402
 from llenhance.evaluation import DARKENING, TEST_SEED, ciede2000, evaluate_fer, markdown_table, write_results  # noqa: E402
@@ -71,9 +71,9 @@ Method = Callable[[torch.Tensor], torch.Tensor]
 def methods(candidates: list[Path] = ()) -> dict[str, Method]:
     """The rows: the input, two classical baselines, the face enhancer of 0.3 (grey output, and with the colour
     carried), the current one, the photo one, and each candidate enhancer (a saved model folder)."""
-    grey_out = LLENet.from_pretrained("llenet-faces-0.3").eval()
-    carried = LLENet.from_pretrained("llenet-faces-0.3", luma_only=True).eval()
-    extra = {f"LLENet ({folder.parent.name}/{folder.name})": LLENet.from_pretrained(folder).eval()
+    grey_out = Enhancer.from_pretrained("llenet-faces-0.3").eval()
+    carried = Enhancer.from_pretrained("llenet-faces-0.3", luma_only=True).eval()
+    extra = {f"LLENet ({folder.parent.name}/{folder.name})": Enhancer.from_pretrained(folder).eval()
              for folder in candidates}
     return {
         "identity (input)": lambda x: x,
@@ -81,8 +81,8 @@ def methods(candidates: list[Path] = ()) -> dict[str, Method]:
         "CLAHE": clahe,
         GREY_OUTPUT: grey_out,
         "llenet-faces-0.3, colour carried": carried,
-        "llenet-faces": LLENet.from_pretrained("llenet-faces").eval(),
-        "llenet-photo": LLENet.from_pretrained("llenet-photo").eval(),
+        "llenet-faces": Enhancer.from_pretrained("llenet-faces").eval(),
+        "llenet-photo": Enhancer.from_pretrained("llenet-photo").eval(),
         **extra,
     }
 

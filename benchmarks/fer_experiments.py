@@ -83,7 +83,7 @@ from _fer_eval import (  # noqa: E402,F401
     weights_digest,
 )
 
-from llenhance import FERGuidedTrainer, FrozenClassifier, LLENet, LowLightSynth, llenet_s  # noqa: E402
+from llenhance import Enhancer, FERGuidedTrainer, FrozenClassifier, LLENet, LowLightSynth, llenet_s  # noqa: E402
 from llenhance.data import SyntheticLowLight  # noqa: E402
 from llenhance.evaluation import write_results  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
@@ -138,7 +138,7 @@ def train_enhancer(
     record_path = model_dir / "training.json"  # beside the weights: a complete run folder for export_builtin.py
     check_guides(out, guide_digests or {})
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
-        return LLENet.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
+        return Enhancer.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)
     enhancer = llenet_s(curve_target=curve_target)
     if init is not None:

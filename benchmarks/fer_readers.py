@@ -44,7 +44,7 @@ from _fer_eval import (  # noqa: E402
 from _baselines import auto_gamma, identity  # noqa: E402
 from _fer_eval import ARCHS, CONDITIONS, GAMMA_TARGET, score  # noqa: E402
 
-from llenhance import LLENet  # noqa: E402
+from llenhance import Enhancer  # noqa: E402
 from llenhance.evaluation import write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fer_readers"
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
     methods = {"none": identity, GAMMA: lambda x: auto_gamma(x, target=GAMMA_TARGET)}
     for name in args.weights:
         try:
-            methods[tilde(name)] = LLENet.from_pretrained(name).eval()
+            methods[tilde(name)] = Enhancer.from_pretrained(name).eval()
         except (FileNotFoundError, OSError, ValueError) as err:
             parser.error(f"`--weights` {name}: {err}")
     classifiers = {a: frozen_classifier_from(a, folders[a]) for a in args.archs}

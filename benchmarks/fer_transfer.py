@@ -92,7 +92,7 @@ from _fer_eval import (  # noqa: E402
     weights_digest,
 )
 
-from llenhance import FERGuidedTrainer, FrozenEnsemble, LLENet, LowLightSynth, llenet_s  # noqa: E402
+from llenhance import Enhancer, FERGuidedTrainer, FrozenEnsemble, LLENet, LowLightSynth, llenet_s  # noqa: E402
 from llenhance.data import SyntheticLowLight  # noqa: E402
 from llenhance.evaluation import write_results  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
@@ -166,11 +166,11 @@ def train(
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         record = json.loads(record_path.read_text())
         check_finished_recipe(out, record, recipe)
-        return LLENet.from_pretrained(model_dir).eval(), record
+        return Enhancer.from_pretrained(model_dir).eval(), record
     check_recorded(out, "recipe.json", recipe, "the recipe", "other arguments in an earlier call")
     torch.manual_seed(seed)
     if init is not None:
-        enhancer = LLENet.from_pretrained(init)
+        enhancer = Enhancer.from_pretrained(init)
     else:  # stem_stride None: llenet_s's own (the 2x2 fold)
         enhancer = llenet_s(curve_target=curve_target, **({} if stem_stride is None else {"stem_stride": stem_stride}))
     if frozen is not None:

@@ -34,7 +34,7 @@ from _baselines import all_baselines, llenet_methods  # noqa: E402
 
 from llenhance.data import find_images, read_image  # noqa: E402
 from llenhance.evaluation import evaluate_niqe, markdown_table, write_results  # noqa: E402
-from llenhance.models.llenet import grey  # noqa: E402
+from llenhance._color import grey  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _command import command_line, tilde  # noqa: E402
 from _paths import DATA  # noqa: E402
 
-from llenhance import LLENet  # noqa: E402
+from llenhance import Enhancer, LLENet  # noqa: E402
 from llenhance._color import mean_grey  # noqa: E402
 from llenhance.data import PairedImageFolder  # noqa: E402
 from llenhance.evaluation import markdown_table, write_results  # noqa: E402
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     if bad:
         parser.error(f"`--targets` expected mean grey levels in (0, 1), got {bad}")
     torch.set_num_threads(args.threads)
-    model = LLENet.from_pretrained(args.weights, output_target=None).eval()
+    model = Enhancer.from_pretrained(args.weights, output_target=None).eval()
     targets: list[float | None] = [None, *args.targets]
     splits, references = {}, {}
     for split in ("train", "val"):

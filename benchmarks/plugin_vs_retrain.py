@@ -52,7 +52,7 @@ from _fer_eval import frozen_classifier_from  # noqa: E402
 from _fer_models import MEAN, STD  # noqa: E402
 from _paths import WORK  # noqa: E402
 from _timing import median_seconds  # noqa: E402
-from llenhance import FrozenClassifier, LLENet  # noqa: E402
+from llenhance import Enhancer, FrozenClassifier, LLENet  # noqa: E402
 from llenhance.classifier import ClassifierPreprocess  # noqa: E402
 from llenhance.metrics import accuracy  # noqa: E402
 from llenhance.evaluation import darkened_pairs, markdown_table, predict, write_results  # noqa: E402
@@ -105,9 +105,9 @@ def joint(reader: FrozenClassifier, train: TensorDataset, out: Path, args: argpa
               "guide": str(out.parent / "retrain")}
     claim_run_folder(out, recipe, kind="joint")
     if (model_dir / "model.safetensors").is_file():
-        return LLENet.from_pretrained(model_dir).eval()
+        return Enhancer.from_pretrained(model_dir).eval()
     torch.manual_seed(seed)
-    enhancer = LLENet.from_pretrained("llenet-faces")
+    enhancer = Enhancer.from_pretrained("llenet-faces")
     trainer = FERGuidedTrainer(enhancer, reader, reconstruction=ReconstructionLoss(perceptual=0, color=0),
                                lr=args.joint_lr, batch_size=32, schedule="cosine", seed=seed,
                                checkpoint_dir=out / "checkpoints", checkpoint_every=100, progress=not args.quiet)
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         val = Subset(val, range(0, len(val), max(1, len(val) // args.limit)))
     train = preload(train_faces)
     readers = dict(args.readers)
-    plugin = LLENet.from_pretrained("llenet-faces").eval()
+    plugin = Enhancer.from_pretrained("llenet-faces").eval()
     tuned: dict[tuple[str, int], FrozenClassifier] = {}
     joints: dict[tuple[str, int], LLENet] = {}
     for seed in args.seeds:

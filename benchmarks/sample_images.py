@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _baselines import auto_gamma  # noqa: E402
 from _command import command_line  # noqa: E402
 
-from llenhance import LLENet, enhance  # noqa: E402
+from llenhance import Enhancer, enhance  # noqa: E402
 from llenhance.data import read_image  # noqa: E402
 from llenhance.evaluation import ciede2000, markdown_table, write_results  # noqa: E402
 from llenhance.metrics import psnr  # noqa: E402
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
     methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"dark input": lambda x: x,
                                                                   "global gamma": auto_gamma}
     for weights in args.weights:
-        model = LLENet.from_pretrained(weights).eval()
+        model = Enhancer.from_pretrained(weights).eval()
         methods[Path(weights).name] = lambda x, m=model: enhance(x, m)
     rows, columns = [], {}
     for method_name, method in methods.items():

@@ -38,7 +38,7 @@ from _baselines import WEIGHTS, load_sci, load_zero_dce  # noqa: E402
 
 import torchvision  # noqa: E402
 
-from llenhance import LLENet, llenet_b  # noqa: E402
+from llenhance import Enhancer, llenet_b  # noqa: E402
 from llenhance.evaluation import write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -90,9 +90,9 @@ def main() -> None:
     models: dict[str, torch.nn.Module] = {
         # the default photo weights: llenet-sice's network plus the curve, exposure input, output exposure
         # and gate (the dark inputs below get all of the change, so the network always runs)
-        "llenet_s + curve, exposure in/out, gate (llenet-photo weights)": LLENet.from_pretrained("llenet-photo"),
-        "llenet_s (llenet-sice weights)": LLENet.from_pretrained("llenet-sice"),
-        "llenet_s, full resolution + curve (llenet-faces weights)": LLENet.from_pretrained("llenet-faces"),
+        "llenet_s + curve, exposure in/out, gate (llenet-photo weights)": Enhancer.from_pretrained("llenet-photo"),
+        "llenet_s (llenet-sice weights)": Enhancer.from_pretrained("llenet-sice"),
+        "llenet_s, full resolution + curve (llenet-faces weights)": Enhancer.from_pretrained("llenet-faces"),
         "llenet_b": llenet_b(),
     }
     if (WEIGHTS / "zero-dce" / "Epoch99.pth").is_file():

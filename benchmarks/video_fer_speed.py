@@ -41,7 +41,7 @@ from _paths import WORK  # noqa: E402
 from _fer_data import FER2013  # noqa: E402
 from _fer_models import ARCHS, MEAN, STD, load_classifier  # noqa: E402
 
-from llenhance import FrozenClassifier, LLENet  # noqa: E402
+from llenhance import Enhancer, FrozenClassifier  # noqa: E402
 from llenhance.classifier import ClassifierPreprocess  # noqa: E402
 from llenhance.evaluation import write_results  # noqa: E402
 from llenhance.video import FaceDetector, enhance_video, read_frames, require_cv2  # noqa: E402
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     video = work / "dark.mp4"
     make_video(video, args.frames, args.face)
     clf, clf_name = classifier(args.classifiers)
-    enhancer = LLENet.from_pretrained("llenet-faces").eval()
+    enhancer = Enhancer.from_pretrained("llenet-faces").eval()
 
     runs = {
         "detect + enhance crop + classify (the pipeline)": {"enhancer": enhancer, "faces": True, "classifier": clf,

@@ -665,7 +665,7 @@ def test_niqe_bands_splits_dicm_by_the_inputs_exposure(tmp_path: Path) -> None:
     result = niqe_bands.main(["--niqe-limit", "4", "--threads", "1", "--weights", "llenet-photo", "--ungated",
                               "--results", str(tmp_path)])
     from llenhance.data import find_images, read_image
-    from llenhance.models.llenet import grey
+    from llenhance._color import grey
     from llenhance.niqe import niqe
 
     images = [read_image(p).float() / 255 for p in find_images(niqe_bands.DATA / "dicm")[:4]]

@@ -117,7 +117,7 @@ class TestEnhance:
 
         torch.manual_seed(0)
         net = llenet_s(curve_target=0.45)
-        torch.nn.init.normal_(net.reconstruct[-2].weight, std=0.02)
+        torch.nn.init.normal_(net.network.reconstruct[-2].weight, std=0.02)
         net.eval()
         x = torch.rand(1, 3, 64, 80) * 0.1
         x[..., :32, :] *= 3  # a brighter top half: per-tile means would differ
@@ -132,9 +132,9 @@ class TestEnhance:
 
         torch.manual_seed(0)
         net = llenet_s(curve_target=curve_target, exposure_input=True)
-        torch.nn.init.normal_(net.reconstruct[-2].weight, std=0.02)
-        torch.nn.init.constant_(net.reconstruct[-2].bias, 0.0 if curve_target else 0.3)  # not all clamped to 0
-        torch.nn.init.normal_(net.exposure.weight, std=1.0)
+        torch.nn.init.normal_(net.network.reconstruct[-2].weight, std=0.02)
+        torch.nn.init.constant_(net.network.reconstruct[-2].bias, 0.0 if curve_target else 0.3)  # not all clamped to 0
+        torch.nn.init.normal_(net.network.exposure.weight, std=1.0)
         tiled, own = _tiled_and_own_tile(net.eval())
         assert tiled >= 60.0 and own < tiled - 10, (tiled, own)
 
@@ -151,7 +151,7 @@ class TestEnhance:
         full = enhance(x, net)
         assert psnr(enhance(x, net, tile=48, overlap=8), full).item() >= 40.0
         with torch.no_grad():
-            plain = net.enhance_curved(x)
+            plain = net.network(x)  # the network alone (no curve): what the gate blends in
         torch.testing.assert_close(full, x + share * (plain - x))
 
     def test_tiled_output_target_uses_the_whole_image(self) -> None:
@@ -165,7 +165,7 @@ class TestEnhance:
         x[..., :32, :] *= 0.2
         full = enhance(x, net)
         with torch.no_grad():
-            torch.testing.assert_close(full, match_exposure(net.enhance_curved(x, apply_curve=True), 0.45))
+            torch.testing.assert_close(full, match_exposure(net.corrected(net.curve(x), None).clamp(0, 1), 0.45))
         assert psnr(enhance(x, net, tile=48, overlap=8), full).item() >= 40.0
 
     def test_well_lit_images_skip_the_network(self) -> None:
@@ -174,7 +174,7 @@ class TestEnhance:
 
         net = llenet_s(exposure_gate=(0.1, 0.3)).eval()
         calls = []
-        net.stem.register_forward_hook(lambda *_: calls.append(1))
+        net.network.stem.register_forward_hook(lambda *_: calls.append(1))
         bright = torch.rand(2, 3, 48, 64) * 0.4 + 0.5
         for kwargs in ({}, {"tile": 32, "overlap": 0}):
             assert torch.equal(enhance(bright, net, **kwargs), bright)

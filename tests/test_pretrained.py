@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from llenhance import Enhancer, DEFAULT_WEIGHTS, LLENet, list_pretrained, llenet_s
+from llenhance import DEFAULT_WEIGHTS, Enhancer, LLENet, list_pretrained, llenet_s
 
 
 class TestBuiltins:
@@ -18,7 +18,7 @@ class TestBuiltins:
         info = list_pretrained()
         assert DEFAULT_WEIGHTS in info
         net = Enhancer.from_pretrained(DEFAULT_WEIGHTS)
-        assert isinstance(net, LLENet)
+        assert isinstance(net, Enhancer) and isinstance(net.network, LLENet)
         out = net.eval()(torch.rand(1, 3, 33, 41) * 0.2)
         assert out.shape == (1, 3, 33, 41)
 
@@ -53,7 +53,7 @@ class TestBuiltins:
     def test_local_folder_wins(self, tmp_path: Path) -> None:
         net = llenet_s(use_fe=False)
         net.save_pretrained(tmp_path)
-        assert Enhancer.from_pretrained(tmp_path).use_fe is False
+        assert Enhancer.from_pretrained(tmp_path).network.use_fe is False
 
 
 def _populate_hub_cache(cache: Path, repo: str, commit: str, model: LLENet) -> None:
@@ -73,17 +73,18 @@ def test_hub_repo_from_offline_cache(tmp_path: Path) -> None:
     _populate_hub_cache(cache, "someone/llenet-test", commit, model)
     _populate_hub_cache(cache, "someone/huge", commit, model)
     huge = cache / "models--someone--huge" / "snapshots" / commit / "config.json"
-    huge.write_text(json.dumps({**json.loads(huge.read_text()), "width": 100000}))
+    config = json.loads(huge.read_text())
+    huge.write_text(json.dumps({**config, "network": {**config["network"], "width": 100000}}))
     expected = tmp_path / "expected.pt"
     torch.save(model.state_dict(), expected)
     script = textwrap.dedent(
         f"""
         import torch
-        from llenhance import LLENet
+        from llenhance import Enhancer
         ref = torch.load({str(expected)!r}, weights_only=True)
         for revision in (None, {commit!r}):
             net = Enhancer.from_pretrained("someone/llenet-test", revision=revision)
-            assert net.use_skip is False
+            assert net.network.use_skip is False
             for k, v in net.state_dict().items():
                 assert torch.equal(v, ref[k]), k
         # a hostile config in a Hub repo is refused before anything is allocated
@@ -116,8 +117,9 @@ class TestUntrustedFolders:
         return tmp_path
 
     def _edit_config(self, folder: Path, **changes: object) -> None:
+        """Change the network's architecture in config.json (nested under "network")."""
         config = json.loads((folder / "config.json").read_text())
-        (folder / "config.json").write_text(json.dumps({**config, **changes}))
+        (folder / "config.json").write_text(json.dumps({**config, "network": {**config["network"], **changes}}))
 
     @pytest.mark.parametrize(
         ("changes", "match"),
@@ -125,7 +127,7 @@ class TestUntrustedFolders:
             ({"width": 100000}, r"`width` expected an int in \[2, 512\], got 100000"),
             ({"mlp_ratio": 1000}, r"`mlp_ratio` expected an int in \[1, 16\], got 1000"),
             ({"width": "16"}, r"`width` expected an int"),
-            ({"widht": 16}, r"unknown keys \['widht'\]"),
+            ({"widht": 16}, r"unknown keys \['network.widht'\]"),
             ({"width": 32}, r"does not fit its config.json .*stem.1.weight: file \(16, 12, 1, 1\), config \(32, 12, 1, 1\)"),
         ],
     )
@@ -208,7 +210,7 @@ class TestCards:
 
         net = Enhancer.from_pretrained("llenet-faces")
         with torch.no_grad():
-            net.stem[1].bias.add_(0.01)  # any change: these are other weights now
+            net.network.stem[1].bias.add_(0.01)  # any change: these are other weights now
         net.save_pretrained(tmp_path)
         card = ModelCard.load(tmp_path / "README.md")
         assert card.data.license == "other" and card.data.license_link and card.data.datasets == ["FER2013"]
@@ -248,10 +250,10 @@ class TestTorchHub:
 
     def test_untrained_and_folder(self, tmp_path: Path) -> None:
         net = torch.hub.load(str(self.ROOT), "llenet", source="local", weights=None, width=8)
-        assert net.width == 8 and not net.training
+        assert net.network.width == 8 and not net.training
         net.save_pretrained(tmp_path)
         again = torch.hub.load(str(self.ROOT), "llenet", source="local", weights=str(tmp_path))
-        assert again.width == 8
+        assert again.network.width == 8
         with pytest.raises(TypeError, match="LLENet arguments only with weights=None"):
             torch.hub.load(str(self.ROOT), "llenet", source="local", weights="faces", width=8)
 

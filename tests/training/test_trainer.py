@@ -49,7 +49,7 @@ class TestReconstructionMode:
         assert metrics["loss"] == pytest.approx(metrics["rec"])  # rec weight 1, nothing else
 
     def test_target_exposure_scores_the_output_at_the_references_level(self) -> None:
-        from llenhance.models.llenet import _match_exposure  # the unchecked kernel: train-mode outputs leave [0, 1]
+        from llenhance.models.exposure import gamma_to_exposure  # the unchecked kernel: train-mode outputs leave [0, 1]
 
         data = TinyPairs(labels=False)
         low, normal = (torch.stack([data[i][k] for i in range(4)]) for k in (0, 1))
@@ -60,7 +60,7 @@ class TestReconstructionMode:
         luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
         with torch.no_grad():
             terms = trainer._terms(low, normal, None)
-            matched = _match_exposure(net(low), (normal * luma).sum(1).mean((1, 2)))
+            matched = gamma_to_exposure(net(low), (normal * luma).sum(1).mean((1, 2)))
             expected = _rec()(matched, normal)
         torch.testing.assert_close(terms["rec"], expected)
         with torch.no_grad():  # and not what the raw output scores

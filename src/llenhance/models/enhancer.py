@@ -326,7 +326,8 @@ class Enhancer(
                 raise FileNotFoundError(f"{model_id!r} has no model.safetensors (nor pytorch_model.bin)")
             state = torch.load(pickled, map_location=map_location, weights_only=True)
             model.network.load_state_dict(state, strict=strict)
-        bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+        bad = [name for name, t in model.network.state_dict().items()
+               if t.is_floating_point() and not torch.isfinite(t).all()]
         if bad:
             raise ValueError(f"weights of {model_id!r} hold NaN or infinite values in {bad[:5]}"
                              + (f" and {len(bad) - 5} more tensors" if len(bad) > 5 else "")
