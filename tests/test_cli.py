@@ -292,8 +292,8 @@ class TestEnhanceCommand:
         assert main(["enhance", str(tmp_path / "notes.txt"), "--output", str(tmp_path / "o")]) == 2
         assert "not an image or video file" in capsys.readouterr().err
         src = _dark_images(tmp_path / "in")
-        assert main(["enhance", str(src), "--output", str(tmp_path / "o"), "--model", "nope"]) == 2
-        assert "--model" in capsys.readouterr().err
+        assert main(["enhance", str(src), "--output", str(tmp_path / "o"), "--weights", "nope"]) == 2
+        assert "--weights" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -310,7 +310,8 @@ def test_bad_device_is_refused_before_any_work(tmp_path: Path, device: str, matc
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 @pytest.mark.parametrize(("args", "match"), [
-    (["--half", "--device", "cpu"], "--half runs bfloat16 on CUDA; the device here is cpu"),
+    (["--amp", "--device", "cpu"], "--amp runs bfloat16 on CUDA; the device here is cpu"),
+    (["--half", "--device", "cpu"], "--amp runs bfloat16 on CUDA; the device here is cpu"),  # the old name
     (["--threads", "0"], "--threads expected an int >= 1, got 0"),
     (["--batch-size", "0"], "--batch-size expected an int >= 1, got 0"),
 ])
@@ -386,9 +387,9 @@ def test_train_arch_option_and_its_old_spelling(capsys: pytest.CaptureFixture[st
 
     parse = build_parser().parse_args
     base = ["train", "reconstruction", "--data", "d", "--output", "o"]
-    assert _enhancer(parse(base + ["--arch", "llenet_b"])).width == 32  # llenet_b
-    assert _enhancer(parse(base)).width == 16  # llenet_s by default
-    assert _enhancer(parse(base + ["--model", "llenet_b"])).width == 32
+    assert _enhancer(parse(base + ["--arch", "llenet_b"])).network.width == 32  # llenet_b
+    assert _enhancer(parse(base)).network.width == 16  # llenet_s by default
+    assert _enhancer(parse(base + ["--model", "llenet_b"])).network.width == 32
     assert "`train --model` is now `train --arch`" in capsys.readouterr().err
 
 
@@ -434,8 +435,8 @@ def test_skip_existing_runs_inputs_missing_an_output(tmp_path: Path) -> None:
         PIL.Image.fromarray((np.random.default_rng(0).random((24, 32, 3)) * 50).astype(np.uint8)).save(
             tmp_path / "in" / f"{name}.png")
     out = tmp_path / "out"
-    assert main(["enhance", str(tmp_path / "in"), "--output", str(out), "--model", "llenet-sice"]) == 0
-    assert main(["enhance", str(tmp_path / "in"), "--output", str(out), "--model", "llenet-sice", "--side-by-side",
+    assert main(["enhance", str(tmp_path / "in"), "--output", str(out), "--weights", "llenet-sice"]) == 0
+    assert main(["enhance", str(tmp_path / "in"), "--output", str(out), "--weights", "llenet-sice", "--side-by-side",
                  "--skip-existing"]) == 0
     assert sorted(p.name for p in (out / "side_by_side").iterdir()) == ["a.png", "b.png"]
 
@@ -460,7 +461,7 @@ def test_linked_folders_lossless_webp_and_frames(tmp_path: Path) -> None:
     picture.save(tmp_path / "in" / "pages.tiff", save_all=True, append_images=[picture, picture])
     out = tmp_path / "out"
     run = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", str(tmp_path / "in"), "--output", str(out),
-                          "--model", "llenet-sice"], capture_output=True, text=True, timeout=300)
+                          "--weights", "llenet-sice"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert (out / "sub" / "linked.png").is_file() and "enhanced 3 of 3 images" in run.stdout
     assert (out / "clean.webp").read_bytes()[12:16] == b"VP8L"
@@ -561,7 +562,7 @@ def test_weights_that_do_not_fit_are_named(tmp_path: Path, capsys: pytest.Captur
     save_file(state, tmp_path / "extra" / "model.safetensors")
     PIL.Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "a.png")
     assert main(["enhance", str(tmp_path / "a.png"), "--output", str(tmp_path / "out"),
-                 "--model", str(tmp_path / "extra")]) == 2
+                 "--weights", str(tmp_path / "extra")]) == 2
     err = capsys.readouterr().err
     assert "--model: " in err and 'Unexpected key(s) in state_dict: "bogus.weight"' in err
     assert not (tmp_path / "out" / "a.png").exists()
@@ -582,3 +583,21 @@ def test_bad_strength_and_tile_are_refused_once_before_any_image(tmp_path: Path,
         err = capsys.readouterr().err
         assert message in err and "skipped" not in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_flags_renamed_in_0_4_still_work_with_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--model`` (weights) is ``--weights`` and ``--half`` is ``--amp`` now: the old spellings give the same
+    result and say so on stderr."""
+    from PIL import Image
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray((np.random.default_rng(0).random((24, 32, 3)) * 60).astype(np.uint8)).save(tmp_path / "in" / "a.png")
+    assert main(["enhance", str(tmp_path / "in"), "--output", str(tmp_path / "new"), "--weights", "llenet-sice"]) == 0
+    assert "deprecated" not in capsys.readouterr().err
+    assert main(["enhance", str(tmp_path / "in"), "--output", str(tmp_path / "old"), "--model", "llenet-sice"]) == 0
+    assert "--model is deprecated since 0.4 and will be removed; use --weights" in capsys.readouterr().err
+    new, old = (np.asarray(Image.open(tmp_path / d / "a.png")) for d in ("new", "old"))
+    assert np.array_equal(new, old)
+    default = tmp_path / "default"
+    assert main(["enhance", str(tmp_path / "in"), "--output", str(default)]) == 0
+    assert not np.array_equal(np.asarray(Image.open(default / "a.png")), new)  # llenet-photo: the flag was used

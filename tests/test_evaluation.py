@@ -207,8 +207,8 @@ def test_cli_evaluate_pairs(tmp_path: Path) -> None:
     assert "llenet-photo: " in done.stderr and "CLAHE (kornia, clip 2, 8x8): " in done.stderr  # labelled bars
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "--overwrite" in again.stderr
-    bad = subprocess.run(cmd[:-2] + ["--model", "no-such-weights"], capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and "--model" in bad.stderr
+    bad = subprocess.run(cmd[:-2] + ["--weights", "no-such-weights"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--weights" in bad.stderr
 
 
 def test_cli_evaluate_niqe_names_a_missing_data_folder(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def test_face_weights_export_with_their_colour(tmp_path: Path, fmt: str) -> None
     torch.manual_seed(0)
     image = (0.05 + 0.2 * torch.rand(1, 3, 48, 48)) * torch.tensor([1.0, 0.7, 0.4]).view(1, 3, 1, 1)
     path = tmp_path / f"faces.{'onnx' if fmt == 'onnx' else 'pt'}"
-    assert main(["export", "--model", "llenet-faces", "--format", fmt, "--output", str(path)]) == 0
+    assert main(["export", "--weights", "llenet-faces", "--format", fmt, "--output", str(path)]) == 0
     model = Enhancer.from_pretrained("llenet-faces").eval()
     with torch.no_grad():
         ref = model(image)

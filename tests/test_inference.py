@@ -288,20 +288,27 @@ class _Scale(torch.nn.Module):
         return x * self.factor
 
 
-def test_half_needs_cuda() -> None:
+def test_amp_needs_cuda() -> None:
     from llenhance import llenet_s
 
-    with pytest.raises(ValueError, match="`half` expected a CUDA `device`"):
+    with pytest.raises(ValueError, match="`amp` expected a CUDA `device`"):
+        enhance(torch.rand(3, 16, 16), llenet_s(), device="cpu", amp=True)
+    with pytest.raises(TypeError, match="`amp` expected a bool"):
+        enhance(torch.rand(3, 16, 16), llenet_s(), amp="yes")
+    # the name before 0.4 still works, with a warning
+    with pytest.warns(DeprecationWarning, match="`half` is deprecated since llenhance 0.4: it is now `amp`"), \
+            pytest.raises(ValueError, match="`amp` expected a CUDA `device`"):
         enhance(torch.rand(3, 16, 16), llenet_s(), device="cpu", half=True)
-    with pytest.raises(TypeError, match="`half` expected a bool"):
-        enhance(torch.rand(3, 16, 16), llenet_s(), half="yes")
+    x = torch.rand(3, 16, 16) * 0.2
+    with pytest.warns(DeprecationWarning):
+        assert torch.equal(enhance(x, "llenet-sice", half=False), enhance(x, "llenet-sice"))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="bfloat16 inference runs on CUDA")
 def test_half_on_cuda_is_close_to_float32() -> None:
     net = Enhancer.from_pretrained("llenet-sice").cuda()
     x = torch.rand(2, 3, 64, 64, device="cuda") * 0.3
-    full, half = enhance(x, net), enhance(x, net, half=True)
+    full, half = enhance(x, net), enhance(x, net, amp=True)
     assert half.dtype == torch.float32 and half.device == x.device
     assert (full - half).abs().mean() < 0.01
 

@@ -79,7 +79,22 @@ class TestWrap:
 
     def test_exception(self) -> None:
         with pytest.raises(TypeError, match="`classifier` expected an nn.Module, got str"):
-            EnhancedClassifier(llenet_s(), "resnet")  # type: ignore[arg-type]
+            EnhancedClassifier(classifier="resnet", enhancer=llenet_s())  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="`classifier` expected an nn.Module, got NoneType"):
+            EnhancedClassifier(enhancer=llenet_s())
+        with pytest.raises(TypeError, match="expected classifier= and enhancer= by name"):
+            EnhancedClassifier(llenet_s(), classifier=torch.nn.Identity())
+
+    def test_arguments_in_wraps_order_and_the_old_positional_order_with_a_warning(self) -> None:
+        enhancer, classifier = llenet_s(), torchvision.models.resnet18(num_classes=7)
+        named = EnhancedClassifier(classifier=classifier, enhancer=enhancer)
+        assert named.classifier is classifier and named.enhancer is enhancer
+        preprocess = ClassifierPreprocess(size=48)
+        with pytest.warns(DeprecationWarning, match=r"EnhancedClassifier\(enhancer, classifier, preprocess\) by position"):
+            old = EnhancedClassifier(enhancer, classifier, preprocess)
+        assert old.classifier is classifier and old.enhancer is enhancer and old.preprocess is preprocess
+        with pytest.warns(DeprecationWarning):
+            assert EnhancedClassifier(enhancer, classifier).classifier is classifier
 
 
 def test_timm_model(enhancer: torch.nn.Module) -> None:

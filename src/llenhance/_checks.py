@@ -22,6 +22,7 @@ import contextlib
 import math
 import os
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -36,6 +37,7 @@ __all__ = [
     "check_nonnegative",
     "check_positive_int",
     "check_same_shape",
+    "deprecated_alias",
     "set_value_checks",
     "value_checks",
     "value_checks_enabled",
@@ -277,3 +279,17 @@ def check_logits(x: object, name: str, *, batch: int | None = None) -> torch.Ten
     if not _tracing() and value_checks_enabled() and not torch.isfinite(x).all():
         raise ValueError(f"`{name}` expected finite values, got NaN or inf")
     return x
+
+
+def deprecated_alias(old: object, old_name: str, new: object, new_name: str) -> object:
+    """``new``, or ``old`` with a ``DeprecationWarning`` when the keyword of earlier versions was given (not None).
+
+    Examples:
+        >>> deprecated_alias(None, "half", True, "amp")
+        True
+    """
+    if old is None:
+        return new
+    warnings.warn(f"`{old_name}` is deprecated since llenhance 0.4: it is now `{new_name}`", DeprecationWarning,
+                  stacklevel=3)
+    return old

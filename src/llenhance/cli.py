@@ -142,7 +142,7 @@ def _enhancer(args: argparse.Namespace) -> torch.nn.Module:
     if args.arch_old is not None:
         if args.arch is not None and args.arch != args.arch_old:
             raise CLIError(f"--arch {args.arch} and --model {args.arch_old} disagree; pass --arch only")
-        print("llenhance: note: `train --model` is now `train --arch` (--model names weights elsewhere)",
+        print("llenhance: note: `train --model` is now `train --arch` (--weights names weights elsewhere)",
               file=sys.stderr)
     arch = args.arch or args.arch_old or "llenet_s"
     if args.init is not None:
@@ -488,8 +488,8 @@ def _enhance(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     device = _device(args.device)
-    if args.half and not device.startswith("cuda"):
-        raise CLIError(f"--half runs bfloat16 on CUDA; the device here is {device}")
+    if args.amp and not device.startswith("cuda"):
+        raise CLIError(f"--amp runs bfloat16 on CUDA; the device here is {device}")
     _remove_stale(output)
     _threads(args.threads)
     if args.overwrite and args.skip_existing:
@@ -530,7 +530,7 @@ def _enhance(args: argparse.Namespace) -> int:
         if header != ["file"] + [f.name for f in fields(FaceRecord)]:
             raise CLIError(f"--output {output} holds a {image_csv.name} of other columns ({', '.join(header)}); "
                            "move it away or pass --overwrite to replace it")
-    model = args.model
+    model = args.weights
     if model is None and args.faces:
         from llenhance.pretrained import DEFAULT_FACE_WEIGHTS
 
@@ -538,7 +538,7 @@ def _enhance(args: argparse.Namespace) -> int:
     try:
         net = load_enhancer(model)  # fail early, naming the weights; enhance() keeps one copy per device
     except (FileNotFoundError, OSError, ValueError, RuntimeError) as err:
-        raise CLIError(f"--model: {err}") from err
+        raise CLIError(f"--weights: {err}") from err
     if args.tile is not None:
         from llenhance.inference import check_tile
 
@@ -615,7 +615,7 @@ def _enhanced(images: list[Any], args: argparse.Namespace, model: str | None, de
     """enhance() of the images, ``--batch-size`` at a time; where the batch fails, each image alone (its own error)."""
     from llenhance.inference import enhance
 
-    options = {"tile": args.tile, "overlap": args.overlap, "device": device, "half": args.half,
+    options = {"tile": args.tile, "overlap": args.overlap, "device": device, "amp": args.amp,
                "strength": args.strength, "batch_size": args.batch_size}
     try:
         return enhance(images, model, **options) if images else []
@@ -650,7 +650,7 @@ class _Faces:
     def __init__(self, args: argparse.Namespace, model: str | None, device: str) -> None:
         from llenhance.data import FER2013_CLASSES
         from llenhance.inference import load_enhancer
-        from llenhance.video import FaceDetector, _FacePass
+        from llenhance.video import FaceDetector, FacePass
 
         classes = tuple(args.classes) if args.classes else FER2013_CLASSES
         self.classifier = None
@@ -662,8 +662,8 @@ class _Faces:
         if args.faces:
             import torch
 
-            self._pass = _FacePass(load_enhancer(model).to(device), FaceDetector(), self.classifier, classes,
-                                   margin=0.2, face_size=args.face_size, device=torch.device(device), half=args.half)
+            self._pass = FacePass(load_enhancer(model).to(device), FaceDetector(), self.classifier, classes,
+                                   margin=0.2, face_size=args.face_size, device=torch.device(device), amp=args.amp)
             self._pass.strength = args.strength
 
     def run(self, frame: Any, index: int, seconds: float) -> Any:
@@ -696,7 +696,7 @@ def _enhance_one_video(args: argparse.Namespace, faces: _Faces, source: Any, tar
         stats = enhance_video(source, target, faces.model, faces=args.faces, classifier=faces.classifier,
                               detect_every=args.detect_every, face_size=args.face_size, strength=args.strength,
                               classifier_threads=faces.classifier_threads,
-                              classes=faces.classes, device=faces.device, half=args.half,
+                              classes=faces.classes, device=faces.device, amp=args.amp,
                               batch_size=args.batch_size, max_frames=args.max_frames, on_frame=report)
     if stats.truncated:
         print(f"llenhance: warning: {source}: only {stats.frames} of the {stats.expected_frames} frames its header "
@@ -745,11 +745,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.baselines:
         methods["global gamma (mean grey -> 0.5)"] = global_gamma
         methods["CLAHE (kornia, clip 2, 8x8)"] = clahe
-    for name in args.model or [DEFAULT_FACE_WEIGHTS if args.kind == "fer" else DEFAULT_WEIGHTS]:
+    for name in args.weights or [DEFAULT_FACE_WEIGHTS if args.kind == "fer" else DEFAULT_WEIGHTS]:
         try:
             methods[name] = load_enhancer(name).to(device).eval()
         except (FileNotFoundError, OSError, ValueError, RuntimeError) as err:
-            raise CLIError(f"--model: {err}") from err
+            raise CLIError(f"--weights: {err}") from err
     command = "llenhance " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["evaluate"] \
         else f"llenhance evaluate {args.kind}"
     if args.kind == "pairs":
@@ -822,9 +822,9 @@ def _export(args: argparse.Namespace) -> int:
     from llenhance.inference import load_enhancer
 
     try:
-        model = load_enhancer(args.model)
+        model = load_enhancer(args.weights)
     except (FileNotFoundError, OSError, ValueError, RuntimeError) as err:
-        raise CLIError(f"--model: {err}") from err
+        raise CLIError(f"--weights: {err}") from err
     if args.format == "onnx":
         try:
             path = export_onnx(model, args.output, opset=args.opset)
@@ -851,7 +851,7 @@ def _add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations
                    help="the losses see the output brought to the reference's mean grey level, so training "
                         "spends nothing on global exposure (for use with --output-target)")
     p.add_argument("--arch", choices=("llenet_s", "llenet_b"), default=None,
-                   help="enhancer architecture (default llenet_s; --model is the weights everywhere else)")
+                   help="enhancer architecture (default llenet_s; --init names starting weights)")
     p.add_argument("--stem-stride", type=int, choices=(1, 2), default=None,
                    help="1: the network works at full resolution (better denoising, about 4x the compute); "
                         "2: it folds 2x2 pixel blocks first (default: llenet_s 2, llenet_b 1)")
@@ -1006,8 +1006,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classifier_args(enh, required=False)
     enh.add_argument("--classes", nargs="+", help="names of the classifier's outputs in order (default: FER2013's 7)")
     enh.add_argument("--output", type=Path, required=True, help="output folder (outside the inputs)")
-    enh.add_argument("--model", default=None,
+    enh.add_argument("--weights", default=None,
                      help="built-in weights name, folder, or Hub repo id (default: the built-in default)")
+    enh.add_argument("--model", dest="weights_old", default=None, help=argparse.SUPPRESS)  # before 0.4
     enh.add_argument("--tile", type=int, default=None,
                      help="process in tiles of this size (bounded memory); without it, images over 8 megapixels "
                           "are processed in 1024-px tiles anyway")
@@ -1015,7 +1016,9 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1")
     enh.add_argument("--strength", type=float, default=1.0,
                      help="how much of the enhancement to apply, 0 (input) to 1 (full; default)")
-    enh.add_argument("--half", action="store_true", help="bfloat16 on CUDA (faster; output stays 8/16-bit as usual)")
+    enh.add_argument("--amp", action="store_true",
+                     help="bfloat16 autocast on CUDA, as train --amp (faster; output stays 8/16-bit as usual)")
+    enh.add_argument("--half", dest="amp_old", action="store_true", default=None, help=argparse.SUPPRESS)  # before 0.4
     enh.add_argument("--batch-size", type=int, default=1,
                      help="images (of one size, in order) or video frames per forward pass (default %(default)s; "
                           "more pays on a GPU)")
@@ -1032,7 +1035,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = commands.add_parser(
         "evaluate",
         help="score enhancers: paired PSNR/SSIM/CIEDE2000, NIQE, FER accuracy in the dark",
-        description=("Score one or more enhancers (--model, repeatable; the input itself is always the first row) "
+        description=("Score one or more enhancers (--weights, repeatable; the input itself is always the first row) "
                      "and, with --baselines, the classical baselines. Prints a Markdown table; --output STEM also "
                      "writes STEM.json and STEM.md."),
     )
@@ -1050,9 +1053,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="paper: Eq. 14; realistic: plus sensor noise and 8 bits (default %(default)s)")
     fer.add_argument("--size", type=int, default=None, help="resize the faces to SIZE x SIZE first")
     for sub in (pairs, nq, fer):
-        sub.add_argument("--model", action="append", default=None,
+        sub.add_argument("--weights", action="append", default=None,
                          help="enhancer weights: built-in name, folder or Hub repo id (repeatable; default: "
                               "llenet-faces for fer, llenet-photo otherwise)")
+        sub.add_argument("--model", dest="weights_old", action="append", default=None, help=argparse.SUPPRESS)
         sub.add_argument("--baselines", action="store_true", help="also score global gamma and CLAHE")
         sub.add_argument("--output", type=Path, default=None, help="write OUTPUT.json and OUTPUT.md")
         sub.add_argument("--overwrite", action="store_true", help="replace OUTPUT.json/.md if they exist")
@@ -1062,7 +1066,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp = commands.add_parser("export", help="export an enhancer to ONNX or TorchScript",
                               description="ONNX graphs have dynamic batch, height and width.")
     exp.add_argument("--format", choices=("onnx", "torchscript"), required=True)
-    exp.add_argument("--model", default=None, help="weights name, folder or Hub repo id (default: built-in default)")
+    exp.add_argument("--weights", default=None, help="weights name, folder or Hub repo id (default: built-in default)")
+    exp.add_argument("--model", dest="weights_old", default=None, help=argparse.SUPPRESS)  # before 0.4
     exp.add_argument("--output", type=Path, required=True, help="file to write (.onnx or .pt)")
     exp.add_argument("--opset", type=int, default=17, help="ONNX opset (default %(default)s)")
     return parser
@@ -1099,8 +1104,23 @@ def _terminate_as_exit() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _take_old_flags(args)
     with _terminate_as_exit():
         return _run(parser, args)
+
+
+#: Flags of earlier versions: (their dest, the dest of the flag that replaced them, old flag, new flag).
+OLD_FLAGS = (("weights_old", "weights", "--model", "--weights"), ("amp_old", "amp", "--half", "--amp"))
+
+
+def _take_old_flags(args: argparse.Namespace) -> None:
+    """Flags renamed in 0.4 still work: their value goes to the new flag, with a note on stderr."""
+    for old, new, old_flag, new_flag in OLD_FLAGS:
+        value = getattr(args, old, None)
+        if value is not None:
+            print(f"llenhance: {old_flag} is deprecated since 0.4 and will be removed; use {new_flag}",
+                  file=sys.stderr)
+            setattr(args, new, value if getattr(args, new) in (None, False) else getattr(args, new))
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from llenhance._checks import (
     check_finite_number,
     check_image,
     check_positive_int,
+    deprecated_alias,
     unchecked,
 )
 from llenhance._color import LUMA
@@ -225,8 +226,9 @@ def enhance(
     batch_size: int = 8,
     device: str | torch.device | None = None,
     max_pixels: int | None = MAX_UNTILED_PIXELS,
-    half: bool = False,
+    amp: bool = False,
     strength: float = 1.0,
+    half: bool | None = None,
 ) -> Any:
     """Enhance low-light images; returns the same kind of object it was given.
 
@@ -266,11 +268,13 @@ def enhance(
             processed in tiles of ``AUTO_TILE`` (1024) px anyway, so memory
             stays bounded (untiled, ``llenet_s`` needs about 430 bytes per
             pixel on CPU: 8 MP is about 3.4 GB). ``None`` never tiles on its own.
-        half: run the model in bfloat16 autocast (CUDA only; the output is
-            float32 as usual, and about 3 significant digits exact).
+        amp: run the model in bfloat16 autocast (CUDA only; the output is
+            float32 as usual, and about 3 significant digits exact). The
+            trainer's ``amp`` is the same autocast.
         strength: how much of the enhancement to apply, in [0, 1]: the
             output is ``input + strength * (model(input) - input)``; 0 returns
             the input, 1 (default) the model's output.
+        half: the name of ``amp`` before 0.4 (deprecated).
 
     Examples:
         >>> from llenhance import llenet_s
@@ -291,10 +295,11 @@ def enhance(
         else:
             device = items[0].device if isinstance(items[0], torch.Tensor) else torch.device("cpu")
     device = torch.device(device)
-    if not isinstance(half, bool):
-        raise TypeError(f"`half` expected a bool, got {type(half).__name__}")
-    if half and device.type != "cuda":
-        raise ValueError(f"`half` expected a CUDA `device` (bfloat16 autocast), got {device}")
+    amp = deprecated_alias(half, "half", amp, "amp")
+    if not isinstance(amp, bool):
+        raise TypeError(f"`amp` expected a bool, got {type(amp).__name__}")
+    if amp and device.type != "cuda":
+        raise ValueError(f"`amp` expected a CUDA `device` (bfloat16 autocast), got {device}")
     strength = check_finite_number(strength, "strength")
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"`strength` expected a value in [0, 1], got {strength}")
@@ -319,7 +324,7 @@ def enhance(
         results[i] = _from_tensor(out, kind, extra, items[i])
 
     with borrowed(model, device) as net, torch.no_grad(), \
-            torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
+            torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
 
         def run_batch(batch: list[tuple[int, torch.Tensor, str, Any]]) -> None:
             outs = forward(net, torch.cat([x.to(device, torch.float32) for _, x, _, _ in batch]))

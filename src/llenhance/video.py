@@ -31,6 +31,7 @@ from torch import nn
 
 from llenhance._atomic import atomic_path
 from llenhance._color import LUMA
+from llenhance._checks import deprecated_alias
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -271,18 +272,18 @@ def _grow(box: tuple[int, int, int, int], margin: float, width: int, height: int
     return x0, y0, min(width, x + w + dx) - x0, min(height, y + h + dy) - y0
 
 
-class _FacePass:
+class FacePass:
     """Per frame: faces found, their crops enhanced and feathered into the frame (lifted by the faces' exposure
     curve), classified."""
 
     def __init__(self, enhancer: nn.Module, detector: FaceDetector, classifier: nn.Module | None,
                  classes: Sequence[str] | None, margin: float, face_size: int | None, device: torch.device,
-                 half: bool) -> None:
+                 amp: bool) -> None:
         self.enhancer, self.detector, self.classifier = enhancer, detector, classifier
         if face_size is not None and (isinstance(face_size, bool) or not isinstance(face_size, int) or face_size < 8):
             raise ValueError(f"`face_size` (--face-size) expected an int >= 8 or None (each face at its own size), "
                              f"got {face_size!r}")
-        self.classes, self.margin, self.face_size, self.device, self.half = classes, margin, face_size, device, half
+        self.classes, self.margin, self.face_size, self.device, self.amp = classes, margin, face_size, device, amp
         self.classifier_threads: int | None = None
         #: share of the change kept (``enhance(strength=)``): 0 gives the frame back, 1 all of the change
         self.strength = 1.0
@@ -327,7 +328,7 @@ class _FacePass:
             if scale < 1:  # a cap on the cost of very large faces
                 crop = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
                                   interpolation=cv2.INTER_AREA)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.half):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
                 given = _to_tensor(crop, self.device)
                 enhanced = torch.lerp(given, self.enhancer(given).float().clamp(0, 1), self.strength)
             pixels = _to_uint8(enhanced)
@@ -378,12 +379,13 @@ def enhance_video(
     detect_every: int = 2,
     classifier_threads: int | None = None,
     device: str | torch.device = "cpu",
-    half: bool = False,
+    amp: bool = False,
     batch_size: int = 1,
     strength: float = 1.0,
     max_frames: int | None = None,
     progress: bool = True,
     on_frame: Callable[[int, list[FaceRecord]], None] | None = None,
+    half: bool | None = None,
 ) -> VideoStats:
     """Enhance a video file or a webcam stream; optionally find faces and read their expressions.
 
@@ -421,7 +423,7 @@ def enhance_video(
             thread for the process and 2 here is the fast mix. ``None``:
             the process's setting for everything.
         device: where the enhancer and the classifier run.
-        half: bfloat16 autocast (CUDA only).
+        amp: bfloat16 autocast (CUDA only; ``half`` before 0.4, deprecated).
         batch_size: whole frames per forward pass (without ``faces``; with
             ``faces``, the crops of each frame go through together). More
             than 1 pays on a GPU; a webcam's output then lags by the batch.
@@ -443,8 +445,9 @@ def enhance_video(
 
     cv2 = require_cv2()
     device = torch.device(device)
-    if half and device.type != "cuda":
-        raise ValueError(f"`half` expected a CUDA `device` (bfloat16 autocast), got {device}")
+    amp = deprecated_alias(half, "half", amp, "amp")
+    if amp and device.type != "cuda":
+        raise ValueError(f"`amp` expected a CUDA `device` (bfloat16 autocast), got {device}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` expected an int >= 1, got {batch_size!r}")
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
@@ -474,7 +477,7 @@ def enhance_video(
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
         expected = total if total and total > 0 else None
-        face_pass = _FacePass(net, detector or FaceDetector(), classifier, classes, margin, face_size, device, half) \
+        face_pass = FacePass(net, detector or FaceDetector(), classifier, classes, margin, face_size, device, amp) \
             if faces else None
         if face_pass is not None:
             if classifier_threads is not None and (isinstance(classifier_threads, bool) or not isinstance(
@@ -500,7 +503,7 @@ def enhance_video(
         def frames_done(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, list[FaceRecord]]]:
             chunk = list(itertools.islice(frames, batch_size))
             while chunk:
-                with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
+                with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     batch = torch.cat([_to_tensor(frame, device) for frame in chunk])
                     # well-lit frames that an exposure gate passes unchanged skip the network
                     outs = batch if passes_unchanged(net, batch) else net(batch).float()

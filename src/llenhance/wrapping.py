@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any
 
 import torch
@@ -18,17 +19,29 @@ __all__ = ["EnhancedClassifier", "wrap"]
 class EnhancedClassifier(nn.Module):
     """``classifier(preprocess(enhancer(images)))`` for RGB images in [0, 1].
 
+    Arguments are given by name, in `wrap`'s order: ``EnhancedClassifier(classifier=..., enhancer=...)``.
+    Positional arguments in the order of earlier versions (``enhancer, classifier, preprocess``) still work,
+    with a ``DeprecationWarning``.
+
     Args:
-        enhancer: the enhancement network (its output is clamped to [0, 1] in
-            eval mode).
         classifier: the user's classifier; its output is returned as it is
             (a tensor, a tuple, a dict).
+        enhancer: the enhancement network (its output is clamped to [0, 1] in
+            eval mode).
         preprocess: what the classifier expects (resize, grayscale, mean/std);
             default ImageNet mean/std, no resize.
     """
 
-    def __init__(self, enhancer: nn.Module, classifier: nn.Module, preprocess: nn.Module | None = None) -> None:
+    def __init__(self, *args: Any, classifier: nn.Module | None = None, enhancer: nn.Module | None = None,
+                 preprocess: nn.Module | None = None) -> None:
         super().__init__()
+        if args:
+            if len(args) > 3 or classifier is not None or enhancer is not None:
+                raise TypeError("EnhancedClassifier expected classifier= and enhancer= by name")
+            warnings.warn("EnhancedClassifier(enhancer, classifier, preprocess) by position is deprecated since "
+                          "llenhance 0.4: name them, EnhancedClassifier(classifier=..., enhancer=...), the order "
+                          "of wrap()", DeprecationWarning, stacklevel=2)
+            enhancer, classifier, preprocess = (*args, None, None)[:2] + ((args[2],) if len(args) == 3 else (preprocess,))
         for name, module in (("enhancer", enhancer), ("classifier", classifier)):
             if not isinstance(module, nn.Module):
                 raise TypeError(f"`{name}` expected an nn.Module, got {type(module).__name__}")
@@ -77,4 +90,4 @@ def wrap(
     if enhancer is None:
         enhancer = DEFAULT_FACE_WEIGHTS
     module = copy.deepcopy(load_enhancer(enhancer)) if isinstance(enhancer, str) else enhancer
-    return EnhancedClassifier(module, classifier, preprocess).eval()
+    return EnhancedClassifier(classifier=classifier, enhancer=module, preprocess=preprocess).eval()
