@@ -3,11 +3,11 @@
 A trained network gets most of each image right but not its brightness: on
 SICE the references' mean grey level (BT.601 luma) is nearly the same from
 scene to scene, while a network's output is too dark for the darkest inputs
-and too bright for the others. ``LLENet(output_target=T)`` ends with
+and too bright for the others. ``Enhancer(..., output_target=T)`` ends with
 `llenhance.models.llenet.match_exposure`, a per-image gamma that brings the
 output's mean grey level to about ``T``. This script runs the network once per
 pair of ``sice/train`` and ``sice/val``, applies each candidate ``T`` exactly as
-``LLENet.finish`` does (then the exposure gate, if the weights have one), and
+``Enhancer.finish`` does (then the exposure gate, if the weights have one), and
 scores PSNR and SSIM against the reference. ``T`` is chosen on *train* (highest
 mean PSNR); val is reported beside it, not used for the choice.
 
@@ -32,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _command import command_line, tilde  # noqa: E402
 from _paths import DATA  # noqa: E402
 
-from llenhance import Enhancer, LLENet  # noqa: E402
+from llenhance import Enhancer  # noqa: E402
 from llenhance._color import mean_grey  # noqa: E402
+from llenhance.models.exposure import log_exposure  # noqa: E402
 from llenhance.data import PairedImageFolder  # noqa: E402
 from llenhance.evaluation import markdown_table, write_results  # noqa: E402
 from llenhance.metrics import psnr, ssim  # noqa: E402
@@ -43,7 +44,7 @@ TARGETS = (0.36, 0.38, 0.40, 0.41, 0.42, 0.44, 0.46)
 
 
 @torch.no_grad()
-def score(model: LLENet, pairs: PairedImageFolder, targets: list[float | None], label: str,
+def score(model: Enhancer, pairs: PairedImageFolder, targets: list[float | None], label: str,
           limit: int | None = None) -> tuple[dict[float | None, dict[str, float]], list[float]]:
     """Per ``output_target`` in ``targets``: mean PSNR, SSIM and absolute grey-level error of ``model``
     over ``pairs``; and the references' mean grey levels."""
@@ -53,7 +54,8 @@ def score(model: LLENet, pairs: PairedImageFolder, targets: list[float | None], 
     for i in tqdm(range(count), desc=label, leave=False):
         low, high = (t[None] for t in pairs[i][:2])
         references.append(float(mean_grey(high)))
-        raw = model.enhance_curved(low, apply_curve=True)  # the network once; the targets after it
+        exposure = log_exposure(low) if model.network.exposure_input else None
+        raw = model.corrected(model.curve(low), exposure).clamp(0.0, 1.0)  # the network once; the targets after it
         for target in targets:
             model.output_target = target
             out = model.finish(low, raw)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from llenhance import LLENet
+from llenhance import Enhancer
 from llenhance.export import export_onnx
 
 
@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
     import onnxruntime
 
-    model = LLENet.from_pretrained("llenet-sice")
+    model = Enhancer.from_pretrained("llenet-sice")
     export_onnx(model, args.output)
     session = onnxruntime.InferenceSession(str(args.output))
     image = torch.rand(1, 3, 171, 253) * 0.2

@@ -66,7 +66,7 @@ class TestTrainCommand:
         record = json.loads((out / "training.json").read_text())
         assert record["iterations"] == 2 and record["trainer"]["perceptual_feature_net"] == "off (weight 0)"
         assert set(record["final_metrics"]) >= {"loss", "val_psnr", "val_ssim"}
-        assert isinstance(Enhancer.from_pretrained(out), LLENet)
+        assert isinstance(Enhancer.from_pretrained(out).network, LLENet)
         assert (out / "checkpoints" / "checkpoint.pt").is_file()
         # a second run into the same folder must not overwrite the model
         assert main(args) == 2
@@ -398,9 +398,9 @@ def test_train_stem_stride_option() -> None:
 
     parse = build_parser().parse_args
     base = ["train", "reconstruction", "--data", "d", "--output", "o"]
-    assert _enhancer(parse(base)).stem_stride == 2  # llenet_s folds 2x2 blocks by default
+    assert _enhancer(parse(base)).network.stem_stride == 2  # llenet_s folds 2x2 blocks by default
     net = _enhancer(parse(base + ["--stem-stride", "1", "--curve-target", "0.45"]))
-    assert (net.stem_stride, net.width, net.curve_target) == (1, 16, 0.45)
+    assert (net.network.stem_stride, net.network.width, net.curve_target) == (1, 16, 0.45)
     x = torch.rand(1, 3, 20, 28) * 0.2
     assert net(x).shape == x.shape
     assert _enhancer(parse(base + ["--arch", "llenet_b", "--stem-stride", "2"])).stem_stride == 2

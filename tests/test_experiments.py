@@ -281,7 +281,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     for seed in (0, 1):
         record = json.loads((tmp_path / "work" / f"curve-rec-s1-3its-seed{seed}" / "model" / "training.json").read_text())
         assert record["iterations"] == 3 and record["guides"] == [] and record["curve_target"] == 0.45
-        assert Enhancer.from_pretrained(tmp_path / "work" / f"curve-rec-s1-3its-seed{seed}" / "model").stem_stride == 1
+        assert Enhancer.from_pretrained(tmp_path / "work" / f"curve-rec-s1-3its-seed{seed}" / "model").network.stem_stride == 1
         short = json.loads((tmp_path / "work" / f"curve-rec-seed{seed}" / "model" / "training.json").read_text())
         assert short["iterations"] == 2
         assert Enhancer.from_pretrained(tmp_path / "work" / f"curve-rec-seed{seed}" / "model").stem_stride == 2
@@ -521,7 +521,7 @@ def test_export_builtin_keeps_the_card_and_records_the_command(tmp_path: Path) -
     assert summary == {"command": f"python train.py --seed 1 && python benchmarks/export_builtin.py {run} faces",
                        "iterations": 3, "seed": 1}
     loaded = Enhancer.from_pretrained(target)
-    assert loaded.stem_stride == 1 and loaded.curve_target == 0.45
+    assert loaded.network.stem_stride == 1 and loaded.curve_target == 0.45
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), loaded.state_dict().values()))
     with pytest.raises(SystemExit):  # no training record
         export_builtin.main([str(tmp_path / "weights"), "x", "--command", "c"], weights=weights)
@@ -724,8 +724,8 @@ def test_fer_readers_scores_saved_weights_as_the_classifier_sees_them(tmp_path: 
     _faces(tmp_path / "fer", 3, rng)
     _classifiers(tmp_path / "clf")
     torch.manual_seed(0)
-    saved = LLENet(width=8, curve_target=0.45)
-    torch.nn.init.normal_(saved.reconstruct[-2].weight, std=0.05)  # not the bare curve
+    saved = Enhancer({"width": 8}, curve_target=0.45)
+    torch.nn.init.normal_(saved.network.reconstruct[-2].weight, std=0.05)  # not the bare curve
     saved.save_pretrained(tmp_path / "enh")
     args = ["--data", str(tmp_path / "fer"), "--classifiers", str(tmp_path / "clf"), "--archs", "resnet18", "vgg",
             "--weights", "llenet-faces", str(tmp_path / "enh"), "--results", str(tmp_path / "res" / "readers")]

@@ -36,11 +36,11 @@ class TestWrap:
         assert logits.shape == (3, 7) and emb.shape == (3, 8)
 
     def test_default_enhancer_is_the_face_enhancer(self) -> None:
-        from llenhance import Enhancer, DEFAULT_FACE_WEIGHTS, LLENet
+        from llenhance import DEFAULT_FACE_WEIGHTS, Enhancer
 
         model = wrap(torchvision.models.resnet18(num_classes=7))
         assert DEFAULT_FACE_WEIGHTS == "llenet-faces"
-        assert isinstance(model.enhancer, LLENet) and model.enhancer.curve_target == 0.45
+        assert isinstance(model.enhancer, Enhancer) and model.enhancer.curve_target == 0.45
         reference = Enhancer.from_pretrained("llenet-faces")
         for (name, a), b in zip(model.enhancer.state_dict().items(), reference.state_dict().values()):
             assert torch.equal(a, b), name

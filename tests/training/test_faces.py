@@ -66,7 +66,7 @@ def test_face_images_resize_and_take_every_folder(faces: Path) -> None:
 def test_trains_resumes_returns_and_refuses(faces: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     model = train_faces(faces, run, TINY, progress=False, command=["llenhance", "train", "faces"])
-    assert isinstance(model, LLENet) and model.luma_only and model.width == 4
+    assert isinstance(model, Enhancer) and model.luma_only and model.network.width == 4
     record = json.loads((run / "model" / "training.json").read_text())
     assert FaceRecipe.from_dict(record) == TINY and [s["iterations"] for s in record["stages"]] == [2, 1]
     assert [s["seed"] for s in record["stages"]] == [0, 10]
