@@ -383,7 +383,8 @@ class TestEnhanceKeepsWhatFilesHold:
 
 
 def test_train_arch_option_and_its_old_spelling(capsys: pytest.CaptureFixture[str]) -> None:
-    from llenhance.cli import _enhancer, build_parser
+    from llenhance.cli import build_parser
+    from llenhance.cli.common import enhancer_from_args as _enhancer
 
     parse = build_parser().parse_args
     base = ["train", "reconstruction", "--data", "d", "--output", "o"]
@@ -394,7 +395,9 @@ def test_train_arch_option_and_its_old_spelling(capsys: pytest.CaptureFixture[st
 
 
 def test_train_stem_stride_option() -> None:
-    from llenhance.cli import CLIError, _enhancer, build_parser
+    from llenhance.cli import build_parser
+    from llenhance.cli.common import CLIError
+    from llenhance.cli.common import enhancer_from_args as _enhancer
 
     parse = build_parser().parse_args
     base = ["train", "reconstruction", "--data", "d", "--output", "o"]
@@ -411,7 +414,9 @@ def test_train_stem_stride_option() -> None:
 
 
 def test_train_output_target_options() -> None:
-    from llenhance.cli import CLIError, _enhancer, build_parser
+    from llenhance.cli import build_parser
+    from llenhance.cli.common import CLIError
+    from llenhance.cli.common import enhancer_from_args as _enhancer
 
     parse = build_parser().parse_args
     base = ["train", "reconstruction", "--data", "d", "--output", "o"]
@@ -529,7 +534,8 @@ def test_classifier_option_errors_name_the_option_and_the_fix(tmp_path: Path) ->
 
 def test_classifier_from_a_file_path(tmp_path: Path) -> None:
     """--classifier path/to/file.py:factory imports the file as `python FILE` would: the files beside it import."""
-    from llenhance.cli import CLIError, _build_classifier
+    from llenhance.cli.common import CLIError
+    from llenhance.cli.common import build_classifier as _build_classifier
 
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj" / "layers.py").write_text("import torch\nWIDTH = 5\n")

@@ -356,6 +356,7 @@ def test_interrupted_faces_run_keeps_the_rows_of_written_images(tmp_path: Path, 
     import shutil
 
     from llenhance import cli
+    from llenhance.cli import enhance as enhance_module
 
     source = Path(__file__).resolve().parents[1] / "examples" / "images" / "astronaut.png"
     (tmp_path / "in").mkdir()
@@ -363,7 +364,7 @@ def test_interrupted_faces_run_keeps_the_rows_of_written_images(tmp_path: Path, 
         shutil.copy(source, tmp_path / "in" / f"{name}.png")
     out = tmp_path / "out"
     argv = ["enhance", str(tmp_path / "in"), "--output", str(out), "--faces", "--batch-size", "1"]
-    real_save, saved = cli._save_atomic, []
+    real_save, saved = enhance_module.save_atomic, []
 
     def save_then_stop(image: object, path: Path, **kwargs: object) -> None:
         if len(saved) == 2:
@@ -371,12 +372,12 @@ def test_interrupted_faces_run_keeps_the_rows_of_written_images(tmp_path: Path, 
         real_save(image, path, **kwargs)
         saved.append(path.name)
 
-    monkeypatch.setattr(cli, "_save_atomic", save_then_stop)
+    monkeypatch.setattr(enhance_module, "save_atomic", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         cli.main(argv)
     assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "b.png"]
     assert [r["file"] for r in csv.DictReader(open(out / "faces.csv"))] == ["a.png", "b.png"]
-    monkeypatch.setattr(cli, "_save_atomic", real_save)
+    monkeypatch.setattr(enhance_module, "save_atomic", real_save)
     assert cli.main(argv + ["--skip-existing"]) == 0
     assert [r["file"] for r in csv.DictReader(open(out / "faces.csv"))] == ["a.png", "b.png", "c.png"]
 

@@ -1,0 +1,7 @@
+"""``python -m llenhance.cli``."""
+
+import sys
+
+from llenhance.cli import main
+
+sys.exit(main())
