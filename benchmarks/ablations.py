@@ -40,7 +40,7 @@ from _command import command_line, tilde  # noqa: E402
 from _fer_eval import classifier_folder, classifier_weights_digest  # noqa: E402
 from _fer_models import MEAN, STD, load_classifier  # noqa: E402
 
-from llenhance import FERGuidedTrainer, LLENet  # noqa: E402
+from llenhance import Enhancer, FERGuidedTrainer  # noqa: E402
 from llenhance.data import PairedImageFolder  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
 from llenhance.evaluation import evaluate_pairs, write_results  # noqa: E402
@@ -104,7 +104,7 @@ def run_one(name: str, arch: dict, loss: dict, args: argparse.Namespace, train: 
         shutil.rmtree(out)  # another schedule or feature network: not comparable, train again
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
-    model = LLENet(**SMALL, **arch)
+    model = Enhancer({**SMALL, **arch})
     feature_net = _FERFeatures(args.classifiers) if uses_features else None
     reconstruction = ReconstructionLoss(**loss, feature_net=feature_net, normalize_features=False)
     trainer = FERGuidedTrainer(model, reconstruction=reconstruction, lr=args.lr, batch_size=args.batch_size,

@@ -406,7 +406,7 @@ def test_train_stem_stride_option() -> None:
     assert (net.network.stem_stride, net.network.width, net.curve_target) == (1, 16, 0.45)
     x = torch.rand(1, 3, 20, 28) * 0.2
     assert net(x).shape == x.shape
-    assert _enhancer(parse(base + ["--arch", "llenet_b", "--stem-stride", "2"])).stem_stride == 2
+    assert _enhancer(parse(base + ["--arch", "llenet_b", "--stem-stride", "2"])).network.stem_stride == 2
     with pytest.raises(SystemExit):
         parse(base + ["--stem-stride", "3"])
     with pytest.raises(CLIError, match="--stem-stride and --init"):

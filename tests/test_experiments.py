@@ -284,7 +284,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         assert Enhancer.from_pretrained(tmp_path / "work" / f"curve-rec-s1-3its-seed{seed}" / "model").network.stem_stride == 1
         short = json.loads((tmp_path / "work" / f"curve-rec-seed{seed}" / "model" / "training.json").read_text())
         assert short["iterations"] == 2
-        assert Enhancer.from_pretrained(tmp_path / "work" / f"curve-rec-seed{seed}" / "model").stem_stride == 2
+        assert Enhancer.from_pretrained(tmp_path / "work" / f"curve-rec-seed{seed}" / "model").network.stem_stride == 2
     assert all(len(results["raw"][long][a]) == 2 for a in ("resnet18", "vgg"))
     # its second stage: started from the first stage's weights, 2 more iterations at --continue-lr, another seed
     continued = "curve + LLENet (stem stride 1), reconstruction only, 3 + 2 iterations"
@@ -297,7 +297,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
         assert record["init"] == {"folder": str(first),
                                   "weights": hashlib.sha256((first / "model.safetensors").read_bytes()).hexdigest()[:16]}
         second = Enhancer.from_pretrained(folder)
-        assert second.stem_stride == 1
+        assert second.network.stem_stride == 1
         start = Enhancer.from_pretrained(first).state_dict()
         moved = [k for k, v in second.state_dict().items() if not torch.equal(v, start[k])]
         assert moved  # trained further, from those weights (same architecture, same names)

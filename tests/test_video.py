@@ -300,7 +300,7 @@ def test_well_lit_frames_skip_the_gated_network(tmp_path: Path) -> None:
 
 
 def test_feather_weights_closed_form() -> None:
-    from llenhance.video import _feather
+    from llenhance.video_faces import _feather
 
     # a 10 px box with a 4 px margin on every side, inside a large frame
     weight = _feather((14, 24, 10, 10), (10, 20, 18, 18), 100, 100)[..., 0]
@@ -321,7 +321,7 @@ def test_faces_keep_colour_and_leave_no_box_edge(tmp_path: Path) -> None:
     from skimage.data import astronaut
 
     from llenhance.metrics import chroma
-    from llenhance.video import _grow
+    from llenhance.video_faces import _grow
 
     source = Path(__file__).resolve().parents[1] / "examples" / "images" / "astronaut.png"
     run = subprocess.run([sys.executable, "-m", "llenhance.cli", "enhance", str(source), "--output",

@@ -320,7 +320,7 @@ class _Faces:
     def __init__(self, args: argparse.Namespace, model: str | None, device: str) -> None:
         from llenhance.data import FER2013_CLASSES
         from llenhance.inference import load_enhancer
-        from llenhance.video import FaceDetector, FacePass
+        from llenhance.video_faces import FaceDetector, FacePass
 
         classes = tuple(args.classes) if args.classes else FER2013_CLASSES
         self.classifier = None
