@@ -570,7 +570,7 @@ def test_weights_that_do_not_fit_are_named(tmp_path: Path, capsys: pytest.Captur
     assert main(["enhance", str(tmp_path / "a.png"), "--output", str(tmp_path / "out"),
                  "--weights", str(tmp_path / "extra")]) == 2
     err = capsys.readouterr().err
-    assert "--model: " in err and 'Unexpected key(s) in state_dict: "bogus.weight"' in err
+    assert "--weights: " in err and 'Unexpected key(s) in state_dict: "bogus.weight"' in err
     assert not (tmp_path / "out" / "a.png").exists()
 
 
