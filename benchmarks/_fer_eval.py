@@ -28,7 +28,7 @@ from llenhance.evaluation import DARKENING as PROTOCOLS
 from llenhance.evaluation import TEST_SEED
 from llenhance.metrics import accuracy, recovered_fraction
 
-__all__ = ["ARCHS", "CONDITIONS", "GAMMA_TARGET", "PROTOCOLS", "TEST_SEED", "add_classifier_dir_argument", "apply", "check_guides", "check_recorded",
+__all__ = ["ARCHS", "CONDITIONS", "GAMMA_TARGET", "PROTOCOLS", "TEST_SEED", "add_classifier_dir_argument", "apply", "claim_run",
            "classifier_dirs", "classifier_folder", "classifier_weights_digest", "dark_test_set", "frozen_classifier",
            "frozen_classifier_from", "load_faces", "predict", "score", "weights_digest"]
 
@@ -107,30 +107,21 @@ def weights_digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def check_guides(out: Path, guides: dict[str, str]) -> None:
-    """Refuse to reuse or resume the run under ``out`` if other classifier weights guided it.
+def claim_run(out: Path, recipe: dict) -> None:
+    """Make ``out`` the run folder of ``recipe``, or check that it is, with the library's policy
+    (`llenhance.training.runs.claim_run_folder`: a new folder starts, the same recipe resumes or is reused,
+    another is refused with every difference named). A script stops with that message.
 
-    ``guides`` maps each guide architecture to ``classifier_weights_digest``; the first call records it
-    in ``out/guides.json``. Run folders are named after the recipe, not the classifier, so without this a
-    retrained classifier would silently be scored with enhancers its predecessor guided.
+    The recipe names the classifier weights that guide a run and the weights it starts from (their
+    ``weights_digest``): run folders are named after the recipe, so without them a retrained classifier
+    would silently be scored with enhancers its predecessor guided.
     """
-    check_recorded(out, "guides.json", guides, "the guide classifiers", "a classifier was retrained since")
+    from llenhance.training.runs import RunFolderError, claim_run_folder
 
-
-def check_recorded(out: Path, name: str, value: object, what: str, why: str) -> None:
-    """Refuse to reuse or resume the run under ``out`` if ``out/name`` records another ``value`` of ``what``.
-
-    The first call writes ``value`` there (JSON); ``why`` says, in the error, how the two can differ.
-    """
-    path = out / name
-    if path.is_file():
-        recorded = json.loads(path.read_text())
-        if recorded != value:
-            raise SystemExit(f"error: {out} was trained with {what} {recorded}, not {value} ({why}); "
-                             "delete that folder or pass another --work")
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2) + "\n")
+    try:
+        claim_run_folder(out, recipe, kind="enhancer", rerun_hint=" or pass another --work")
+    except RunFolderError as err:
+        raise SystemExit(f"error: {err}") from None
 
 
 def load_faces(args: argparse.Namespace, split: str) -> Dataset:

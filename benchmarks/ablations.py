@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _command import command_line, tilde  # noqa: E402
-from _fer_eval import classifier_folder, classifier_weights_digest  # noqa: E402
+from _fer_eval import claim_run, classifier_folder, classifier_weights_digest  # noqa: E402
 from _fer_models import MEAN, STD, load_classifier  # noqa: E402
 
 from llenhance import Enhancer, FERGuidedTrainer  # noqa: E402
@@ -97,12 +96,10 @@ def run_one(name: str, arch: dict, loss: dict, args: argparse.Namespace, train: 
     uses_features = loss.get("composite", 1.0) * loss.get("perceptual", 1.0) > 0
     # which classifier weights the perceptual term used (SHA-256): a retrained classifier means a new run
     features = classifier_weights_digest("resnet18", args.classifiers) if uses_features else None
+    # another schedule or feature network is refused (each difference named), never deleted
+    claim_run(out, {**schedule, "arch": arch, "loss": loss, "feature_net_weights": features})
     if done.is_file():
-        result = json.loads(done.read_text())
-        if result.get("schedule") == schedule and result.get("feature_net_weights") == features:
-            return result
-        shutil.rmtree(out)  # another schedule or feature network: not comparable, train again
-    out.mkdir(parents=True, exist_ok=True)
+        return json.loads(done.read_text())
     torch.manual_seed(args.seed)
     model = Enhancer({**SMALL, **arch})
     feature_net = _FERFeatures(args.classifiers) if uses_features else None

@@ -74,7 +74,7 @@ from _fer_eval import (  # noqa: E402,F401
     TEST_SEED,
     apply,
     add_classifier_dir_argument,
-    check_guides,
+    claim_run,
     classifier_dirs,
     dark_test_set,
     frozen_classifier_from,
@@ -84,6 +84,7 @@ from _fer_eval import (  # noqa: E402,F401
 )
 
 from llenhance import Enhancer, FERGuidedTrainer, FrozenClassifier, LLENet, LowLightSynth, llenet_s  # noqa: E402
+from llenhance._digest import state_digest  # noqa: E402
 from llenhance.data import SyntheticLowLight  # noqa: E402
 from llenhance.evaluation import write_results  # noqa: E402
 from llenhance.losses import ReconstructionLoss  # noqa: E402
@@ -131,12 +132,16 @@ def train_enhancer(
     enhancer passes ``curve_target`` (an exposure curve under the network), ``normal_fraction``
     (well-lit pairs whose target is themselves) and its learning-rate schedule; ``init`` starts from
     the weights of a trained enhancer (IFER) instead of a new network. ``guide_digests`` names the
-    classifier weights that guide the run (``weights_digest`` of their folder): a run folder made with other
-    weights is refused, not reused.
+    classifier weights that guide the run (``weights_digest`` of their folder). The run folder holds its
+    recipe (``claim_run``): a folder made with another recipe, other guide weights or other starting weights is
+    refused, not reused.
     """
     model_dir = out / "model"
     record_path = model_dir / "training.json"  # beside the weights: a complete run folder for export_builtin.py
-    check_guides(out, guide_digests or {})
+    claim_run(out, {"protocol": protocol, "guided": classifier is not None, "iterations": iterations,
+                    "color_weight": color_weight, "seed": seed, "curve_target": curve_target,
+                    "normal_fraction": normal_fraction, "lr": lr, "schedule": schedule,
+                    "init": state_digest(init) if init is not None else None, "guides": guide_digests or {}})
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
         return Enhancer.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)

@@ -81,8 +81,7 @@ from _fer_eval import (  # noqa: E402
     PROTOCOLS,
     add_classifier_dir_argument,
     apply,
-    check_guides,
-    check_recorded,
+    claim_run,
     classifier_dirs,
     dark_test_set,
     frozen_classifier_from,
@@ -119,19 +118,6 @@ def training_pairs(faces: Dataset, seed: int, normal_fraction: float) -> Dataset
     ])
 
 
-def check_finished_recipe(out: Path, record: dict, recipe: dict) -> None:
-    """Refuse to reuse the finished run under ``out`` (its ``training.json`` ``record``) for another ``recipe``
-    (seed, iterations, learning rate, well-lit share, frozen prefix); entries a record lacks are not compared."""
-    done = {k: record[k] for k in ("seed", "iterations", "normal_fraction") if k in record}
-    if "lr" in record.get("config", {}):
-        done["lr"] = record["config"]["lr"]
-    done["frozen"] = record.get("frozen")
-    differ = {k: (v, recipe[k]) for k, v in done.items() if v != recipe[k]}
-    if differ:
-        said = ", ".join(f"{k} {was!r}, not {now!r}" for k, (was, now) in differ.items())
-        raise SystemExit(f"error: {out} holds an enhancer trained with {said}; delete that folder or write elsewhere")
-
-
 def train(
     out: Path,
     faces: Dataset,
@@ -157,17 +143,12 @@ def train(
     """
     model_dir = out / "model"
     record_path = model_dir / "training.json"
-    check_guides(out, {a: weights_digest(classifiers[a]) for a in guides})
     init_digest = weights_digest(init) if init is not None else None
-    if init is not None:
-        check_recorded(out, "init.json", {"weights": init_digest}, "the starting weights",
-                       f"{init} was retrained since")
-    recipe = {"seed": seed, "iterations": iterations, "lr": lr, "normal_fraction": normal_fraction, "frozen": frozen}
+    claim_run(out, {"seed": seed, "iterations": iterations, "lr": lr, "normal_fraction": normal_fraction,
+                    "frozen": frozen, "stem_stride": stem_stride, "curve_target": curve_target,
+                    "guides": {a: weights_digest(classifiers[a]) for a in guides}, "init": init_digest})
     if (model_dir / "model.safetensors").is_file() and record_path.is_file():
-        record = json.loads(record_path.read_text())
-        check_finished_recipe(out, record, recipe)
-        return Enhancer.from_pretrained(model_dir).eval(), record
-    check_recorded(out, "recipe.json", recipe, "the recipe", "other arguments in an earlier call")
+        return Enhancer.from_pretrained(model_dir).eval(), json.loads(record_path.read_text())
     torch.manual_seed(seed)
     if init is not None:
         enhancer = Enhancer.from_pretrained(init)

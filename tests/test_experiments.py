@@ -118,8 +118,8 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
 
     digest = hashlib.sha256((tmp_path / "clf" / "fer-vgg" / "model.safetensors").read_bytes()).hexdigest()[:16]
     run = tmp_path / "work" / "seed0" / "paper"
-    assert json.loads((run / "joint-vgg" / "guides.json").read_text()) == {"vgg": digest}
-    assert json.loads((run / "ifer" / "guides.json").read_text()) == {}
+    assert json.loads((run / "joint-vgg" / "recipe.json").read_text())["guides"] == {"vgg": digest}
+    assert json.loads((run / "ifer" / "recipe.json").read_text())["guides"] == {}
 
     # A second call with two seeds reuses seed 0's enhancers, trains seed 1's, and reports the mean over both.
     before = (tmp_path / "work" / "seed0" / "paper" / "ifer" / "model" / "model.safetensors").stat().st_mtime_ns
@@ -174,7 +174,7 @@ def test_fer_experiments_classifier_dir(tmp_path: Path) -> None:
     assert results["classifier_training"]["resnet18"]["command"] == "other"
     digest = hashlib.sha256((other / "model.safetensors").read_bytes()).hexdigest()[:16]
     run = tmp_path / "work" / "seed0" / "paper" / "joint-resnet18"
-    assert json.loads((run / "guides.json").read_text()) == {"resnet18": digest}
+    assert json.loads((run / "recipe.json").read_text())["guides"] == {"resnet18": digest}
     faces = fer_split("folder", tmp_path / "fer", "val", size=48)
     _, normal, labels = fer_experiments.dark_test_set(faces, "paper")
     net = load_classifier("resnet18", other / "model.safetensors")
@@ -213,7 +213,8 @@ def test_ablations_end_to_end(tmp_path: Path) -> None:
     assert [w["composite"] * w["structure"] > 0 for w in effective] == [False, False, False, False, True]
     assert all(np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1 for r in (*table1.values(), *table2.values()))
     assert "| FE off, skip off |" in (tmp_path / "res" / "ablations.md").read_text()
-    # the rows with the perceptual term name the classifier weights it used; a retrained classifier retrains them
+    # the rows with the perceptual term name the classifier weights it used; after the classifier is retrained
+    # their run folders are refused (the difference named), never deleted; the other rows are reused
 
     weights = tmp_path / "clf" / "fer-resnet18" / "model.safetensors"
     assert [r["feature_net_weights"] for r in table2.values()][2:] == [
@@ -224,13 +225,16 @@ def test_ablations_end_to_end(tmp_path: Path) -> None:
     torch.manual_seed(7)
     save_file({k: v.half().contiguous() if v.is_floating_point() else v
                for k, v in ARCHS["resnet18"]().state_dict().items()}, weights)
-    again = ablations.main([
-        "--data", str(tmp_path / "sice"), "--classifiers", str(tmp_path / "clf"), "--work", str(tmp_path / "work"),
-        "--results", str(tmp_path / "res"), "--iterations", "2", "--batch-size", "2", "--crop", "16",
-    ])
+    args = ["--data", str(tmp_path / "sice"), "--classifiers", str(tmp_path / "clf"), "--results", str(tmp_path / "res"),
+            "--iterations", "2", "--batch-size", "2", "--crop", "16"]
+    with pytest.raises(SystemExit, match=r"perceptual--fer-resnet-18-features holds a run of another recipe "
+                                         r"\(feature_net_weights: "):
+        ablations.main([*args, "--work", str(tmp_path / "work")])
     assert (tmp_path / "work" / "l1---mse" / "result.json").stat().st_mtime_ns == reused
-    after = json.loads(retrained.read_text())["feature_net_weights"]
-    assert after == hashlib.sha256(weights.read_bytes()).hexdigest()[:16] != before
+    assert json.loads(retrained.read_text())["feature_net_weights"] == before  # kept, not deleted
+    again = ablations.main([*args, "--work", str(tmp_path / "fresh")])
+    after = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    assert after != before
     assert again["table2"]["+ perceptual (FER ResNet-18 features)"]["feature_net_weights"] == after
 
 
@@ -351,7 +355,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
     state = ARCHS["vgg"]().state_dict()
     save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in state.items()},
               tmp_path / "clf" / "fer-vgg" / "model.safetensors")
-    with pytest.raises(SystemExit, match="guided-without-resnet18-seed0 was trained with the guide classifiers"):
+    with pytest.raises(SystemExit, match=r"guided-without-resnet18-seed0 holds a run of another recipe \(guides: "):
         fer_transfer.main(args)
     unguided = [*args[: args.index("--seeds")], "--seeds", "0", "--archs", "resnet18", "vgg", "--skip-guided"]
     assert fer_transfer.main(unguided)["raw"]
@@ -379,7 +383,7 @@ def test_fer_transfer_end_to_end(tmp_path: Path) -> None:
 
     torch.manual_seed(5)
     llenet_s(curve_target=0.45, stem_stride=1).save_pretrained(tmp_path / "work" / "curve-rec-s1-3its-seed0" / "model")
-    with pytest.raises(SystemExit, match="curve-rec-s1-3its.2its-seed0 was trained with the starting weights"):
+    with pytest.raises(SystemExit, match=r"curve-rec-s1-3its.2its-seed0 holds a run of another recipe \(init: "):
         fer_transfer.main([*common, "--seeds", "0", "--train-only", "curve-rec-s1-3its+2its"])
 
 
@@ -395,8 +399,8 @@ def test_fer_transfer_refuses_to_reuse_a_run_made_with_another_recipe(tmp_path: 
     stamp = weights.stat().st_mtime_ns
     fer_transfer.train(tmp_path / "run", faces, **recipe)  # the same recipe: reused
     assert weights.stat().st_mtime_ns == stamp
-    for change, named in (({"normal_fraction": 0.5}, "normal_fraction 0.25, not 0.5"), ({"lr": 2e-3}, "lr 0.001"),
-                          ({"frozen": "encoder."}, "frozen None")):
+    for change, named in (({"normal_fraction": 0.5}, "normal_fraction: 0.25 in the folder, 0.5 now"),
+                          ({"lr": 2e-3}, "lr: 0.001 in the folder"), ({"frozen": "encoder."}, "frozen: None in the folder")):
         with pytest.raises(SystemExit, match=named):
             fer_transfer.train(tmp_path / "run", faces, **{**recipe, **change})
     assert weights.stat().st_mtime_ns == stamp
@@ -404,7 +408,7 @@ def test_fer_transfer_refuses_to_reuse_a_run_made_with_another_recipe(tmp_path: 
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "recipe.json").write_text(json.dumps({**{k: recipe[k] for k in ("seed", "iterations", "lr")},
                                                               "normal_fraction": 0.5, "frozen": None}))
-    with pytest.raises(SystemExit, match="the recipe"):
+    with pytest.raises(SystemExit, match="holds a run of another recipe"):
         fer_transfer.train(tmp_path / "half", faces, **recipe)
     assert not (tmp_path / "half" / "model").exists()
 
