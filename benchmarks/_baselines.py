@@ -33,11 +33,6 @@ def identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def auto_gamma(x: torch.Tensor, *, target: float = 0.5) -> torch.Tensor:
-    """Global gamma per image mapping the mean luminance to ``target`` (`llenhance.baselines.global_gamma`)."""
-    return global_gamma(x, target=target)
-
-
 class ZeroDCE(nn.Module):
     """DCE-Net: seven 3x3 convs of 32 channels with symmetric concatenations,
     tanh output of 24 channels = 8 curve maps applied as x <- x + r (x^2 - x)."""
@@ -118,7 +113,7 @@ def all_baselines() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """Name -> callable; the peer baselines only where their weights exist."""
     methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         "identity (input)": identity,
-        "global gamma (auto-exposure)": auto_gamma,
+        "global gamma (auto-exposure)": global_gamma,
         "histogram equalisation": histogram_equalization,
         "CLAHE": clahe,
     }

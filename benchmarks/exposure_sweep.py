@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _baselines import auto_gamma  # noqa: E402
+from llenhance.baselines import global_gamma  # noqa: E402
 from _command import command_line  # noqa: E402
 from _paths import DATA  # noqa: E402
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     frames = frames[: args.frames_limit]
 
     methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"identity (input)": lambda x: x,
-                                                                  "global gamma (auto-exposure)": auto_gamma}
+                                                                  "global gamma (auto-exposure)": global_gamma}
     models: dict[str, LLENet] = {}
     for weights in args.weights:
         model = Enhancer.from_pretrained(weights).eval()

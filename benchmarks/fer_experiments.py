@@ -66,7 +66,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _paths import WORK  # noqa: E402
 
-from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
+from _baselines import WEIGHTS, clahe, identity, load_sci, load_zero_dce  # noqa: E402
+from llenhance.baselines import global_gamma  # noqa: E402
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
 from _command import command_line, tilde  # noqa: E402
 from _fer_eval import (  # noqa: E402,F401
@@ -178,7 +179,7 @@ CLASSICAL = ("global gamma", "CLAHE")
 
 
 def _classical() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-    methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"global gamma": auto_gamma, "CLAHE": clahe}
+    methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"global gamma": global_gamma, "CLAHE": clahe}
     if (WEIGHTS / "zero-dce" / "Epoch99.pth").is_file():
         methods["Zero-DCE"] = load_zero_dce()
     if (WEIGHTS / "sci" / "medium.pt").is_file():

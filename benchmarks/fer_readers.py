@@ -41,7 +41,8 @@ from _fer_eval import (  # noqa: E402
     load_faces,
     predict,
 )
-from _baselines import auto_gamma, identity  # noqa: E402
+from _baselines import identity  # noqa: E402
+from llenhance.baselines import global_gamma  # noqa: E402
 from _fer_eval import ARCHS, CONDITIONS, GAMMA_TARGET, score  # noqa: E402
 
 from llenhance import Enhancer  # noqa: E402
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     folders = classifier_dirs(parser, args, args.archs)
-    methods = {"none": identity, GAMMA: lambda x: auto_gamma(x, target=GAMMA_TARGET)}
+    methods = {"none": identity, GAMMA: lambda x: global_gamma(x, target=GAMMA_TARGET)}
     for name in args.weights:
         try:
             methods[tilde(name)] = Enhancer.from_pretrained(name).eval()

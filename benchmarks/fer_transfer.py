@@ -72,7 +72,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _paths import WORK  # noqa: E402
 
 from _fer_data import FER2013, add_data_arguments  # noqa: E402
-from _baselines import WEIGHTS, auto_gamma, clahe, identity, load_sci, load_zero_dce  # noqa: E402
+from _baselines import WEIGHTS, clahe, identity, load_sci, load_zero_dce  # noqa: E402
+from llenhance.baselines import global_gamma  # noqa: E402
 from _command import command_line, tilde  # noqa: E402
 from _fer_eval import (  # noqa: E402
     ARCHS,
@@ -224,7 +225,7 @@ def train_run(args: argparse.Namespace, faces: Dataset, tag: str, seed: int, cur
 def fixed_methods() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         "none": identity,
-        f"global gamma (mean grey -> {GAMMA_TARGET})": lambda x: auto_gamma(x, target=GAMMA_TARGET),
+        f"global gamma (mean grey -> {GAMMA_TARGET})": lambda x: global_gamma(x, target=GAMMA_TARGET),
         f"exposure curve alone (brighten only, -> {GAMMA_TARGET})": lambda x: exposure_curve(x, GAMMA_TARGET),
         "CLAHE": clahe,
     }

@@ -33,7 +33,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _baselines import auto_gamma  # noqa: E402
+from llenhance.baselines import global_gamma  # noqa: E402
 from _command import command_line  # noqa: E402
 
 from llenhance import Enhancer, enhance  # noqa: E402
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
             for name, suffix in SAMPLES}
 
     methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"dark input": lambda x: x,
-                                                                  "global gamma": auto_gamma}
+                                                                  "global gamma": global_gamma}
     for weights in args.weights:
         model = Enhancer.from_pretrained(weights).eval()
         methods[Path(weights).name] = lambda x, m=model: enhance(x, m)

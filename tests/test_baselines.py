@@ -17,10 +17,10 @@ from tests.conftest import shared_data  # noqa: E402
 
 def test_auto_gamma_hits_target_luminance() -> None:
     x = torch.full((1, 3, 4, 4), 0.1)
-    out = baselines.auto_gamma(x)
+    out = baselines.global_gamma(x)
     # gamma = log 0.5 / log 0.1; 0.1 ** gamma = 0.5
     torch.testing.assert_close(out, torch.full_like(x, 0.5))
-    assert math.isclose(baselines.auto_gamma(torch.full((1, 3, 2, 2), 0.5)).mean().item(), 0.5, rel_tol=1e-6)
+    assert math.isclose(baselines.global_gamma(torch.full((1, 3, 2, 2), 0.5)).mean().item(), 0.5, rel_tol=1e-6)
 
 
 def test_classical_keep_shape_and_range() -> None:

@@ -24,12 +24,12 @@ from skimage.metrics import structural_similarity
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import ablations  # noqa: E402
-from _baselines import auto_gamma  # noqa: E402
 from _fer_data import fer_split  # noqa: E402
 import fer_experiments  # noqa: E402
 from train_fer_classifier import ARCHS, MEAN, STD, load_classifier  # noqa: E402
 
-from llenhance import Enhancer, LLENet  # noqa: E402
+from llenhance import Enhancer  # noqa: E402
+from llenhance.baselines import global_gamma  # noqa: E402
 from llenhance.pretrained import builtin_path  # noqa: E402
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -110,7 +110,7 @@ def test_fer_experiments_end_to_end(tmp_path: Path) -> None:
 
     # Well-lit change, by hand: the well-lit faces through the global gamma curve, classified.
     net = load_classifier("resnet18", tmp_path / "clf" / "fer-resnet18" / "model.safetensors")
-    lit = _accuracy(net, auto_gamma(normal).clamp(0, 1), labels)
+    lit = _accuracy(net, global_gamma(normal).clamp(0, 1), labels)
     rows = protocol["classifiers"]["resnet18"]["methods"]
     assert rows["global gamma"]["well_lit_change"] == pytest.approx(lit - rows["normal light"]["accuracy"])
 
