@@ -185,10 +185,8 @@ class FERGuidedTrainer:
                 raise
             raise TypeError(f"FERGuidedTrainer got unknown options {unknown}; settings are {known}") from None
         self.settings = settings
-        lr, batch_size, schedule, amp = settings.lr, settings.batch_size, settings.schedule, settings.amp
-        clip_grad_norm, compile, channels_last = settings.clip_grad_norm, settings.compile, settings.channels_last
-        target_exposure, seed, log_every = settings.target_exposure, settings.seed, settings.log_every
-        checkpoint_dir, checkpoint_every, val_every = settings.checkpoint_dir, settings.checkpoint_every, settings.val_every
+        lr, batch_size, amp = settings.lr, settings.batch_size, settings.amp
+        compile, channels_last = settings.compile, settings.channels_last
         self.world, self.rank, device = distributed_setting(settings.device)
         if amp and device.type != "cuda":
             raise ValueError(f"`amp` expected a CUDA `device`, got {device}")
@@ -225,15 +223,8 @@ class FERGuidedTrainer:
             self._loss_terms = torch.compile(self.loss.terms, backend=backend)
         #: What a step minimises; the loop below only takes the steps.
         self.objective = JointObjective(self._model, self.classifier, self._loss_terms,
-                                        target_exposure=target_exposure, amp=amp, device_type=device.type)
+                                        target_exposure=settings.target_exposure, amp=amp, device_type=device.type)
         self.optimizer = torch.optim.Adam(self.enhancer.parameters(), lr=lr)
-        self.lr, self.batch_size, self.schedule = lr, batch_size, schedule
-        self.clip_grad_norm, self.amp, self.seed = clip_grad_norm, amp, seed
-        self.target_exposure = target_exposure
-        self.num_workers, self.log_every = settings.num_workers, log_every
-        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        self.checkpoint_every, self.val_every = checkpoint_every, val_every
-        self.progress = settings.progress and self.rank == 0
         self.history: list[dict[str, float]] = []
         #: Optimiser steps taken by the last ``fit`` call (0 when it resumed a finished run).
         self.trained_steps = 0
@@ -250,21 +241,47 @@ class FERGuidedTrainer:
             "optimizer": "Adam",
             "lr": lr,
             "batch_size": batch_size,
-            "schedule": schedule,
-            "clip_grad_norm": clip_grad_norm,
+            "schedule": settings.schedule,
+            "clip_grad_norm": settings.clip_grad_norm,
             "amp": amp,
             "compile": compile,
             "channels_last": channels_last,
-            "log_every": log_every,
-            "seed": seed,
+            "log_every": settings.log_every,
+            "seed": settings.seed,
             "world_size": self.world,
         }
-        if target_exposure:  # only when used: runs from before the option resume as they were
+        if settings.target_exposure:  # only when used: runs from before the option resume as they were
             self.config["target_exposure"] = True
         if data is not None:
             self.config["data"] = dict(data)
 
     # -- pieces of a step -------------------------------------------------
+
+    # The run settings, read from `settings` (one copy of each; `TrainerSettings` checked them).
+    lr = property(lambda self: self.settings.lr, doc="Adam's learning rate (the schedule's peak).")
+    batch_size = property(lambda self: self.settings.batch_size, doc="Pairs per step, over all ranks.")
+    schedule = property(lambda self: self.settings.schedule, doc="The learning-rate schedule.")
+    clip_grad_norm = property(lambda self: self.settings.clip_grad_norm, doc="Gradient-norm clip, or None.")
+    amp = property(lambda self: self.settings.amp, doc="bfloat16 autocast (CUDA).")
+    seed = property(lambda self: self.settings.seed, doc="Seeds data order and augmentation.")
+    target_exposure = property(lambda self: self.settings.target_exposure,
+                               doc="Compare the output brought to the reference's exposure.")
+    num_workers = property(lambda self: self.settings.num_workers, doc="DataLoader workers.")
+    log_every = property(lambda self: self.settings.log_every, doc="Steps between history entries.")
+    checkpoint_every = property(lambda self: self.settings.checkpoint_every, doc="Steps between checkpoints.")
+    val_every = property(lambda self: self.settings.val_every, doc="Steps between validations.")
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        """Where checkpoints go (None: none are written)."""
+        folder = self.settings.checkpoint_dir
+        return Path(folder) if folder is not None else None
+
+    @property
+    def progress(self) -> bool:
+        """Whether this rank shows progress bars (rank 0 only)."""
+        return self.settings.progress and self.rank == 0
+
     def _unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
             raise ValueError(
