@@ -273,7 +273,7 @@ class TestNeverMutates:
 
         module = enhancer() if callable(enhancer) and not isinstance(enhancer, torch.nn.Module) else enhancer
         x = torch.rand(1, 3, 8, 8) * 0.5 + 0.5
-        with pytest.raises(ValueError, match="`model` " + match):
+        with pytest.raises(ValueError, match="`enhancer` " + match):
             enhance(x, module)
         with pytest.raises(ValueError, match="`enhancer` " + match):
             wrap(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(7)), module)(x)
@@ -367,3 +367,14 @@ def test_outputs_are_ordinary_tensors_and_odd_pil_modes_work(net: torch.nn.Modul
     bad[3, 3] = np.nan
     with pytest.raises(ValueError, match=r"\(F image\) holds NaN or infinite pixels \(1 of them\)"):
         enhance(PIL.Image.fromarray(bad, mode="F"), net)
+
+
+def test_enhancer_argument_and_its_old_name() -> None:
+    """``enhance(images, enhancer)``: the keyword of earlier versions, ``model=``, still works, with a warning."""
+    x = torch.rand(3, 24, 20) * 0.2
+    assert torch.equal(enhance(x, enhancer="llenet-sice"), enhance(x, "llenet-sice"))
+    with pytest.warns(DeprecationWarning, match="`model` is deprecated since llenhance 0.4: it is now `enhancer`"):
+        assert torch.equal(enhance(x, model="llenet-sice"), enhance(x, "llenet-sice"))
+    assert not torch.equal(enhance(x, "llenet-sice"), enhance(x))  # the default is other weights: the name was used
+    with pytest.raises(TypeError, match="`enhancer` expected an nn.Module, a weights name or None, got int"):
+        enhance(x, 3)

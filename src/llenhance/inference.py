@@ -38,7 +38,7 @@ def _cached_pretrained(name: str, device: str = "cpu") -> nn.Module:
     return Enhancer.from_pretrained(name).eval().to(device)
 
 
-def load_enhancer(model: nn.Module | str | None = None) -> nn.Module:
+def load_enhancer(enhancer: nn.Module | str | None = None) -> nn.Module:
     """An enhancer: a module as given (not modified), or weights by name/folder/repo id.
 
     ``None`` gives the built-in default weights (``llenhance.pretrained.DEFAULT_WEIGHTS``).
@@ -46,13 +46,13 @@ def load_enhancer(model: nn.Module | str | None = None) -> nn.Module:
     ``wrap`` takes its own copy, so fine-tuning or casting a wrapped enhancer
     never changes what ``enhance`` does.
     """
-    if model is None:
-        model = DEFAULT_WEIGHTS
-    if isinstance(model, str):
-        return _cached_pretrained(model)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"`model` expected an nn.Module, a weights name or None, got {type(model).__name__}")
-    return model
+    if enhancer is None:
+        enhancer = DEFAULT_WEIGHTS
+    if isinstance(enhancer, str):
+        return _cached_pretrained(enhancer)
+    if not isinstance(enhancer, nn.Module):
+        raise TypeError(f"`enhancer` expected an nn.Module, a weights name or None, got {type(enhancer).__name__}")
+    return enhancer
 
 
 def _module_device(module: nn.Module) -> torch.device:
@@ -97,7 +97,7 @@ def borrowed(model: nn.Module | str | None, device: torch.device) -> Iterator[nn
                 net.train(training)
 
 
-def check_enhancer_output(out: object, x: torch.Tensor, name: str = "model") -> torch.Tensor:
+def check_enhancer_output(out: object, x: torch.Tensor, name: str = "enhancer") -> torch.Tensor:
     """Check once what an enhancer returned for ``x``: an image tensor of ``x``'s shape, values in [0, 1].
 
     A network that returns one channel, another size, or 0-255 values would
@@ -219,7 +219,7 @@ def _from_tensor(out: torch.Tensor, kind: str, extra: Any, like: Any) -> Any:
 
 def enhance(
     images: Any,
-    model: nn.Module | str | None = None,
+    enhancer: nn.Module | str | None = None,
     *,
     tile: int | None = None,
     overlap: int = 128,
@@ -229,6 +229,7 @@ def enhance(
     amp: bool = False,
     strength: float = 1.0,
     half: bool | None = None,
+    model: nn.Module | str | None = None,
 ) -> Any:
     """Enhance low-light images; returns the same kind of object it was given.
 
@@ -251,7 +252,7 @@ def enhance(
 
     Args:
         images: one image, a batch tensor, or a sequence of images (any sizes).
-        model: an enhancer module, a weights name / folder / Hub repo id, or
+        enhancer: an enhancer module, a weights name / folder / Hub repo id, or
             ``None`` for the built-in default weights.
         tile: process each image in overlapping tiles of this size (bounded
             memory for large images); ``None`` processes whole images. At
@@ -275,6 +276,7 @@ def enhance(
             output is ``input + strength * (model(input) - input)``; 0 returns
             the input, 1 (default) the model's output.
         half: the name of ``amp`` before 0.4 (deprecated).
+        model: the name of ``enhancer`` before 0.4 (deprecated).
 
     Examples:
         >>> from llenhance import llenet_s
@@ -289,6 +291,7 @@ def enhance(
     items: Sequence[Any] = images if many else [images]
     if many and not items:
         raise ValueError("`images` expected at least one image, got an empty sequence")
+    model = deprecated_alias(model, "model", enhancer, "enhancer")
     if device is None:
         if isinstance(model, nn.Module):
             device = _module_device(model)

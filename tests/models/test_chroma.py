@@ -158,8 +158,8 @@ class TestLumaOnlyNetwork:
         old = Enhancer.from_pretrained("llenet-faces", luma_only=False).eval()  # the same network, no colour step
         # the network's receptive field is cut at tile borders (as for every LLENet): the colour adds no
         # difference of its own
-        cut = (enhance(grey, model=old) - enhance(grey, model=old, tile=32, overlap=8)).abs().mean()
-        whole, tiled = enhance(image, model=faces), enhance(image, model=faces, tile=32, overlap=8)
+        cut = (enhance(grey, enhancer=old) - enhance(grey, enhancer=old, tile=32, overlap=8)).abs().mean()
+        whole, tiled = enhance(image, enhancer=faces), enhance(image, enhancer=faces, tile=32, overlap=8)
         assert (whole - tiled).abs().mean() < 1.2 * cut
         assert (tiled - tiled[:1]).abs().max() > 0.01  # colour out
 

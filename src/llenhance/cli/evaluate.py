@@ -51,7 +51,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
                                                for n, s in scores.items()}}
     elif args.kind == "niqe":
         from llenhance.data import find_images, read_image
-        from llenhance.data._io import to_float
+        from llenhance.data import to_float
 
         try:
             if args.limit is not None and args.limit < 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llenhance.data._io import IMAGE_EXTENSIONS, ImageReadError, find_images, read_image
+from llenhance.data._io import IMAGE_EXTENSIONS, ImageReadError, find_images, read_image, to_float
 from llenhance.data.fer import FER2013_CLASSES, FERPLUS_CLASSES, RAFDB_CLASSES, RAFDB, FERFolder, FERPlus
 from llenhance.data.paired import PAIR_INPUTS, PairedImageFolder
 from llenhance.data.synthetic import SyntheticLowLight
@@ -21,4 +21,5 @@ __all__ = [
     "SyntheticLowLight",
     "find_images",
     "read_image",
+    "to_float",
 ]

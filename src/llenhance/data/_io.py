@@ -64,5 +64,10 @@ def read_image(path: str | Path) -> torch.Tensor:
 
 
 def to_float(image: torch.Tensor) -> torch.Tensor:
-    """uint8 (.., H, W) -> float32 in [0, 1]."""
+    """uint8 (.., H, W) -> float32 in [0, 1] (``read_image`` gives uint8).
+
+    Examples:
+        >>> to_float(torch.tensor([0, 51, 255], dtype=torch.uint8))
+        tensor([0.0000, 0.2000, 1.0000])
+    """
     return image.float().div_(255.0)

@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset
 
 from llenhance._atomic import atomic_path
-from llenhance.data._io import find_images, read_image, to_float
+from llenhance.data import find_images, read_image, to_float
 from llenhance.data.synthetic import SyntheticLowLight
 from llenhance.training.lock import run_lock
 from llenhance.training.runs import RunFolderError, claim_run_folder
