@@ -424,7 +424,12 @@ def test_train_output_target_options() -> None:
     assert _enhancer(parse(base)).output_target is None
     net = _enhancer(parse(base + ["--init", "llenet-sice", "--output-target", "0.4"]))  # set on loaded weights
     assert (net.output_target, net.curve_target) == (0.4, None)
-    assert parse(base + ["--target-exposure"]).target_exposure and not parse(base).target_exposure
+    assert parse(base + ["--loss-at-reference-exposure"]).target_exposure and not parse(base).target_exposure
+    from llenhance.cli import _take_old_flags  # the name before 0.4 (in the shipped weights' recorded commands)
+
+    old = parse(base + ["--target-exposure"])
+    _take_old_flags(old)
+    assert old.target_exposure
     with pytest.raises(CLIError, match="--curve-target and --init"):  # the weights' curve is not silently kept
         _enhancer(parse(base + ["--curve-target", "0.3", "--init", "llenet-faces"]))
     with pytest.raises(ValueError, match="`output_target` expected a mean grey level"):

@@ -74,7 +74,7 @@ def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return kornia.metrics.ssim(pred, target, 11, max_val=1.0, padding=padding).flatten(1).mean(dim=1)
 
 
-def _check_labels(predictions: torch.Tensor, targets: torch.Tensor) -> None:
+def _check_class_indices(predictions: torch.Tensor, targets: torch.Tensor) -> None:
     for name, t in (("predictions", predictions), ("targets", targets)):
         if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.is_floating_point():
             got = f"dtype {t.dtype} shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
@@ -94,7 +94,7 @@ def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_class
         tensor([[1, 1],
                 [0, 1]])
     """
-    _check_labels(predictions, targets)
+    _check_class_indices(predictions, targets)
     check_positive_int(num_classes, "num_classes")
     if int(predictions.max()) >= num_classes or int(targets.max()) >= num_classes or min(
         int(predictions.min()), int(targets.min())
@@ -135,7 +135,7 @@ def accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> float:
         >>> accuracy(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 0, 2]))
         0.75
     """
-    _check_labels(predictions, targets)
+    _check_class_indices(predictions, targets)
     return float((predictions == targets).float().mean())
 
 

@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 #: Flags of earlier versions: (their dest, the dest of the flag that replaced them, old flag, new flag).
-OLD_FLAGS = (("weights_old", "weights", "--model", "--weights"), ("amp_old", "amp", "--half", "--amp"))
+OLD_FLAGS = (("weights_old", "weights", "--model", "--weights"), ("amp_old", "amp", "--half", "--amp"),
+             ("target_exposure_old", "target_exposure", "--target-exposure", "--loss-at-reference-exposure"))
 
 
 def _take_old_flags(args: argparse.Namespace) -> None:

@@ -177,9 +177,11 @@ def add_common_train_args(p: argparse.ArgumentParser, *, batch: int, iterations:
     p.add_argument("--output-target", type=float, default=None,
                    help="bring the output's mean grey level to about this level (a per-image gamma after the "
                         "network); with --init it replaces the weights' own setting")
-    p.add_argument("--target-exposure", action="store_true",
+    p.add_argument("--loss-at-reference-exposure", dest="target_exposure", action="store_true",
                    help="the losses see the output brought to the reference's mean grey level, so training "
                         "spends nothing on global exposure (for use with --output-target)")
+    p.add_argument("--target-exposure", dest="target_exposure_old", action="store_true", default=None,
+                   help=argparse.SUPPRESS)  # its name before 0.4
     p.add_argument("--arch", choices=("llenet_s", "llenet_b"), default=None,
                    help="enhancer architecture (default llenet_s; --init names starting weights)")
     p.add_argument("--stem-stride", type=int, choices=(1, 2), default=None,
