@@ -27,7 +27,15 @@ Steps (each a script in ``benchmarks/`` that can also run alone):
    ``face-colour``: colour faces through the face enhancers, with those readers (``face_colour.py``);
 7. ``classifier-convnext_atto-12ep``: ConvNeXt-atto on the 12-epoch recipe, and ``plugin-vs-retrain``: three
    FER2013 readers (ResNet-18, VGG, that ConvNeXt) with the face enhancer in front, fine-tuned on darkened
-   faces, both, and the joint scheme on top (``plugin_vs_retrain.py``, about 1 h 20 min on 2 CPU threads).
+   faces, both, and the joint scheme on top (``plugin_vs_retrain.py``, about 1 h 20 min on 2 CPU threads);
+8. the tables quoted beside the main ones: ``niqe-bands`` (NIQE by input exposure), ``face-colour-val`` (the
+   colour-face table on the val split), ``plugin-vs-retrain-lr1e-4`` (fine-tuning at a tenth of the
+   learning rate), ``speed-compile`` (``torch.compile`` on the CPU), and ``fer-transfer-resnet18-40ep`` /
+   ``-resnet18_s1-16ep`` / ``-resnet18_s1-20ep`` / ``fer-transfer-stem2`` (the transfer table scored with
+   other ResNet-18 recipes, and with a 2x2-folded long run).
+
+Tables from runs this script does not repeat (GPU runs, and experiments whose scripts were retired) are named
+as history where the documentation quotes them.
 
 Every step is resumable: finished classifiers, enhancers and ablation runs are
 kept in ``--work`` (default ``~/.cache/llenhance``) and reused, and training
@@ -92,7 +100,9 @@ CLASSIFIERS = (Classifier("classifier-resnet18", "resnet18", "folder", 12),
                Classifier("classifier-convnext_atto-12ep", "convnext_atto", "folder", 12, "-12ep"))
 STEPS = (*(c.step for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer-experiments-ferplus", "ablations",
          "quality", "quality-degraded", "exposure-sweep", "sample-images", "model-cost", "speed", "train-speed", "video-fer-speed", "face-colour",
-         "plugin-vs-retrain")
+         "plugin-vs-retrain", "niqe-bands", "face-colour-val", "plugin-vs-retrain-lr1e-4", "speed-compile",
+         "fer-transfer-resnet18-40ep", "fer-transfer-resnet18_s1-16ep", "fer-transfer-resnet18_s1-20ep",
+         "fer-transfer-stem2")
 #: the cost benchmarks and the other classifier recipes have no quick form; their numbers are kept as published
 QUICK_STEPS = (*(c.step for c in CLASSIFIERS if not c.suffix), "fer-transfer", "fer-experiments", "fer-experiments-ferplus",
                "ablations")
@@ -145,6 +155,32 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     cmds["plugin-vs-retrain"] = py + [str(HERE / "plugin_vs_retrain.py"), "--results", str(results),
                                       "--work", str(work / "plugin-vs-retrain"), "--seeds", "0", "1", "--readers",
                                       *(f"{arch}={work / folder}" for arch, folder in readers.items())]
+    cmds["niqe-bands"] = py + [str(HERE / "niqe_bands.py"), "--weights", "llenet-photo", "llenet-photo-0.3",
+                               "llenet-sice", "--ungated"]
+    cmds["face-colour-val"] = py + [
+        str(HERE / "face_colour.py"), "--split", "val", "--limit", "300", "--grey-faces", "300",
+        "--results", str(results), "--readers",
+        *(f"{arch}={classifier_folder(arch, work, 'genki')}" for arch in ("resnet18", "vgg")),
+        "--grey-readers", f"resnet18={work / 'fer-resnet18'}"]
+    cmds["plugin-vs-retrain-lr1e-4"] = py + [
+        str(HERE / "plugin_vs_retrain.py"), "--readers", f"resnet18={work / 'fer-resnet18'}", "--seeds", "0",
+        "--lr", "1e-4", "--work", str(work / "plugin-vs-retrain-lr1e-4"),
+        "--results", str(Path(results) / "plugin_vs_retrain_lr1e-4")]
+    cmds["speed-compile"] = py + [str(HERE / "speed.py"), "--device", "cpu", "--repeats", "5", "--rounds", "3",
+                                  "--tile", "512", "--batch", "32", "--compile", "default", "--models", "weights"]
+    # the transfer table scored with other ResNet-18 recipes (the unguided enhancers of the fer-transfer step)
+    for step, folder in (("fer-transfer-resnet18-40ep", "fer-resnet18-40ep"),
+                         ("fer-transfer-resnet18_s1-16ep", "fer-resnet18_s1-16ep"),
+                         ("fer-transfer-resnet18_s1-20ep", "fer-resnet18_s1-20ep")):
+        name = {"fer-resnet18-40ep": "resnet18_40ep", "fer-resnet18_s1-16ep": "resnet18_s1",
+                "fer-resnet18_s1-20ep": "resnet18_s1_20ep"}[folder]
+        cmds[step] = py + [str(HERE / "fer_transfer.py"), "--classifiers", str(work), "--work", str(work / "fer-transfer"),
+                           "--skip-guided", "--classifier-dir", "resnet18", str(work / folder),
+                           "--results", str(Path(results) / f"fer_transfer_{name}")]
+    cmds["fer-transfer-stem2"] = py + [str(HERE / "fer_transfer.py"), "--classifiers", str(work),
+                                       "--work", str(work / "fer-transfer"), "--seeds", "0", "1",
+                                       "--long-iterations", "4000", "--long-stem-stride", "2",
+                                       "--results", str(Path(results) / "fer_transfer_stem2")]
     return cmds
 
 

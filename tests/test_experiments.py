@@ -450,6 +450,20 @@ def test_run_all_classifier_steps(tmp_path: Path) -> None:
     ferplus = cmds["classifier-ferplus-resnet18"]  # the published recipes: default folder and result name
     assert value(ferplus, "--output") == str(tmp_path / "ferplus-resnet18") and value(ferplus, "--name") is None
     assert value(ferplus, "--augment") is None and value(cmds["classifier-resnet18"], "--epochs") == "12"
+    # every step has its command; the transfer table with other readers reads the folders their steps write
+    assert set(cmds) == set(run_all.STEPS)
+    for step, classifier in (("fer-transfer-resnet18-40ep", "classifier-resnet18-40ep"),
+                             ("fer-transfer-resnet18_s1-20ep", "classifier-resnet18_s1-20ep")):
+        other = cmds[step]
+        assert other[other.index("--classifier-dir") + 2] == value(cmds[classifier], "--output")
+        assert value(other, "--work") == value(cmds["fer-transfer"], "--work")
+    # each option a step passes is one its script (or the shared argument helpers) defines
+    here = Path(run_all.__file__).parent
+    shared = "".join((here / f).read_text() for f in ("_fer_eval.py", "_fer_data.py"))
+    for step, cmd in cmds.items():
+        source = Path(cmd[1]).read_text() + shared
+        unknown = [o for o in cmd[2:] if o.startswith("--") and f'"{o}"' not in source]
+        assert not unknown, (step, unknown)
     # the quick smoke run leaves the extra recipes' published results alone
     assert "classifier-resnet18" in run_all.QUICK_STEPS
     assert not any(s.startswith("classifier-resnet18-40ep") for s in run_all.QUICK_STEPS)
