@@ -142,7 +142,7 @@ class TestLumaOnlyNetwork:
         assert chroma(colour_out) > 3 * chroma(grey_out)
 
     def test_round_trips_through_save_pretrained(self, tmp_path: object) -> None:
-        net = LLENet(width=4, luma_only=True, curve_target=0.4).eval()
+        net = Enhancer({"width": 4}, luma_only=True, curve_target=0.4).eval()
         net.save_pretrained(tmp_path)
         again = Enhancer.from_pretrained(tmp_path).eval()
         x = torch.rand(1, 3, 16, 16) * 0.3
@@ -165,4 +165,4 @@ class TestLumaOnlyNetwork:
 
     def test_rejects_a_non_bool(self) -> None:
         with pytest.raises(TypeError, match="`luma_only` expected a bool"):
-            LLENet(width=4, luma_only=1)  # type: ignore[arg-type]
+            Enhancer({"width": 4}, luma_only=1)  # type: ignore[arg-type]

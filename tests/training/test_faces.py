@@ -11,7 +11,7 @@ import PIL.Image
 import pytest
 import torch
 
-from llenhance import Enhancer, LLENet
+from llenhance import Enhancer
 from llenhance.training import FaceRecipe, FaceStage, train_faces
 from llenhance.training.faces import FaceImages, RunFolderError
 
@@ -126,7 +126,7 @@ def test_cli_trains_and_reruns_a_recipe_file(faces: Path, tmp_path: Path) -> Non
 
 
 def test_starts_from_given_weights(faces: Path, tmp_path: Path) -> None:
-    start = LLENet(width=4, curve_target=0.45)
+    start = Enhancer({"width": 4}, curve_target=0.45)
     start.save_pretrained(tmp_path / "start")
     recipe = FaceRecipe.from_dict({**TINY.to_dict(), "init": str(tmp_path / "start"),
                                    "stages": [{"iterations": 1, "lr": 1e-12}]})
