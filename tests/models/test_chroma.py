@@ -8,7 +8,7 @@ import kornia
 import pytest
 import torch
 
-from llenhance import Enhancer, LLENet
+from llenhance import Enhancer
 from llenhance.models.chroma import CHROMA_EPS, SATURATION_POWER, ChromaCarry, carry_chroma, chroma_sigma
 
 LUMA = torch.tensor([0.299, 0.587, 0.114])
@@ -100,15 +100,15 @@ class TestCarryChroma:
 
 
 @pytest.fixture(scope="module")
-def faces() -> LLENet:
+def faces() -> Enhancer:
     return Enhancer.from_pretrained("llenet-faces").eval()
 
 
 class TestLumaOnlyNetwork:
-    def test_builtin_faces_carry_the_colour(self, faces: LLENet) -> None:
+    def test_builtin_faces_carry_the_colour(self, faces: Enhancer) -> None:
         assert faces.luma_only
 
-    def test_grey_faces_stay_exactly_grey(self, faces: LLENet) -> None:
+    def test_grey_faces_stay_exactly_grey(self, faces: Enhancer) -> None:
         torch.manual_seed(2)
         grey = (0.15 * torch.rand(2, 1, 48, 48)).expand(-1, 3, -1, -1)
         with torch.no_grad():
@@ -116,7 +116,7 @@ class TestLumaOnlyNetwork:
         assert (out - out[:, :1]).abs().max().item() == 0.0
         assert out.mean() > 2 * grey.mean()  # and brightened
 
-    def test_the_network_sees_only_the_luma(self, faces: LLENet) -> None:
+    def test_the_network_sees_only_the_luma(self, faces: Enhancer) -> None:
         """Two inputs of one luma get one output luma: the network's; the colour comes from the input."""
         torch.manual_seed(3)
         image = 0.05 + 0.1 * torch.rand(1, 3, 32, 32)
@@ -125,14 +125,14 @@ class TestLumaOnlyNetwork:
             out, out_grey = faces(image), faces(grey)
         torch.testing.assert_close((out * LUMA.view(1, 3, 1, 1)).sum(1), out_grey[:, 0], rtol=0, atol=2e-3)
 
-    def test_hue_of_a_flat_colour_kept(self, faces: LLENet) -> None:
+    def test_hue_of_a_flat_colour_kept(self, faces: Enhancer) -> None:
         image = _flat((0.12, 0.06, 0.03), size=32)
         with torch.no_grad():
             out = faces(image)
         assert _angle(_hue(out), _hue(image)).max().item() < 1e-3
         assert out.mean() > image.mean()
 
-    def test_the_grey_output_network_stays_loadable(self, faces: LLENet) -> None:
+    def test_the_grey_output_network_stays_loadable(self, faces: Enhancer) -> None:
         old = Enhancer.from_pretrained("llenet-faces-0.3").eval()
         assert not old.luma_only
         image = _flat((0.12, 0.06, 0.03), size=32)
@@ -149,7 +149,7 @@ class TestLumaOnlyNetwork:
         assert again.luma_only
         torch.testing.assert_close(again(x), net(x))
 
-    def test_tiled_enhance_carries_the_colour_of_the_whole_image(self, faces: LLENet) -> None:
+    def test_tiled_enhance_carries_the_colour_of_the_whole_image(self, faces: Enhancer) -> None:
         from llenhance import enhance
 
         torch.manual_seed(4)
