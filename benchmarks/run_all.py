@@ -28,7 +28,10 @@ Steps (each a script in ``benchmarks/`` that can also run alone):
 7. ``classifier-convnext_atto-12ep``: ConvNeXt-atto on the 12-epoch recipe, and ``plugin-vs-retrain``: three
    FER2013 readers (ResNet-18, VGG, that ConvNeXt) with the face enhancer in front, fine-tuned on darkened
    faces, both, and the joint scheme on top (``plugin_vs_retrain.py``, about 1 h 20 min on 2 CPU threads);
-8. the tables quoted beside the main ones: ``niqe-bands`` (NIQE by input exposure), ``face-colour-val`` (the
+8. ``face-recipe-rerun``, ``face-recipe-scratch``, ``face-recipe-scratch-finetune``, ``face-recipe-scores``: the
+   ``llenet-faces`` recipe through ``llenhance train faces`` (its last stage rerun from the weights'
+   ``summary.json``, and the whole recipe from scratch), scored like the model card (``face_colour.py``);
+9. the tables quoted beside the main ones: ``niqe-bands`` (NIQE by input exposure), ``face-colour-val`` (the
    colour-face table on the val split), ``plugin-vs-retrain-lr1e-4`` (fine-tuning at a tenth of the
    learning rate), ``speed-compile`` (``torch.compile`` on the CPU), and ``fer-transfer-resnet18-40ep`` /
    ``-resnet18_s1-16ep`` / ``-resnet18_s1-20ep`` / ``fer-transfer-stem2`` (the transfer table scored with
@@ -102,7 +105,8 @@ STEPS = (*(c.step for c in CLASSIFIERS), "fer-transfer", "fer-experiments", "fer
          "quality", "quality-degraded", "exposure-sweep", "sample-images", "model-cost", "speed", "train-speed", "video-fer-speed", "face-colour",
          "plugin-vs-retrain", "niqe-bands", "face-colour-val", "plugin-vs-retrain-lr1e-4", "speed-compile",
          "fer-transfer-resnet18-40ep", "fer-transfer-resnet18_s1-16ep", "fer-transfer-resnet18_s1-20ep",
-         "fer-transfer-stem2")
+         "fer-transfer-stem2", "face-recipe-rerun", "face-recipe-scratch", "face-recipe-scratch-finetune",
+         "face-recipe-scores")
 #: the cost benchmarks and the other classifier recipes have no quick form; their numbers are kept as published
 QUICK_STEPS = (*(c.step for c in CLASSIFIERS if not c.suffix), "fer-transfer", "fer-experiments", "fer-experiments-ferplus",
                "ablations")
@@ -181,6 +185,22 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
                                        "--work", str(work / "fer-transfer"), "--seeds", "0", "1",
                                        "--long-iterations", "4000", "--long-stem-stride", "2",
                                        "--results", str(Path(results) / "fer_transfer_stem2")]
+    # the face recipe through the library: the shipped weights' last stage rerun from their summary.json (gives
+    # the same weights), and the whole recipe from scratch (the default recipe, then that stage), scored
+    summary = str(Path("src", "llenhance", "weights", "llenet-faces", "summary.json"))
+    train_faces = py + ["-m", "llenhance.cli", "train", "faces", "--data", str(DATA / "fer2013" / "train"),
+                        "--threads", "2"]
+    cmds["face-recipe-rerun"] = train_faces + ["--recipe", summary, "--output", str(work / "faces-rerun")]
+    cmds["face-recipe-scratch"] = train_faces + ["--output", str(work / "faces-scratch-a")]
+    cmds["face-recipe-scratch-finetune"] = train_faces + ["--recipe", summary, "--init",
+                                                          str(work / "faces-scratch-a" / "model"),
+                                                          "--output", str(work / "faces-scratch-b")]
+    cmds["face-recipe-scores"] = py + [
+        str(HERE / "face_colour.py"), "--split", "test", "--limit", "1000", "--grey-faces", "500",
+        "--readers", *(f"{arch}={classifier_folder(arch, work, 'genki')}" for arch in ("resnet18", "vgg")),
+        "--grey-readers", f"resnet18={work / 'fer-resnet18'}",
+        "--candidates", str(work / "faces-scratch-a" / "model"), str(work / "faces-scratch-b" / "model"),
+        "--results", str(Path(results) / "face_recipe_rerun")]
     return cmds
 
 
