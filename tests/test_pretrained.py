@@ -45,8 +45,10 @@ class TestBuiltins:
         os.umask(umask)
         net = llenet_s()
         net.save_pretrained(tmp_path)
-        assert (tmp_path / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask  # not private 0600
-        assert not list(tmp_path.glob(".llenhance-*"))
+        for name in ("model.safetensors", "config.json"):  # both written by the library, atomically
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name  # not private 0600
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+        assert json.loads((tmp_path / "config.json").read_text()) == net.config
         loaded = Enhancer.from_pretrained(tmp_path)
         assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), loaded.state_dict().values()))
 
