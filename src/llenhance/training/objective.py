@@ -15,11 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from llenhance._checks import unchecked
 from llenhance._color import mean_grey
 from llenhance.classifier import FrozenClassifier
 from llenhance.losses.fer import check_label_range
-from llenhance.models.exposure import match_exposure
+from llenhance.models.exposure import gamma_to_exposure
 
 __all__ = ["JointObjective"]
 
@@ -31,7 +30,7 @@ class JointObjective:
         model: the enhancer as the step runs it (possibly wrapped in DDP or compiled).
         classifier: the frozen classifier, or ``None`` (reconstruction only).
         loss_terms: `JointLoss.terms` (or a compiled form of it).
-        target_exposure: compare the output brought to the reference's mean grey level (`match_exposure`).
+        target_exposure: compare the output brought to the reference's mean grey level (`gamma_to_exposure`).
         amp: run the enhancer under bfloat16 autocast.
         device_type: the autocast device type (``"cuda"``, ``"cpu"``).
     """
@@ -49,10 +48,9 @@ class JointObjective:
             enhanced = self.model(low)
         enhanced = enhanced.float()
         if self.target_exposure:  # the loss sees the output at the reference's exposure
-            # an unclamped training output is no user input: no range check; the levels clamped as the model's
-            # own output exposure clamps them (a black reference stays valid)
-            with unchecked():
-                enhanced = match_exposure(enhanced, mean_grey(normal.float()).view(-1).clamp(1e-3, 0.999))
+            # an unclamped training output is no user input: the unchecked kernel, which clamps the levels as
+            # the model's own output exposure does (a black reference stays valid)
+            enhanced = gamma_to_exposure(enhanced, mean_grey(normal.float()).view(-1))
         outputs: dict[str, Any] = {"labels": labels}
         if self.classifier is not None:
             outputs["logits"], outputs["enhanced_features"] = self.classifier.forward_features(enhanced)
