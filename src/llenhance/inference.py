@@ -291,10 +291,10 @@ def enhance(
     items: Sequence[Any] = images if many else [images]
     if many and not items:
         raise ValueError("`images` expected at least one image, got an empty sequence")
-    model = deprecated_alias(model, "model", enhancer, "enhancer")
+    enhancer = deprecated_alias(model, "model", enhancer, "enhancer")
     if device is None:
-        if isinstance(model, nn.Module):
-            device = _module_device(model)
+        if isinstance(enhancer, nn.Module):
+            device = _module_device(enhancer)
         else:
             device = items[0].device if isinstance(items[0], torch.Tensor) else torch.device("cpu")
     device = torch.device(device)
@@ -326,7 +326,7 @@ def enhance(
             out = torch.lerp(x.to(out.device, out.dtype), out, strength)
         results[i] = _from_tensor(out, kind, extra, items[i])
 
-    with borrowed(model, device) as net, torch.no_grad(), \
+    with borrowed(enhancer, device) as net, torch.no_grad(), \
             torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
 
         def run_batch(batch: list[tuple[int, torch.Tensor, str, Any]]) -> None:

@@ -41,7 +41,9 @@ class EnhancedClassifier(nn.Module):
             warnings.warn("EnhancedClassifier(enhancer, classifier, preprocess) by position is deprecated since "
                           "llenhance 0.4: name them, EnhancedClassifier(classifier=..., enhancer=...), the order "
                           "of wrap()", DeprecationWarning, stacklevel=2)
-            enhancer, classifier, preprocess = (*args, None, None)[:2] + ((args[2],) if len(args) == 3 else (preprocess,))
+            enhancer, classifier = args[0], args[1] if len(args) > 1 else None
+            if len(args) == 3:
+                preprocess = args[2]
         for name, module in (("enhancer", enhancer), ("classifier", classifier)):
             if not isinstance(module, nn.Module):
                 raise TypeError(f"`{name}` expected an nn.Module, got {type(module).__name__}")
